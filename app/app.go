@@ -1,0 +1,153 @@
+// Package app wires the portal together: database, sessions, hashing, handlers and the
+// background work of a running server. main and the end-to-end tests both start it here.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/auth"
+	"portal/config"
+	"portal/db"
+	"portal/handlers"
+	"portal/session"
+)
+
+// App is a portal ready to serve.
+type App struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *db.Store
+	web   *fiber.App
+	sess  *session.Store
+	wg    sync.WaitGroup
+}
+
+// Option adjusts how the App is built (tests inject a clock).
+type Option func(*options)
+
+type options struct {
+	now func() time.Time
+}
+
+// WithClock makes the whole app read time from now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// New opens and migrates the database and builds the web app.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	store, err := db.Open(cfg.DBPath, db.WithClock(o.now))
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	secret := cfg.SessionSecret
+	if secret == "" {
+		// Generated on first start and kept in the database, so restarts keep forms valid.
+		secret, err = store.SettingOrCreate(ctx, "session_secret", func() (string, error) {
+			b := make([]byte, 32)
+			_, err := rand.Read(b)
+			return hex.EncodeToString(b), err
+		})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
+	web := handlers.New(handlers.Deps{
+		Log:      log,
+		Store:    store,
+		Sessions: sess,
+		Hasher:   NewHasher(),
+		Policy:   auth.NewPolicy(),
+		Config:   cfg,
+		CSRFKey:  []byte(secret),
+	})
+	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess}, nil
+}
+
+// NewHasher bounds concurrent argon2id hashes to the number of CPUs: a burst of logins then
+// uses at most NumCPU × 19 MiB and leaves the rest of the server responsive.
+func NewHasher() *auth.Hasher { return auth.NewHasher(auth.DefaultParams, runtime.NumCPU()) }
+
+// Store is the app's database (tests read state through it).
+func (a *App) Store() *db.Store { return a.store }
+
+// Handler is the Fiber app (tests send requests through app.Test).
+func (a *App) Handler() *fiber.App { return a.web }
+
+// Serve answers requests on ln until ctx is cancelled, then drains: in-flight requests
+// finish (up to 30 s), no new ones are taken, background work stops, the database closes.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	bg, stopBackground := context.WithCancel(context.Background())
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.sweepSessions(bg)
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- a.web.Listener(ln) }()
+	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", a.cfg.DBPath)
+
+	var err error
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+		err = a.web.ShutdownWithTimeout(30 * time.Second)
+		<-served
+	}
+	stopBackground()
+	a.wg.Wait()
+	return errors.Join(err, a.store.Close())
+}
+
+// Close releases the database of an App that never served.
+func (a *App) Close() error { return a.store.Close() }
+
+// sweepSessions deletes expired sessions every few minutes; expiry itself is checked on
+// every request, this only keeps the table small.
+func (a *App) sweepSessions(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.store.DeleteExpiredSessions(ctx, a.sess.Limits()); err != nil {
+				a.log.Warn("sweep sessions", "err", err)
+			} else if n > 0 {
+				a.log.Debug("swept sessions", "count", n)
+			}
+		}
+	}
+}
+
+// ListenAndServe listens on the configured address and serves until ctx is cancelled.
+func (a *App) ListenAndServe(ctx context.Context) error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		a.store.Close()
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	return a.Serve(ctx, ln)
+}

@@ -1,0 +1,136 @@
+// Package auth owns passwords: argon2id hashing with a bound on concurrent hashes, and the
+// password policy of SPEC R-RESET (NIST SP 800-63B rev. 4).
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are argon2id's cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	KeyLen  uint32
+	SaltLen uint32
+}
+
+// DefaultParams are OWASP's minimum for argon2id: m=19 MiB, t=2, p=1.
+var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// ErrMalformedHash is returned for a stored hash that is not an argon2id PHC string.
+var ErrMalformedHash = errors.New("auth: malformed password hash")
+
+// Hasher hashes and verifies passwords. At most `slots` hashes run at once, so a burst of
+// logins costs at most slots × Memory and can't starve the rest of the server of CPU.
+type Hasher struct {
+	params Params
+	slots  chan struct{}
+	dummy  string // hash of a random password, verified for unknown users to keep timing equal
+}
+
+// NewHasher returns a Hasher that runs at most slots hashes at once.
+func NewHasher(p Params, slots int) *Hasher {
+	h := &Hasher{params: p, slots: make(chan struct{}, max(1, slots))}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	h.dummy = h.hash(string(secret))
+	return h
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// Hash returns the PHC string of password with a fresh random salt.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	return h.hash(password), nil
+}
+
+func (h *Hasher) hash(password string) string {
+	salt := make([]byte, h.params.SaltLen)
+	_, _ = rand.Read(salt) // crypto/rand never fails on supported platforms
+	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// Verify reports whether password matches the PHC string phc, and whether the hash should be
+// replaced because it was made with weaker parameters than the hasher's. An empty phc (no
+// password set) verifies the dummy hash and fails, taking the same time as a real check.
+func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash bool, err error) {
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	if phc == "" {
+		_, _ = verify(password, h.dummy)
+		return false, false, nil
+	}
+	p, err := verify(password, phc)
+	if err != nil {
+		return false, false, err
+	}
+	if p.matched {
+		rehash = p.Memory < h.params.Memory || p.Time < h.params.Time || p.KeyLen < h.params.KeyLen
+	}
+	return p.matched, rehash, nil
+}
+
+// VerifyDummy spends the time of one verification on nothing: for unknown user names.
+func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
+	_, _, err := h.Verify(ctx, password, "")
+	return err
+}
+
+type verified struct {
+	Params
+	matched bool
+}
+
+func verify(password, phc string) (verified, error) {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return verified{}, ErrMalformedHash
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return verified{}, ErrMalformedHash
+	}
+	var p Params
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return verified{}, ErrMalformedHash
+	}
+	b64 := base64.RawStdEncoding
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return verified{}, ErrMalformedHash
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil || len(want) == 0 || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return verified{}, ErrMalformedHash
+	}
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(want))
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return verified{Params: p, matched: subtle.ConstantTimeCompare(got, want) == 1}, nil
+}

@@ -1,0 +1,110 @@
+package auth
+
+import (
+	_ "embed"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Length limits of SPEC R-RESET: 15 when the password is the only factor; 128 accepts every
+// passphrase a person types and bounds the hashing work an attacker can ask for.
+const (
+	MinPasswordLength = 15
+	MaxPasswordLength = 128
+)
+
+// commonPasswords is a list of common passwords (zxcvbn's frequency list, 6+ characters),
+// embedded so that the binary needs no file at run time.
+//
+//go:embed common-passwords.txt
+var commonPasswordsText string
+
+// Policy checks new passwords. No composition rules, no expiry: length, a blocklist, and
+// words from the contact's own context.
+type Policy struct {
+	blocked map[string]bool
+}
+
+// NewPolicy builds the policy with the embedded blocklist.
+func NewPolicy() *Policy {
+	p := &Policy{blocked: make(map[string]bool, 30000)}
+	for _, w := range strings.Split(commonPasswordsText, "\n") {
+		if w = strings.TrimSpace(w); w != "" {
+			p.blocked[strings.ToLower(w)] = true
+		}
+	}
+	return p
+}
+
+// PolicyError is a password the policy refuses; its message is meant for the user.
+type PolicyError struct{ Reason string }
+
+func (e *PolicyError) Error() string { return e.Reason }
+
+// Check returns nil when password is acceptable, or a *PolicyError saying why not.
+// contextWords are words an attacker would try first for this contact: the account name,
+// the email's local part, the contact's names.
+func (p *Policy) Check(password string, contextWords ...string) error {
+	// Count what the user sees as characters: normalise so that "é" typed either way counts once.
+	normalized := norm.NFC.String(password)
+	n := utf8.RuneCountInString(normalized)
+	switch {
+	case n < MinPasswordLength:
+		return &PolicyError{Reason: "Use at least 15 characters. A few unrelated words make a password that is long and easy to remember."}
+	case n > MaxPasswordLength:
+		return &PolicyError{Reason: "Use at most 128 characters."}
+	}
+	folded := strings.ToLower(normalized)
+	if p.blocked[folded] || isRepetitive(folded) {
+		return &PolicyError{Reason: "This password is too common or too easy to guess. Choose another one."}
+	}
+	// A common password padded with digits or symbols ("password123456789") is no better.
+	if core := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) }); core != folded &&
+		(p.blocked[core] || len(core) < 4) {
+		return &PolicyError{Reason: "This password is too common or too easy to guess. Choose another one."}
+	}
+	for _, w := range contextWords {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if utf8.RuneCountInString(w) >= 4 && strings.Contains(folded, w) {
+			return &PolicyError{Reason: "The password must not contain your name, your email address or your organization's name."}
+		}
+	}
+	return nil
+}
+
+// isRepetitive catches passwords made of one short unit repeated ("aaaaaaaaaaaaaaa",
+// "abcabcabcabcabc") or a plain run of the keyboard or alphabet.
+func isRepetitive(s string) bool {
+	runes := []rune(s)
+	for unit := 1; unit <= 4 && unit < len(runes); unit++ {
+		same := true
+		for i := unit; i < len(runes); i++ {
+			if runes[i] != runes[i-unit] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	for _, run := range []string{"abcdefghijklmnopqrstuvwxyz", "01234567890123456789", "qwertyuiopasdfghjklzxcvbnm"} {
+		if strings.Contains(run, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ContextWords lists the words of a contact's own context that a password must not contain.
+func ContextWords(email, accountName, firstName, lastName string) []string {
+	local, _, _ := strings.Cut(email, "@")
+	words := []string{local, accountName, firstName, lastName}
+	// Parts of the local part ("anna.kowalski") and of the account name count too.
+	words = append(words, strings.FieldsFunc(local, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })...)
+	words = append(words, strings.Fields(accountName)...)
+	return words
+}

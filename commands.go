@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"portal/app"
+	"portal/auth"
+	"portal/config"
+	"portal/db"
+	"portal/demo"
+	"portal/validate"
+)
+
+// commands holds what every subcommand reads and writes.
+type commands struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+// fail prints an error for the operator and returns exit status 1.
+func (c commands) fail(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "portal: "+format+"\n", args...)
+	return 1
+}
+
+func (c commands) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func (c commands) serve(args []string) int {
+	cfg, rest, err := config.Parse("serve", args, c.getenv, c.stderr)
+	if err != nil {
+		return c.flagError(err)
+	}
+	if len(rest) > 0 {
+		return c.fail("serve: unexpected argument %q", rest[0])
+	}
+	return c.runServer(cfg, nil)
+}
+
+func (c commands) demo(args []string) int {
+	cfg, rest, err := config.Parse("demo", args, c.getenv, c.stderr)
+	if err != nil {
+		return c.flagError(err)
+	}
+	if len(rest) > 0 {
+		return c.fail("demo: unexpected argument %q", rest[0])
+	}
+	return c.runServer(cfg, func(a *app.App) error {
+		email, password, err := demo.Seed(c.ctx, a.Store(), app.NewHasher())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "\nDemo portal: %s\n  User name: %s\n  Password:  %s\n\n", cfg.BaseURL+"/login", email, password)
+		return nil
+	})
+}
+
+// runServer builds the app, runs prepare (the demo's seeding), and serves until a signal.
+func (c commands) runServer(cfg config.Config, prepare func(*app.App) error) int {
+	log := c.logger()
+	a, err := app.New(c.ctx, cfg, log)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	if prepare != nil {
+		if err := prepare(a); err != nil {
+			a.Close()
+			return c.fail("%v", err)
+		}
+	}
+	if err := a.ListenAndServe(c.ctx); err != nil {
+		return c.fail("%v", err)
+	}
+	return 0
+}
+
+func (c commands) flagError(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return c.fail("%v", err)
+}
+
+// parseInterspersed parses flags that may come before or after positional arguments
+// ("account add NAME --parent P" as well as "account add --parent P NAME").
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+func (c commands) dbFlag(fs *flag.FlagSet) *string {
+	def := c.getenv("PORTAL_DB")
+	if def == "" {
+		def = "./portal.db"
+	}
+	return fs.String("db", def, "SQLite database file (PORTAL_DB)")
+}
+
+// openStore opens and migrates the database for a shell command.
+func (c commands) openStore(path string) (*db.Store, error) {
+	store, err := db.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(c.ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+func (c commands) accountAdd(args []string) int {
+	fs := flag.NewFlagSet("account add", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	dbPath := c.dbFlag(fs)
+	parent := fs.String("parent", "", "name of the parent account")
+	names, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c.flagError(err)
+	}
+	if len(names) != 1 || strings.TrimSpace(names[0]) == "" {
+		return c.fail("account add: give exactly one account NAME (quote names with spaces)")
+	}
+	if err := validate.Name("Account name", names[0]); err != nil {
+		return c.fail("account add: %v", err)
+	}
+	store, err := c.openStore(*dbPath)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer store.Close()
+	var parentID int64
+	if *parent != "" {
+		p, err := store.AccountByName(c.ctx, *parent)
+		if errors.Is(err, db.ErrNotFound) {
+			return c.fail("account add: parent account %q does not exist", *parent)
+		}
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		parentID = p.ID
+	}
+	a, err := store.CreateAccount(c.ctx, names[0], parentID)
+	if errors.Is(err, db.ErrAccountExists) {
+		return c.fail("account add: an account named %q already exists", names[0])
+	}
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "Account %q created (id %d).\n", a.Name, a.ID)
+	return 0
+}
+
+// roleFlags collects repeated --role flags.
+type roleFlags []db.Role
+
+func (r *roleFlags) String() string { return fmt.Sprint(*r) }
+func (r *roleFlags) Set(s string) error {
+	role, ok := db.ParseRole(s)
+	if !ok {
+		return fmt.Errorf("unknown role %q: use contact-admin or incident-contact", s)
+	}
+	*r = append(*r, role)
+	return nil
+}
+
+func (c commands) contactAdd(args []string) int {
+	fs := flag.NewFlagSet("contact add", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	dbPath := c.dbFlag(fs)
+	account := fs.String("account", "", "name of the contact's account (required)")
+	email := fs.String("email", "", "email address, also the user name (required)")
+	first := fs.String("first", "", "first name (required)")
+	last := fs.String("last", "", "last name (required)")
+	phone := fs.String("phone", "", "phone number")
+	jobTitle := fs.String("job-title", "", "job title")
+	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of sending a set-your-password email")
+	var roles roleFlags
+	fs.Var(&roles, "role", "contact-admin or incident-contact (repeat for both)")
+	rest, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c.flagError(err)
+	}
+	if len(rest) > 0 {
+		return c.fail("contact add: unexpected argument %q", rest[0])
+	}
+	var problems []string
+	if *account == "" {
+		problems = append(problems, "--account is required")
+	}
+	for _, check := range []error{validate.Email(*email), validate.Name("First name", *first),
+		validate.Name("Last name", *last), validate.Phone(*phone), validate.JobTitle(*jobTitle)} {
+		if check != nil {
+			problems = append(problems, check.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return c.fail("contact add: %s", strings.Join(problems, " "))
+	}
+
+	store, err := c.openStore(*dbPath)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer store.Close()
+	acc, err := store.AccountByName(c.ctx, *account)
+	if errors.Is(err, db.ErrNotFound) {
+		return c.fail("contact add: account %q does not exist (create it with: portal account add)", *account)
+	}
+	if err != nil {
+		return c.fail("%v", err)
+	}
+
+	hash := ""
+	if *passwordStdin {
+		raw, err := io.ReadAll(io.LimitReader(c.stdin, 4096))
+		if err != nil {
+			return c.fail("contact add: read password: %v", err)
+		}
+		password := strings.TrimRight(string(raw), "\r\n")
+		if err := auth.NewPolicy().Check(password, auth.ContextWords(*email, acc.Name, *first, *last)...); err != nil {
+			return c.fail("contact add: password refused: %v", err)
+		}
+		if hash, err = app.NewHasher().Hash(c.ctx, password); err != nil {
+			return c.fail("%v", err)
+		}
+	}
+	var id int64
+	err = store.Write(c.ctx, func(tx *db.Tx) error {
+		var err error
+		id, err = tx.CreateContact(c.ctx, db.NewContact{
+			AccountID: acc.ID, FirstName: strings.TrimSpace(*first), LastName: strings.TrimSpace(*last),
+			Email: *email, Phone: strings.TrimSpace(*phone), JobTitle: strings.TrimSpace(*jobTitle),
+			Roles: roles, PasswordHash: hash,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Audit(c.ctx, db.Event{Action: db.ActionContactCreated, TargetID: id, AccountID: acc.ID,
+			Detail: "created from the command line"})
+	})
+	if errors.Is(err, db.ErrEmailTaken) {
+		return c.fail("contact add: a contact with the email %q already exists", *email)
+	}
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "Contact %s %s <%s> created in %q (id %d).\n", *first, *last, *email, acc.Name, id)
+	if hash == "" {
+		fmt.Fprintln(c.stdout, "No password was set: the contact can't log in until it sets one.")
+	}
+	return 0
+}
+
+func (c commands) backup(args []string) int {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	dbPath := c.dbFlag(fs)
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return c.flagError(err)
+	}
+	if len(files) != 1 {
+		return c.fail("backup: give exactly one FILE to write")
+	}
+	if _, err := os.Stat(files[0]); err == nil {
+		return c.fail("backup: %s already exists; choose a new file name", files[0])
+	}
+	if _, err := os.Stat(*dbPath); err != nil {
+		return c.fail("backup: database %s: %v", *dbPath, err)
+	}
+	store, err := db.Open(*dbPath)
+	if err != nil {
+		return c.fail("%v", err)
+	}
+	defer store.Close()
+	if err := store.Backup(c.ctx, files[0]); err != nil {
+		return c.fail("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "Backup written to %s.\n", files[0])
+	return 0
+}

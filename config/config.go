@@ -1,0 +1,133 @@
+// Package config reads the server's settings from flags and environment variables.
+// Every flag has a variable; a flag given on the command line wins over the variable.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `portal serve` and `portal demo` need.
+type Config struct {
+	Addr             string
+	DBPath           string
+	BaseURL          string
+	SMTP             SMTP
+	SessionSecret    string
+	LockoutThreshold int
+	InviteTTL        time.Duration
+	AutoUnlockAfter  time.Duration // 0: automatic locks stay until an admin or a reset lifts them
+}
+
+// SMTP is the relay mail goes through; an empty Host writes mail to the log instead.
+type SMTP struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	From     string
+	TLS      string // none, starttls or tls
+}
+
+// Secure reports whether the portal is served over https (cookies are then Secure).
+func (c Config) Secure() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// Flags registers the server flags on fs and returns a function that, after fs.Parse,
+// yields the validated Config. Environment variables give the defaults, so a flag on the
+// command line wins.
+func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "address to listen on (PORTAL_ADDR)")
+	dbPath := fs.String("db", env("PORTAL_DB", "./portal.db"), "SQLite database file (PORTAL_DB)")
+	baseURL := fs.String("base-url", env("PORTAL_BASE_URL", ""), "public URL links in emails are built from (PORTAL_BASE_URL; default http://ADDR)")
+	smtpHost := fs.String("smtp-host", env("PORTAL_SMTP_HOST", ""), "SMTP relay host; empty writes mail to the log (PORTAL_SMTP_HOST)")
+	smtpPort := fs.String("smtp-port", env("PORTAL_SMTP_PORT", "587"), "SMTP relay port (PORTAL_SMTP_PORT)")
+	smtpUser := fs.String("smtp-user", env("PORTAL_SMTP_USER", ""), "SMTP user; empty: no auth (PORTAL_SMTP_USER)")
+	smtpPassword := fs.String("smtp-password", env("PORTAL_SMTP_PASSWORD", ""), "SMTP password (PORTAL_SMTP_PASSWORD)")
+	smtpFrom := fs.String("smtp-from", env("PORTAL_SMTP_FROM", "portal@localhost"), "sender address (PORTAL_SMTP_FROM)")
+	smtpTLS := fs.String("smtp-tls", env("PORTAL_SMTP_TLS", "starttls"), "none, starttls or tls (PORTAL_SMTP_TLS)")
+	secret := fs.String("session-secret", env("PORTAL_SESSION_SECRET", ""), "secret for CSRF tokens; default: generated once and stored in the database (PORTAL_SESSION_SECRET)")
+	threshold := fs.String("lockout-threshold", env("PORTAL_LOCKOUT_THRESHOLD", "10"), "failed logins in a row that lock a contact, 1..100 (PORTAL_LOCKOUT_THRESHOLD)")
+	inviteTTL := fs.String("invite-ttl", env("PORTAL_INVITE_TTL", "168h"), "how long a set-your-password link stays valid (PORTAL_INVITE_TTL)")
+	autoUnlock := fs.String("auto-unlock", env("PORTAL_AUTO_UNLOCK", "0"), "lift automatic locks after this long; 0 keeps them (PORTAL_AUTO_UNLOCK)")
+
+	return func() (Config, error) {
+		c := Config{
+			Addr:          strings.TrimSpace(*addr),
+			DBPath:        strings.TrimSpace(*dbPath),
+			BaseURL:       strings.TrimRight(strings.TrimSpace(*baseURL), "/"),
+			SessionSecret: *secret,
+			SMTP: SMTP{
+				Host: strings.TrimSpace(*smtpHost), User: *smtpUser, Password: *smtpPassword,
+				From: strings.TrimSpace(*smtpFrom), TLS: strings.ToLower(strings.TrimSpace(*smtpTLS)),
+			},
+		}
+		var errs []error
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+		}
+		if c.DBPath == "" {
+			errs = append(errs, errors.New("--db: must not be empty"))
+		}
+		if c.BaseURL == "" {
+			c.BaseURL = "http://" + c.Addr
+		}
+		if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--base-url %q: want an absolute http or https URL", c.BaseURL))
+		}
+		port, err := strconv.Atoi(strings.TrimSpace(*smtpPort))
+		if err != nil || port < 1 || port > 65535 {
+			errs = append(errs, fmt.Errorf("--smtp-port %q: want a port number", *smtpPort))
+		}
+		c.SMTP.Port = port
+		switch c.SMTP.TLS {
+		case "none", "starttls", "tls":
+		default:
+			errs = append(errs, fmt.Errorf("--smtp-tls %q: want none, starttls or tls", *smtpTLS))
+		}
+		if !strings.Contains(c.SMTP.From, "@") {
+			errs = append(errs, fmt.Errorf("--smtp-from %q: want an email address", c.SMTP.From))
+		}
+		c.LockoutThreshold, err = strconv.Atoi(strings.TrimSpace(*threshold))
+		if err != nil || c.LockoutThreshold < 1 || c.LockoutThreshold > 100 {
+			errs = append(errs, fmt.Errorf("--lockout-threshold %q: want a number from 1 to 100", *threshold))
+		}
+		c.InviteTTL, err = time.ParseDuration(strings.TrimSpace(*inviteTTL))
+		if err != nil || c.InviteTTL < time.Hour {
+			errs = append(errs, fmt.Errorf("--invite-ttl %q: want a duration of at least 1h, such as 168h", *inviteTTL))
+		}
+		c.AutoUnlockAfter, err = time.ParseDuration(strings.TrimSpace(*autoUnlock))
+		if err != nil || c.AutoUnlockAfter < 0 {
+			errs = append(errs, fmt.Errorf("--auto-unlock %q: want a duration such as 30m, or 0 for off", *autoUnlock))
+		}
+		if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+			errs = append(errs, errors.New("--session-secret: use at least 32 characters"))
+		}
+		return c, errors.Join(errs...)
+	}
+}
+
+// Parse is Flags on a fresh flag set for a command named name: it parses args and returns
+// the validated Config and the remaining arguments.
+func Parse(name string, args []string, getenv func(string) string, stderr io.Writer) (Config, []string, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	build := Flags(fs, getenv)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, nil, err
+	}
+	c, err := build()
+	return c, fs.Args(), err
+}

@@ -1,0 +1,93 @@
+package db
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists the embedded files in order. Names start with their version number
+// (0001_init.sql); numbers never change once released.
+func migrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var list []migration
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		version, err := strconv.Atoi(prefix)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("store: migration %q: name must start with a number", e.Name())
+		}
+		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, migration{version: version, name: e.Name(), sql: string(body)})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].version < list[j].version })
+	for i := 1; i < len(list); i++ {
+		if list[i].version == list[i-1].version {
+			return nil, fmt.Errorf("store: migrations %s and %s share a version", list[i-1].name, list[i].name)
+		}
+	}
+	return list, nil
+}
+
+// Migrate brings the schema up to date. Each migration runs in its own transaction together
+// with the bump of schema_version, so a crash leaves the database at a known version.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+		return fmt.Errorf("store: create schema_version: %w", err)
+	}
+	list, err := migrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		err := s.Write(ctx, func(tx *Tx) error {
+			var current int
+			if err := tx.tx.QueryRowContext(ctx,
+				`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
+				return err
+			}
+			if m.version <= current {
+				return nil
+			}
+			if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
+				return err
+			}
+			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+				return err
+			}
+			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, m.version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migrate %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion reports the version the database is at.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}

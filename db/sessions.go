@@ -1,0 +1,138 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SessionRow is a stored session: the contact it belongs to and its encoded values.
+// IDHash is the SHA-256 of the cookie's id; the raw id is never stored.
+type SessionRow struct {
+	IDHash     []byte
+	ContactID  int64
+	Data       []byte
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// SessionLimits are the idle and absolute lifetimes a session is checked against.
+type SessionLimits struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
+// LiveSession reads a session that is within its limits and whose contact is still active.
+// Checking the contact on every read is what ends a locked contact's sessions at once, even
+// when it was locked by hand in the database.
+func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimits) (SessionRow, error) {
+	now := s.now().Unix()
+	var r SessionRow
+	var created, seen int64
+	err := s.read.QueryRowContext(ctx, `
+		SELECT s.id_hash, s.contact_id, s.data, s.created_at, s.last_seen_at
+		FROM sessions s JOIN contacts c ON c.id = s.contact_id
+		WHERE s.id_hash = ? AND c.status = 'active' AND c.password_hash <> ''
+		  AND s.last_seen_at > ? AND s.created_at > ?`,
+		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)).
+		Scan(&r.IDHash, &r.ContactID, &r.Data, &created, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SessionRow{}, ErrNotFound
+	}
+	if err != nil {
+		return SessionRow{}, fmt.Errorf("store: session: %w", err)
+	}
+	r.CreatedAt, r.LastSeenAt = time.Unix(created, 0).UTC(), time.Unix(seen, 0).UTC()
+	return r, nil
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, idHash []byte, contactID int64, data []byte) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		now := unix(tx.now)
+		_, err := tx.tx.ExecContext(ctx,
+			`INSERT INTO sessions(id_hash, contact_id, data, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`,
+			idHash, contactID, data, now, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// UpdateSession stores a session's values and marks it seen now.
+func (s *Store) UpdateSession(ctx context.Context, idHash []byte, data []byte) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE sessions SET data = ?, last_seen_at = ? WHERE id_hash = ?`,
+			data, unix(tx.now), idHash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: update session: %w", err)
+	}
+	return nil
+}
+
+// TouchSession marks a session seen now, at most once per minute so that reading pages
+// does not turn into a write per request.
+func (s *Store) TouchSession(ctx context.Context, idHash []byte) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		now := unix(tx.now)
+		_, err := tx.tx.ExecContext(ctx,
+			`UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`, now, idHash, now-60)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	return nil
+}
+
+// DeleteSession ends one session.
+func (s *Store) DeleteSession(ctx context.Context, idHash []byte) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+// EndSessions ends every session of a contact inside tx (lock, password change).
+func (t *Tx) EndSessions(ctx context.Context, contactID int64) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE contact_id = ?`, contactID); err != nil {
+		return fmt.Errorf("store: end sessions of contact %d: %w", contactID, err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes sessions past either limit; the server runs it periodically.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, lim SessionLimits) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		now := unix(tx.now)
+		res, err := tx.tx.ExecContext(ctx, `DELETE FROM sessions WHERE last_seen_at <= ? OR created_at <= ?`,
+			now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// CountSessions counts the stored sessions of a contact.
+func (s *Store) CountSessions(ctx context.Context, contactID int64) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE contact_id = ?`, contactID).Scan(&n)
+	return n, err
+}

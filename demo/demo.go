@@ -1,0 +1,138 @@
+// Package demo fills a database with a small, realistic organization to try the portal on.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"portal/auth"
+	"portal/db"
+)
+
+// AdminEmail is the demo's contact admin.
+const AdminEmail = "maria.anders@northwind.example"
+
+// Tree is the demo's accounts: a company with child organizations, and a second company
+// that the demo admin must never see.
+var tree = []struct{ name, parent string }{
+	{"Northwind Traders", ""},
+	{"Northwind Logistics", "Northwind Traders"},
+	{"Northwind Logistics Nordic", "Northwind Logistics"},
+	{"Northwind Retail", "Northwind Traders"},
+	{"Contoso Pharma", ""},
+}
+
+var firstNames = []string{"Anna", "Łukasz", "Zoë", "Jürgen", "Søren", "Chloé", "Mateo", "Aiko", "Olga", "Priya",
+	"Tomáš", "Inès", "Björn", "Fatima", "Kwame", "Léa", "Nikolai", "Sinéad", "Hiroshi", "Ewa"}
+var lastNames = []string{"Kowalski", "Müller", "Ærø", "Dubois", "Novák", "García", "Tanaka", "Ivanova", "Sharma",
+	"Škoda", "O'Brien", "Lindqvist", "Mensah", "Haddad", "Nielsen", "Rossi", "Fernández", "Wójcik", "Yamamoto", "Brennan"}
+var jobTitles = []string{"IT Manager", "Service Desk Lead", "Procurement", "Network Engineer", "CIO",
+	"Operations Analyst", "Security Officer", "Finance Controller", "", "Support Coordinator"}
+
+// Seed creates the demo organization if the database has no demo admin yet. Either way it
+// sets a fresh random password for the admin and returns it, so the printed login works.
+func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, password string, err error) {
+	password, err = Passphrase()
+	if err != nil {
+		return "", "", err
+	}
+	hash, err := hasher.Hash(ctx, password)
+	if err != nil {
+		return "", "", err
+	}
+	admin, err := store.ContactByEmail(ctx, AdminEmail)
+	switch {
+	case err == nil:
+		return AdminEmail, password, store.Write(ctx, func(tx *db.Tx) error { return tx.SetPassword(ctx, admin.ID, hash) })
+	case !errors.Is(err, db.ErrNotFound):
+		return "", "", err
+	}
+
+	ids := map[string]int64{}
+	for _, a := range tree {
+		acc, err := store.CreateAccount(ctx, a.name, ids[a.parent])
+		if err != nil {
+			return "", "", fmt.Errorf("demo: %w", err)
+		}
+		ids[a.name] = acc.ID
+	}
+	err = store.Write(ctx, func(tx *db.Tx) error {
+		adminID, err := tx.CreateContact(ctx, db.NewContact{
+			AccountID: ids["Northwind Traders"], FirstName: "Maria", LastName: "Anders", Email: AdminEmail,
+			Phone: "+44 20 7946 0958", JobTitle: "Head of IT Services",
+			Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash,
+		})
+		if err != nil {
+			return err
+		}
+		accounts := []string{"Northwind Traders", "Northwind Logistics", "Northwind Logistics Nordic", "Northwind Retail"}
+		for i := 0; i < 60; i++ {
+			first, last := firstNames[i%len(firstNames)], lastNames[(i*7+i/len(lastNames))%len(lastNames)]
+			account := accounts[i%len(accounts)]
+			if i >= 56 {
+				account = "Contoso Pharma"
+			}
+			var roles []db.Role
+			if i%9 == 0 {
+				roles = append(roles, db.RoleIncidentContact)
+			}
+			if i == 5 || i == 56 {
+				roles = append(roles, db.RoleContactAdmin)
+			}
+			_, err := tx.CreateContact(ctx, db.NewContact{
+				AccountID: ids[account], FirstName: first, LastName: last,
+				Email:    fmt.Sprintf("%s.%s%d@%s.example", ascii(first), ascii(last), i, domain(account)),
+				Phone:    fmt.Sprintf("+44 20 7946 %04d", 1000+i*37),
+				JobTitle: jobTitles[i%len(jobTitles)], Roles: roles, PasswordHash: hash, CreatedByID: adminID,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("demo: %w", err)
+	}
+	return AdminEmail, password, nil
+}
+
+func domain(account string) string {
+	if strings.HasPrefix(account, "Contoso") {
+		return "contoso"
+	}
+	return "northwind"
+}
+
+// ascii folds a name into an email-friendly local part.
+func ascii(s string) string {
+	r := strings.NewReplacer("Ł", "L", "ł", "l", "ë", "e", "ü", "u", "ø", "o", "Ø", "O", "é", "e", "á", "a",
+		"Š", "S", "š", "s", "Æ", "Ae", "æ", "ae", "ó", "o", "ñ", "n", "É", "E", "'", "", "ö", "o", "Ś", "S")
+	return strings.ToLower(r.Replace(s))
+}
+
+var words = []string{"amber", "birch", "canyon", "delta", "ember", "fjord", "granite", "harbor", "island",
+	"juniper", "kestrel", "lantern", "meadow", "nebula", "orchid", "pebble", "quartz", "raven", "summit",
+	"timber", "umber", "violet", "willow", "zephyr", "copper", "maple", "river", "falcon", "glacier", "cedar"}
+
+// Passphrase is four random words and a number: long, easy to type, never blocklisted.
+func Passphrase() (string, error) {
+	parts := make([]string, 0, 5)
+	for i := 0; i < 4; i++ {
+		n, err := rand.Int(rand.Reader, big.NewInt(int64(len(words))))
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, words[n.Int64()])
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(90))
+	if err != nil {
+		return "", err
+	}
+	parts = append(parts, fmt.Sprint(10+n.Int64()))
+	return strings.Join(parts, "-"), nil
+}

@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/components"
+	"portal/db"
+)
+
+// errorHandler is the one place errors become responses. It maps what it knows to a status
+// and a message meant for people, logs once, and never shows internals: a 500's message is
+// the same whatever broke. HTMX requests get an alert for #alerts instead of a page.
+func errorHandler(d Deps) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		status, message := classifyError(err)
+		if status >= 500 {
+			d.Log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		} else {
+			d.Log.Debug("request refused", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+		}
+		if status == fiber.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		if c.Get("HX-Request") == "true" {
+			c.Set("HX-Retarget", "#alerts")
+			c.Set("HX-Reswap", "innerHTML")
+			return render(c, status, components.ErrorFragment(message), nil)
+		}
+		if rerr := render(c, status, components.ErrorPage(shell(c, http.StatusText(status), ""), status, message), nil); rerr != nil {
+			// The error page itself failed: fall back to plain text, still without internals.
+			d.Log.Error("error page failed", "err", rerr)
+			return c.Status(status).SendString(message)
+		}
+		return nil
+	}
+}
+
+func classifyError(err error) (int, string) {
+	var fe *fiber.Error
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return fiber.StatusNotFound, messageFor(fiber.StatusNotFound)
+	case errors.Is(err, db.ErrBusy), errors.Is(err, context.DeadlineExceeded):
+		return fiber.StatusServiceUnavailable, messageFor(fiber.StatusServiceUnavailable)
+	case errors.Is(err, db.ErrFull):
+		return fiber.StatusInsufficientStorage, messageFor(fiber.StatusInsufficientStorage)
+	case errors.As(err, &fe):
+		if fe.Code >= 500 || fe.Message == "" || fe.Message == http.StatusText(fe.Code) || fe.Message == fiber.ErrNotFound.Message {
+			return fe.Code, messageFor(fe.Code)
+		}
+		return fe.Code, fe.Message // our own messages, written for users
+	}
+	return fiber.StatusInternalServerError, messageFor(fiber.StatusInternalServerError)
+}
+
+func messageFor(status int) string {
+	switch status {
+	case fiber.StatusBadRequest:
+		return "The request could not be understood. Go back and try again."
+	case fiber.StatusForbidden:
+		return "You don't have access to this page."
+	case fiber.StatusNotFound:
+		return "This page does not exist, or you don't have access to it."
+	case fiber.StatusMethodNotAllowed:
+		return "This address can't be used that way."
+	case fiber.StatusRequestEntityTooLarge:
+		return "What you sent is too large."
+	case fiber.StatusTooManyRequests:
+		return "Too many attempts. Wait a minute and try again."
+	case fiber.StatusServiceUnavailable:
+		return "The portal is busy right now and nothing was changed. Try again in a moment."
+	case fiber.StatusInsufficientStorage:
+		return "The portal's storage is full, so nothing was changed. Please tell your administrator."
+	}
+	return "Something went wrong on our side and nothing was changed. Try again; if it keeps happening, contact support."
+}

@@ -1,0 +1,178 @@
+package handlers
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"portal/db"
+	"portal/session"
+	"portal/static"
+)
+
+const viewerKey = "viewer"
+
+// contentSecurityPolicy allows nothing inline: scripts and styles come from our own files.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders sets the headers of SPEC R-SEC on every response. Dynamic responses are
+// no-store (they show personal data); static files override that with long caching.
+func securityHeaders(c *fiber.Ctx) error {
+	h := &c.Response().Header
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	h.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+const staticRoute = static.Prefix + ":file"
+
+func serveStatic(c *fiber.Ctx) error {
+	body, contentType, ok := static.Lookup(c.Params("file"))
+	if !ok {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderContentType, contentType)
+	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
+	return c.Send(body)
+}
+
+// health answers 200 while the database answers.
+func health(store *db.Store) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := store.Ping(c.UserContext()); err != nil {
+			return fiber.NewError(fiber.StatusServiceUnavailable, "database unavailable")
+		}
+		return c.SendString("ok")
+	}
+}
+
+// CSRF protection: a signed double-submit token. The browser holds a random value in an
+// HttpOnly cookie; pages carry HMAC(key, value), which a cross-site attacker can neither
+// read nor compute. Every unsafe request must present it as a form field or a header.
+const (
+	csrfCookie = "portal_csrf"
+	csrfField  = "_csrf"
+	csrfHeader = "X-CSRF-Token"
+)
+
+func csrf(key []byte, secure bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		seed := c.Cookies(csrfCookie)
+		if len(seed) < 32 {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return err
+			}
+			seed = base64.RawURLEncoding.EncodeToString(b)
+			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: secure,
+				SameSite: fiber.CookieSameSiteLaxMode})
+		}
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(seed))
+		token := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+		c.Locals(csrfLocal, token)
+
+		switch c.Method() {
+		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+			return c.Next()
+		}
+		sent := c.Get(csrfHeader)
+		if sent == "" {
+			sent = c.FormValue(csrfField)
+		}
+		if !hmac.Equal([]byte(sent), []byte(token)) {
+			return errCSRF
+		}
+		return c.Next()
+	}
+}
+
+const csrfLocal = "csrf"
+
+var errCSRF = fiber.NewError(fiber.StatusForbidden,
+	"This form has expired or was sent from somewhere else. Reload the page and try again.")
+
+// loadViewer reads the session (converting the request for gorilla/sessions once) and the
+// signed-in contact. The session store only returns sessions of active contacts.
+func loadViewer(d Deps) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		req, err := adaptor.ConvertRequest(c, false)
+		if err != nil {
+			return err
+		}
+		req = req.WithContext(c.UserContext())
+		sess, err := d.Sessions.Get(req, session.CookieName)
+		if err != nil {
+			return err
+		}
+		token, _ := c.Locals(csrfLocal).(string)
+		v := &viewer{sess: sess, req: req, csrf: token, sessions: d.Sessions}
+		if id := session.ContactID(sess); id != 0 {
+			contact, err := d.Store.ContactByID(c.UserContext(), id)
+			switch {
+			case err == nil && !contact.Locked():
+				v.contact = &contact
+			case err != nil && !errors.Is(err, db.ErrNotFound):
+				return err
+			}
+		}
+		c.Locals(viewerKey, v)
+		return c.Next()
+	}
+}
+
+// requireSignedIn sends signed-out visitors to the login page, and back here afterwards.
+func requireSignedIn(c *fiber.Ctx) error {
+	if viewerOf(c).contact != nil {
+		return c.Next()
+	}
+	next := c.OriginalURL()
+	if c.Method() != fiber.MethodGet || isFragment(c) {
+		next = ""
+	}
+	target := "/login"
+	if next != "" && next != "/" {
+		target += "?next=" + url.QueryEscape(next)
+	}
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", target)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// errNotAdmin is the answer to contacts without the Contact admin role.
+var errNotAdmin = fiber.NewError(fiber.StatusForbidden, "Only contact admins can manage contacts.")
+
+// requireAdmin lets only contact admins through (after requireSignedIn).
+func requireAdmin(c *fiber.Ctx) error {
+	v := viewerOf(c)
+	if v.contact == nil {
+		return requireSignedIn(c)
+	}
+	if !v.contact.IsAdmin() {
+		return errNotAdmin
+	}
+	return c.Next()
+}
+
+// localPath keeps a post-login destination on this site: a path, never another host.
+func localPath(p string) string {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return ""
+	}
+	return p
+}

@@ -1,0 +1,130 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gorilla/sessions"
+	"github.com/valyala/bytebufferpool"
+
+	"portal/components"
+	"portal/db"
+	"portal/session"
+)
+
+// viewer is who is asking: the signed-in contact (if any), its session and CSRF token.
+type viewer struct {
+	contact  *db.Contact // nil when signed out
+	sess     *sessions.Session
+	req      *http.Request // the request converted once for gorilla/sessions
+	csrf     string
+	sessions *session.Store
+}
+
+func viewerOf(c *fiber.Ctx) *viewer {
+	v, _ := c.Locals(viewerKey).(*viewer)
+	if v == nil {
+		return &viewer{}
+	}
+	return v
+}
+
+// isFragment decides, in one place, whether a request gets a fragment or the full page: an
+// HTMX request that is neither boosted nor a history restore wants only the part it swaps.
+func isFragment(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") == "" && c.Get("HX-History-Restore-Request") == ""
+}
+
+// render writes either the full page or the fragment (when isFragment) with status. The
+// page component contains the fragment component, so both render the same code. It renders
+// into a buffer first: a failing render sends an error page, never half a page.
+func render(c *fiber.Ctx, status int, page, fragment templ.Component) error {
+	c.Vary("HX-Request")
+	component := page
+	if fragment != nil && isFragment(c) {
+		component = fragment
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	ctx := components.WithCSRF(c.UserContext(), viewerOf(c).csrf)
+	if err := component.Render(ctx, buf); err != nil {
+		return err
+	}
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}
+
+// shell is the layout's view of the request: title, signed-in contact, pending flashes.
+func shell(c *fiber.Ctx, title, current string) components.Shell {
+	v := viewerOf(c)
+	s := components.Shell{Title: title, User: v.contact, Current: current}
+	if v.sess != nil && !isFragment(c) {
+		s.Flashes = v.popFlashes(c)
+	}
+	return s
+}
+
+// Flash kinds; the key in the session carries the kind.
+const (
+	flashSuccess = "success"
+	flashError   = "error"
+	flashInfo    = "info"
+)
+
+// flash keeps a message for the next full page of this session (after a redirect).
+func (v *viewer) flash(c *fiber.Ctx, kind, text string) error {
+	if v.sess == nil || v.contact == nil {
+		return nil
+	}
+	v.sess.AddFlash(text, "_flash_"+kind)
+	return v.save(c)
+}
+
+func (v *viewer) popFlashes(c *fiber.Ctx) []components.Flash {
+	var out []components.Flash
+	for _, kind := range []string{flashSuccess, flashError, flashInfo} {
+		if _, ok := v.sess.Values["_flash_"+kind]; !ok {
+			continue
+		}
+		for _, f := range v.sess.Flashes("_flash_" + kind) {
+			if text, ok := f.(string); ok {
+				out = append(out, components.Flash{Kind: kind, Text: text})
+			}
+		}
+	}
+	if len(out) > 0 {
+		_ = v.save(c) // the flashes are shown now; if saving fails they show once more
+	}
+	return out
+}
+
+// save stores the session and copies its cookie onto the Fiber response.
+func (v *viewer) save(c *fiber.Ctx) error {
+	w := &headerWriter{header: http.Header{}}
+	if err := v.sessions.Save(v.req, w, v.sess); err != nil {
+		return err
+	}
+	for _, cookie := range w.header.Values("Set-Cookie") {
+		c.Response().Header.Add(fiber.HeaderSetCookie, cookie)
+	}
+	return nil
+}
+
+// headerWriter collects the headers gorilla/sessions writes (only Set-Cookie matters).
+type headerWriter struct{ header http.Header }
+
+func (w *headerWriter) Header() http.Header         { return w.header }
+func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *headerWriter) WriteHeader(int)             {}
+
+// redirect answers a POST: a plain form gets 303 See Other to url (the browser then GETs it
+// and shows the flash); an HTMX request gets HX-Redirect so it navigates the same way.
+func redirect(c *fiber.Ctx, url string) error {
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", url)
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	return c.Redirect(url, fiber.StatusSeeOther)
+}

@@ -1,0 +1,72 @@
+// Package handlers owns HTTP: routes, middleware, and one thin handler per action. SQL lives
+// in db, markup in components; a handler reads the request, calls the store, renders.
+package handlers
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"portal/auth"
+	"portal/config"
+	"portal/db"
+	"portal/session"
+	"portal/throttle"
+)
+
+// Deps are what the handlers need from main.
+type Deps struct {
+	Log      *slog.Logger
+	Store    *db.Store
+	Sessions *session.Store
+	Hasher   *auth.Hasher
+	Policy   *auth.Policy
+	Config   config.Config
+	CSRFKey  []byte // secret the CSRF tokens are derived from
+
+	// OnAutoLock runs in the transaction that locks a contact after failed logins (the mail
+	// layer queues its notices there). Nil: nothing more happens.
+	OnAutoLock func(*db.Tx, db.Contact) error
+}
+
+// BodyLimit bounds request bodies: the largest form is a few kilobytes.
+const BodyLimit = 64 * 1024
+
+// New builds the Fiber app with every route and middleware.
+func New(d Deps) *fiber.App {
+	app := fiber.New(fiber.Config{
+		AppName:               "Customer Support Portal",
+		ErrorHandler:          errorHandler(d),
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          5 * time.Minute, // exports of a large scope take a while
+		IdleTimeout:           2 * time.Minute,
+		DisableStartupMessage: true,
+		ReadBufferSize:        16 * 1024,
+	})
+	app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, e any) {
+			d.Log.Error("panic", "path", c.Path(), "panic", e)
+		},
+	}))
+	app.Use(securityHeaders)
+	app.Get("/healthz", health(d.Store))
+	app.Get(staticRoute, serveStatic)
+
+	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
+	app.Use(loadViewer(d))
+
+	login := &Login{
+		log: d.Log, store: d.Store, sessions: d.Sessions, hasher: d.Hasher, cfg: d.Config,
+		limiter: throttle.New(20, 6*time.Second, 100_000, d.Store.Now), onAutoLock: d.OnAutoLock,
+	}
+	app.Get("/login", login.Show)
+	app.Post("/login", login.Submit)
+	app.Post("/logout", login.Logout)
+
+	app.Get("/", requireSignedIn, home)
+	return app
+}
