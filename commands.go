@@ -57,7 +57,7 @@ func (c commands) demo(args []string) int {
 		return c.fail("demo: unexpected argument %q", rest[0])
 	}
 	return c.runServer(cfg, func(a *app.App) error {
-		email, password, err := demo.Seed(c.ctx, a.Store(), app.NewHasher())
+		email, password, err := demo.Seed(c.ctx, a.Store(), a.Hasher())
 		if err != nil {
 			return err
 		}

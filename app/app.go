@@ -25,20 +25,25 @@ import (
 
 // App is a portal ready to serve.
 type App struct {
-	cfg   config.Config
-	log   *slog.Logger
-	store *db.Store
-	web   *fiber.App
-	sess  *session.Store
-	wg    sync.WaitGroup
+	cfg    config.Config
+	log    *slog.Logger
+	store  *db.Store
+	web    *fiber.App
+	sess   *session.Store
+	hasher *auth.Hasher
+	wg     sync.WaitGroup
 }
 
 // Option adjusts how the App is built (tests inject a clock).
 type Option func(*options)
 
 type options struct {
-	now func() time.Time
+	now    func() time.Time
+	hasher *auth.Hasher
 }
+
+// WithHasher replaces the password hasher (tests use cheaper parameters to stay fast).
+func WithHasher(h *auth.Hasher) Option { return func(o *options) { o.hasher = h } }
 
 // WithClock makes the whole app read time from now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
@@ -48,6 +53,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.hasher == nil {
+		o.hasher = NewHasher()
 	}
 	store, err := db.Open(cfg.DBPath, db.WithClock(o.now))
 	if err != nil {
@@ -75,17 +83,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Log:      log,
 		Store:    store,
 		Sessions: sess,
-		Hasher:   NewHasher(),
+		Hasher:   o.hasher,
 		Policy:   auth.NewPolicy(),
 		Config:   cfg,
 		CSRFKey:  []byte(secret),
 	})
-	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess}, nil
+	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher}, nil
 }
 
 // NewHasher bounds concurrent argon2id hashes to the number of CPUs: a burst of logins then
 // uses at most NumCPU × 19 MiB and leaves the rest of the server responsive.
 func NewHasher() *auth.Hasher { return auth.NewHasher(auth.DefaultParams, runtime.NumCPU()) }
+
+// Hasher is the app's password hasher (seeding uses the same parameters).
+func (a *App) Hasher() *auth.Hasher { return a.hasher }
 
 // Store is the app's database (tests read state through it).
 func (a *App) Store() *db.Store { return a.store }

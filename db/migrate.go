@@ -78,6 +78,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, m.version)
 			return err
 		})
+		if err != nil && strings.Contains(err.Error(), "no such module: fts5") {
+			return fmt.Errorf("store: migrate %s: SQLite was built without FTS5: build with -tags sqlite_fts5: %w", m.name, err)
+		}
 		if err != nil {
 			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}

@@ -1,0 +1,297 @@
+// Package portaltest starts a real portal for tests: a real SQLite file in t.TempDir(), the
+// real Fiber app, an injectable clock, and a cookie-keeping client that speaks forms and
+// HTMX the way a browser does. Nothing in it stands in for the database.
+package portaltest
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"portal/app"
+	"portal/auth"
+	"portal/config"
+	"portal/db"
+)
+
+// FastParams keep argon2id cheap in tests that are not about hashing itself.
+var FastParams = auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+
+// Password is a password every seeded contact gets unless a test says otherwise.
+const Password = "correct staple battery horse"
+
+// Clock is a settable clock shared by the app and the test.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock starts at a fixed, readable moment.
+func NewClock() *Clock { return &Clock{now: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)} }
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Env is one portal under test.
+type Env struct {
+	T      testing.TB
+	App    *app.App
+	Store  *db.Store
+	Clock  *Clock
+	Config config.Config
+	Hasher *auth.Hasher
+	Ctx    context.Context
+}
+
+// Options change how New builds the portal.
+type Options struct {
+	Args       []string     // extra server flags, as on the command line
+	RealHasher bool         // use production argon2id parameters
+	Env        map[string]string
+	AppOptions []app.Option // extra options (a mail transport, ...)
+}
+
+// New starts a portal on a fresh database file.
+func New(t testing.TB, opts ...Options) *Env {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	dir := t.TempDir()
+	args := append([]string{"--db", filepath.Join(dir, "portal.db"), "--addr", "127.0.0.1:0",
+		"--base-url", "https://portal.example.test"}, o.Args...)
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	build := config.Flags(fs, func(k string) string { return o.Env[k] })
+	if err := fs.Parse(args); err != nil {
+		t.Fatalf("flags: %v", err)
+	}
+	cfg, err := build()
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	clock := NewClock()
+	hasher := auth.NewHasher(FastParams, 4)
+	if o.RealHasher {
+		hasher = app.NewHasher()
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	appOpts := append([]app.Option{app.WithClock(clock.Now), app.WithHasher(hasher)}, o.AppOptions...)
+	a, err := app.New(context.Background(), cfg, log, appOpts...)
+	if err != nil {
+		t.Fatalf("app: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return &Env{T: t, App: a, Store: a.Store(), Clock: clock, Config: cfg, Hasher: hasher, Ctx: context.Background()}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Account creates an account under parent (nil for a top-level one).
+func (e *Env) Account(name string, parent *db.Account) db.Account {
+	e.T.Helper()
+	var parentID int64
+	if parent != nil {
+		parentID = parent.ID
+	}
+	a, err := e.Store.CreateAccount(e.Ctx, name, parentID)
+	if err != nil {
+		e.T.Fatalf("create account %s: %v", name, err)
+	}
+	return a
+}
+
+// Contact creates a contact with Password in account; email also names it.
+func (e *Env) Contact(account db.Account, first, last, email string, roles ...db.Role) db.Contact {
+	e.T.Helper()
+	hash, err := e.Hasher.Hash(e.Ctx, Password)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	var id int64
+	err = e.Store.Write(e.Ctx, func(tx *db.Tx) error {
+		id, err = tx.CreateContact(e.Ctx, db.NewContact{AccountID: account.ID, FirstName: first, LastName: last,
+			Email: email, Roles: roles, PasswordHash: hash})
+		return err
+	})
+	if err != nil {
+		e.T.Fatalf("create contact %s: %v", email, err)
+	}
+	c, err := e.Store.ContactByID(e.Ctx, id)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return c
+}
+
+// Reload reads a contact again.
+func (e *Env) Reload(c db.Contact) db.Contact {
+	e.T.Helper()
+	fresh, err := e.Store.ContactByID(e.Ctx, c.ID)
+	if err != nil {
+		e.T.Fatalf("reload contact %d: %v", c.ID, err)
+	}
+	return fresh
+}
+
+// Browser keeps cookies between requests to the app, like a browser would.
+type Browser struct {
+	env     *Env
+	mu      sync.Mutex
+	cookies map[string]*http.Cookie
+	// CSRF is the token of the last page that carried one.
+	CSRF string
+}
+
+// Browser returns a fresh, signed-out browser.
+func (e *Env) Browser() *Browser { return &Browser{env: e, cookies: map[string]*http.Cookie{}} }
+
+// Login signs in as email with Password and fails the test if that doesn't work.
+func (e *Env) Login(email string) *Browser {
+	e.T.Helper()
+	b := e.Browser()
+	resp := b.Login(email, Password)
+	if resp.StatusCode != http.StatusSeeOther {
+		e.T.Fatalf("login %s: status %d, want 303; body: %s", email, resp.StatusCode, resp.Body)
+	}
+	return b
+}
+
+// Response is a finished response with its body read.
+type Response struct {
+	*http.Response
+	Body string
+}
+
+// Login posts the login form.
+func (b *Browser) Login(email, password string) Response {
+	b.env.T.Helper()
+	b.Get("/login")
+	return b.PostForm("/login", url.Values{"email": {email}, "password": {password}})
+}
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+// Do sends req through the app with the browser's cookies and keeps the cookies it sets.
+func (b *Browser) Do(req *http.Request) Response {
+	b.env.T.Helper()
+	b.mu.Lock()
+	for _, c := range b.cookies {
+		req.AddCookie(c)
+	}
+	b.mu.Unlock()
+	resp, err := b.env.App.Handler().Test(req, -1)
+	if err != nil {
+		b.env.T.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b.mu.Lock()
+	for _, c := range resp.Cookies() {
+		if c.MaxAge < 0 || c.Value == "" {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c
+		}
+	}
+	if m := csrfInput.FindStringSubmatch(string(body)); m != nil {
+		b.CSRF = m[1]
+	}
+	b.mu.Unlock()
+	return Response{Response: resp, Body: string(body)}
+}
+
+// Get fetches a page as a plain browser navigation.
+func (b *Browser) Get(path string) Response {
+	b.env.T.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://portal.example.test"+path, nil)
+	return b.Do(req)
+}
+
+// HTMXGet fetches path the way HTMX does (HX-Request: true).
+func (b *Browser) HTMXGet(path string) Response {
+	b.env.T.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://portal.example.test"+path, nil)
+	req.Header.Set("HX-Request", "true")
+	return b.Do(req)
+}
+
+// PostForm posts a form with the current CSRF token added (unless form already has one).
+func (b *Browser) PostForm(path string, form url.Values) Response {
+	b.env.T.Helper()
+	return b.post(path, form, false)
+}
+
+// HTMXPost posts a form the way HTMX does: the CSRF token in the header, HX-Request set.
+func (b *Browser) HTMXPost(path string, form url.Values) Response {
+	b.env.T.Helper()
+	return b.post(path, form, true)
+}
+
+func (b *Browser) post(path string, form url.Values, htmx bool) Response {
+	if form == nil {
+		form = url.Values{}
+	}
+	form = cloneValues(form)
+	req, _ := http.NewRequest(http.MethodPost, "http://portal.example.test"+path, nil)
+	if htmx {
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("X-CSRF-Token", b.CSRF)
+	} else if _, ok := form["_csrf"]; !ok {
+		form.Set("_csrf", b.CSRF)
+	}
+	req.Body = io.NopCloser(strings.NewReader(form.Encode()))
+	req.ContentLength = int64(len(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.Do(req)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vals := range v {
+		out[k] = append([]string(nil), vals...)
+	}
+	return out
+}
+
+// Cookie returns the browser's cookie of that name, or nil.
+func (b *Browser) Cookie(name string) *http.Cookie {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cookies[name]
+}
+
+// SetCookie replaces a cookie (tests replay old session cookies with it).
+func (b *Browser) SetCookie(c *http.Cookie) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cookies[c.Name] = c
+}
