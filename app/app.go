@@ -21,6 +21,7 @@ import (
 	"portal/db"
 	"portal/handlers"
 	"portal/session"
+	"portal/throttle"
 )
 
 // App is a portal ready to serve.
@@ -38,9 +39,14 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	now    func() time.Time
-	hasher *auth.Hasher
+	now          func() time.Time
+	hasher       *auth.Hasher
+	loginLimiter *throttle.Limiter
 }
+
+// WithLoginLimiter replaces the per-address login throttle (tests that send many logins
+// from one address loosen it).
+func WithLoginLimiter(l *throttle.Limiter) Option { return func(o *options) { o.loginLimiter = l } }
 
 // WithHasher replaces the password hasher (tests use cheaper parameters to stay fast).
 func WithHasher(h *auth.Hasher) Option { return func(o *options) { o.hasher = h } }
@@ -87,6 +93,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Policy:   auth.NewPolicy(),
 		Config:   cfg,
 		CSRFKey:  []byte(secret),
+
+		LoginLimiter: o.loginLimiter,
 	})
 	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher}, nil
 }

@@ -26,6 +26,10 @@ type Deps struct {
 	Config   config.Config
 	CSRFKey  []byte // secret the CSRF tokens are derived from
 
+	// LoginLimiter throttles login attempts per client address; nil uses the default
+	// (a burst of 20, then one every 6 seconds).
+	LoginLimiter *throttle.Limiter
+
 	// OnAutoLock runs in the transaction that locks a contact after failed logins (the mail
 	// layer queues its notices there). Nil: nothing more happens.
 	OnAutoLock func(*db.Tx, db.Contact) error
@@ -59,9 +63,12 @@ func New(d Deps) *fiber.App {
 	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
 	app.Use(loadViewer(d))
 
+	if d.LoginLimiter == nil {
+		d.LoginLimiter = throttle.New(20, 6*time.Second, 100_000, d.Store.Now)
+	}
 	login := &Login{
 		log: d.Log, store: d.Store, sessions: d.Sessions, hasher: d.Hasher, cfg: d.Config,
-		limiter: throttle.New(20, 6*time.Second, 100_000, d.Store.Now), onAutoLock: d.OnAutoLock,
+		limiter: d.LoginLimiter, onAutoLock: d.OnAutoLock,
 	}
 	app.Get("/login", login.Show)
 	app.Post("/login", login.Submit)
