@@ -94,20 +94,25 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 			contact.Status = db.StatusActive
 		}
 	}
-	switch {
-	case contact.Locked():
-		if err := h.store.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
-			AccountID: contact.AccountID, RemoteIP: c.IP(), Detail: "contact is locked"}); err != nil {
-			return err
-		}
-		form.Error = errBadLogin
-		return h.page(c, fiber.StatusUnauthorized, form)
-	case !matched:
+	// Every wrong password counts, even against a locked contact, so that parallel attempts
+	// are counted exactly; the lock itself happens once, in SQL.
+	if !matched {
 		reason := "wrong password"
 		if hash == "" {
 			reason = "no password set yet"
 		}
+		if contact.Locked() {
+			reason += " (contact is locked)"
+		}
 		if _, err := h.store.RecordLoginFailure(ctx, contact.ID, h.cfg.LockoutThreshold, c.IP(), reason, h.onAutoLock); err != nil {
+			return err
+		}
+		form.Error = errBadLogin
+		return h.page(c, fiber.StatusUnauthorized, form)
+	}
+	if contact.Locked() {
+		if err := h.store.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
+			AccountID: contact.AccountID, RemoteIP: c.IP(), Detail: "right password, but the contact is locked"}); err != nil {
 			return err
 		}
 		form.Error = errBadLogin

@@ -1,0 +1,83 @@
+package db
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenTunesSQLiteForAWebServer(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	for _, pool := range []struct {
+		name string
+		q    func(string) (string, error)
+	}{
+		{"writer", func(p string) (v string, err error) { err = s.write.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); return }},
+		{"reader", func(p string) (v string, err error) { err = s.read.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); return }},
+	} {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000"} {
+			got, err := pool.q(pragma)
+			if err != nil || got != want {
+				t.Errorf("%s: PRAGMA %s = %q, %v; want %q", pool.name, pragma, got, err, want)
+			}
+		}
+	}
+	if got := s.write.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", got)
+	}
+	if _, err := s.read.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES ('x', 'y')`); err == nil {
+		t.Error("the read pool accepted a write")
+	}
+}
+
+func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	list, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SchemaVersion(ctx)
+	if err != nil || got != list[len(list)-1].version {
+		t.Fatalf("schema version %d, %v; want %d", got, err, list[len(list)-1].version)
+	}
+}
+
+func TestWriteRollsBackOnError(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	_, err := s.CreateAccount(ctx, "Northwind Traders", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.CreateContact(ctx, NewContact{AccountID: 1, FirstName: "A", LastName: "B", Email: "a@b.example"}); err != nil {
+			return err
+		}
+		_, err := tx.CreateContact(ctx, NewContact{AccountID: 1, FirstName: "C", LastName: "D", Email: "A@B.example"})
+		return err
+	})
+	if err != ErrEmailTaken {
+		t.Fatalf("second contact with the same email (other case): %v, want ErrEmailTaken", err)
+	}
+	if _, err := s.ContactByEmail(ctx, "a@b.example"); err != ErrNotFound {
+		t.Fatalf("first contact of the failed transaction: %v, want ErrNotFound (rolled back)", err)
+	}
+}

@@ -1,0 +1,370 @@
+package handlers_test
+
+import (
+	"database/sql"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"portal/app"
+	"portal/db"
+	"portal/portaltest"
+	"portal/session"
+	"portal/throttle"
+)
+
+// loginEnv is a portal with one account and a contact admin and a contact without roles.
+type loginEnv struct {
+	*portaltest.Env
+	account db.Account
+	admin   db.Contact
+	member  db.Contact
+}
+
+func newLoginEnv(t *testing.T, opts ...portaltest.Options) loginEnv {
+	env := portaltest.New(t, opts...)
+	acc := env.Account("Northwind Traders", nil)
+	return loginEnv{
+		Env:     env,
+		account: acc,
+		admin:   env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin),
+		member:  env.Contact(acc, "Łukasz", "Kowalski", "lukasz@northwind.example"),
+	}
+}
+
+func loginError(t *testing.T, body string) string {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(doc.Find(`[data-testid="login-error"]`).Text())
+}
+
+func TestLoginSucceedsAndShowsHome(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Browser()
+	resp := b.Login("MARIA@northwind.example", portaltest.Password) // user names are case-insensitive
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("login: status %d location %q, want 303 to /", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	home := b.Get("/")
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(home.Body))
+	if got := doc.Find(`[data-testid="user-name"]`).Text(); got != "Maria Anders" {
+		t.Errorf("banner user name %q, want %q", got, "Maria Anders")
+	}
+	if got := doc.Find(`[data-testid="banner-my-contacts"]`).Length(); got != 1 {
+		t.Errorf("admin sees %d My contacts links in the banner, want 1", got)
+	}
+	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionLoginSucceeded, e.admin.ID); n != 1 {
+		t.Errorf("login_succeeded audit rows %d, want 1", n)
+	}
+	if got := e.Reload(e.admin).LastLoginAt; !got.Equal(e.Clock.Now()) {
+		t.Errorf("last login %v, want %v", got, e.Clock.Now())
+	}
+}
+
+func TestContactWithoutRolesSeesNoMyContactsLink(t *testing.T) {
+	e := newLoginEnv(t)
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(e.Login(e.member.Email).Get("/").Body))
+	if got := doc.Find(`[data-testid="banner-my-contacts"], [data-testid="follow-up-my-contacts"]`).Length(); got != 0 {
+		t.Errorf("contact without roles sees %d My contacts links, want 0", got)
+	}
+	if got := doc.Find(`[data-testid="home-account"]`).Text(); got != "Northwind Traders" {
+		t.Errorf("home account %q, want Northwind Traders", got)
+	}
+}
+
+func TestLoginFailuresAnswerTheSame(t *testing.T) {
+	e := newLoginEnv(t)
+	locked := e.Contact(e.account, "Zoë", "Ærø", "zoe@northwind.example")
+	lockDirectly(t, e.Env, locked.ID)
+	cases := []struct{ name, email, password string }{
+		{"wrong password", e.admin.Email, "not the password at all"},
+		{"unknown user", "nobody@northwind.example", portaltest.Password},
+		{"locked contact, right password", locked.Email, portaltest.Password},
+	}
+	var first portaltest.Response
+	for i, tc := range cases {
+		resp := e.Browser().Login(tc.email, tc.password)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", tc.name, resp.StatusCode)
+		}
+		if got := loginError(t, resp.Body); got != "Invalid user name or password" {
+			t.Errorf("%s: message %q, want the generic one", tc.name, got)
+		}
+		if i == 0 {
+			first = resp
+			continue
+		}
+		// Apart from the echoed user name and the CSRF token, the pages are identical.
+		norm := func(r portaltest.Response, email string) string {
+			s := strings.ReplaceAll(r.Body, email, "EMAIL")
+			return csrfValue.ReplaceAllString(s, "TOKEN")
+		}
+		if norm(resp, tc.email) != norm(first, cases[0].email) {
+			t.Errorf("%s: page differs from the wrong-password page", tc.name)
+		}
+	}
+	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionLoginFailed, 0); n != 3 {
+		t.Errorf("login_failed audit rows %d, want 3 (each with its real reason)", n)
+	}
+}
+
+func TestTenWrongPasswordsLockTheContact(t *testing.T) {
+	e := newLoginEnv(t)
+	for i := 1; i <= 10; i++ {
+		if resp := e.Browser().Login(e.member.Email, "wrong password number"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d, want 401", i, resp.StatusCode)
+		}
+		if i == 9 && e.Reload(e.member).Locked() {
+			t.Fatal("locked after 9 failures, want 10")
+		}
+	}
+	c := e.Reload(e.member)
+	if !c.Locked() || c.LockReason != db.LockedByFailedLogins || c.FailedLogins != 10 {
+		t.Fatalf("after 10 failures: status %s reason %q count %d, want locked by failed logins, 10", c.Status, c.LockReason, c.FailedLogins)
+	}
+	if resp := e.Browser().Login(e.member.Email, portaltest.Password); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("11th attempt with the right password: status %d, want 401", resp.StatusCode)
+	}
+	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
+		t.Errorf("auto_locked audit rows %d, want 1", n)
+	}
+}
+
+func TestParallelWrongPasswordsCountExactlyAndLockOnce(t *testing.T) {
+	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
+		app.WithLoginLimiter(throttle.New(1000, time.Millisecond, 10, nil))}})
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp := e.Browser().Login(e.member.Email, "wrong password number"); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("status %d, want 401", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	c := e.Reload(e.member)
+	if c.FailedLogins != 50 || !c.Locked() {
+		t.Fatalf("after 50 parallel failures: count %d locked %v, want 50, true", c.FailedLogins, c.Locked())
+	}
+	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
+		t.Errorf("auto_locked audit rows %d, want exactly 1", n)
+	}
+}
+
+func TestSuccessAndQuietHoursResetTheCount(t *testing.T) {
+	e := newLoginEnv(t)
+	for i := 0; i < 9; i++ {
+		e.Browser().Login(e.member.Email, "wrong password number")
+	}
+	e.Login(e.member.Email)
+	if got := e.Reload(e.member).FailedLogins; got != 0 {
+		t.Fatalf("count after a successful login %d, want 0", got)
+	}
+	for i := 0; i < 9; i++ {
+		e.Browser().Login(e.member.Email, "wrong password number")
+	}
+	e.Clock.Advance(12*time.Hour + time.Second)
+	e.Browser().Login(e.member.Email, "wrong password number")
+	c := e.Reload(e.member)
+	if c.FailedLogins != 1 || c.Locked() {
+		t.Fatalf("after 9 failures, 12 quiet hours and 1 failure: count %d locked %v, want 1, false", c.FailedLogins, c.Locked())
+	}
+}
+
+func TestLoginThrottlesOneAddress(t *testing.T) {
+	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
+		app.WithLoginLimiter(throttle.New(3, time.Hour, 10, nil))}})
+	b := e.Browser()
+	for i := 0; i < 3; i++ {
+		b.Login(e.member.Email, "wrong password number")
+	}
+	resp := b.Login(e.admin.Email, portaltest.Password)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th attempt within the burst: status %d, want 429", resp.StatusCode)
+	}
+	if got := e.Reload(e.member).FailedLogins; got != 3 {
+		t.Errorf("failures counted %d, want 3 (the throttled attempt is not checked)", got)
+	}
+}
+
+func TestSessionCookieFlagsAndRotation(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	first := b.Cookie(session.CookieName)
+	if first == nil {
+		t.Fatal("no session cookie after login")
+	}
+	resp := b.Login(e.admin.Email, portaltest.Password) // signing in again rotates the id
+	var raw string
+	for _, h := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(h, session.CookieName+"=") {
+			raw = h
+		}
+	}
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure", "Max-Age=43200", "Path=/"} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("session cookie %q lacks %s", raw, want)
+		}
+	}
+	second := b.Cookie(session.CookieName)
+	if second.Value == first.Value {
+		t.Fatal("session id unchanged by login, want a new one")
+	}
+	if len(second.Value) < 43 {
+		t.Errorf("session id %d characters, want at least 43 (32 random bytes)", len(second.Value))
+	}
+	old := e.Browser()
+	old.SetCookie(first)
+	if resp := old.Get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("replaying the pre-rotation cookie: status %d, want 303 to login", resp.StatusCode)
+	}
+}
+
+func TestLogoutRevokesTheSession(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	cookie := b.Cookie(session.CookieName)
+	if resp := b.PostForm("/logout", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: status %d, want 303", resp.StatusCode)
+	}
+	replay := e.Browser()
+	replay.SetCookie(cookie)
+	if resp := replay.Get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("old cookie after logout: status %d location %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if n, _ := e.Store.CountSessions(e.Ctx, e.admin.ID); n != 0 {
+		t.Errorf("sessions left after logout %d, want 0", n)
+	}
+}
+
+func TestSessionEndsWhenContactIsLockedInTheDatabase(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.member.Email)
+	if resp := b.Get("/"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("home before lock: status %d", resp.StatusCode)
+	}
+	lockDirectly(t, e.Env, e.member.ID)
+	if resp := b.Get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("home after lock: status %d, want 303 to login", resp.StatusCode)
+	}
+}
+
+func TestSessionTimeouts(t *testing.T) {
+	e := newLoginEnv(t)
+	t.Run("idle 30 minutes", func(t *testing.T) {
+		b := e.Login(e.member.Email)
+		e.Clock.Advance(29 * time.Minute)
+		if resp := b.Get("/"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("after 29 idle minutes: status %d, want 200", resp.StatusCode)
+		}
+		e.Clock.Advance(30*time.Minute + time.Second)
+		if resp := b.Get("/"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("after 30 idle minutes: status %d, want 303 to login", resp.StatusCode)
+		}
+	})
+	t.Run("absolute 12 hours", func(t *testing.T) {
+		b := e.Login(e.member.Email)
+		for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
+			e.Clock.Advance(20 * time.Minute)
+			if resp := b.Get("/"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("active session after %v: status %d, want 200", elapsed+20*time.Minute, resp.StatusCode)
+			}
+		}
+		e.Clock.Advance(21 * time.Minute)
+		if resp := b.Get("/"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("active session after 12 hours: status %d, want 303 to login", resp.StatusCode)
+		}
+	})
+}
+
+func TestPostWithoutCSRFTokenIsRefused(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	for _, tc := range []struct {
+		name string
+		form url.Values
+	}{{"no token", url.Values{"_csrf": {""}}}, {"forged token", url.Values{"_csrf": {"forged"}}}} {
+		resp := b.PostForm("/logout", tc.form)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: status %d, want 403", tc.name, resp.StatusCode)
+		}
+		if n, _ := e.Store.CountSessions(e.Ctx, e.admin.ID); n != 1 {
+			t.Errorf("%s: sessions %d after refused logout, want 1 (nothing changed)", tc.name, n)
+		}
+	}
+	// A login form posted from another site carries no token either.
+	fresh := e.Browser()
+	resp := fresh.PostForm("/login", url.Values{"_csrf": {""}, "email": {e.admin.Email}, "password": {portaltest.Password}})
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("login without token: status %d, want 403", resp.StatusCode)
+	}
+	if strings.Contains(resp.Body, "goroutine") || strings.Contains(resp.Body, ".go:") {
+		t.Errorf("error page leaks internals: %s", resp.Body)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	for _, path := range []string{"/login", "/", "/no-such-page"} {
+		resp := b.Get(path)
+		for header, want := range map[string]string{
+			"Content-Security-Policy": "frame-ancestors 'none'",
+			"X-Content-Type-Options":  "nosniff",
+			"Cache-Control":           "no-store",
+			"X-Frame-Options":         "DENY",
+		} {
+			if got := resp.Header.Get(header); !strings.Contains(got, want) {
+				t.Errorf("%s: %s = %q, want it to contain %q", path, header, got, want)
+			}
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP allows inline code: %s", path, csp)
+		}
+	}
+	if resp := b.Get("/no-such-page"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown page: status %d, want 404", resp.StatusCode)
+	}
+}
+
+func TestLoginRedirectsOnlyToLocalPaths(t *testing.T) {
+	e := newLoginEnv(t)
+	for next, want := range map[string]string{"/my-contacts": "/my-contacts", "//evil.example/x": "/", "https://evil.example": "/"} {
+		b := e.Browser()
+		b.Get("/login")
+		resp := b.PostForm("/login", url.Values{"email": {e.admin.Email}, "password": {portaltest.Password}, "next": {next}})
+		if got := resp.Header.Get("Location"); got != want {
+			t.Errorf("next=%q: redirected to %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	e := newLoginEnv(t)
+	if resp := e.Browser().Get("/healthz"); resp.StatusCode != http.StatusOK || resp.Body != "ok" {
+		t.Fatalf("/healthz: %d %q, want 200 ok", resp.StatusCode, resp.Body)
+	}
+}
+
+// lockDirectly locks a contact behind the app's back, as an operator with sqlite3 would.
+func lockDirectly(t *testing.T, e *portaltest.Env, contactID int64) {
+	t.Helper()
+	raw, err := sql.Open("sqlite3", e.Config.DBPath+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`UPDATE contacts SET status = 'locked', lock_reason = 'admin' WHERE id = ?`, contactID); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/mattn/go-sqlite3"
+
+	"portal/db"
+)
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) cliResult {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(string) string { return "" })
+	return cliResult{code, out.String(), errOut.String()}
+}
+
+func TestCLI(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "portal.db")
+	steps := []struct {
+		name       string
+		stdin      string
+		args       []string
+		wantCode   int
+		wantOutput string // in stdout on success, stderr on failure
+	}{
+		{"add a top-level account", "", []string{"account", "add", "Northwind Traders", "--db", dbPath}, 0, `Account "Northwind Traders" created`},
+		{"add a child account, flags first", "", []string{"account", "add", "--db", dbPath, "--parent", "Northwind Traders", "Northwind Retail"}, 0, `Account "Northwind Retail" created`},
+		{"unknown parent", "", []string{"account", "add", "Lost", "--parent", "Nowhere", "--db", dbPath}, 1, `parent account "Nowhere" does not exist`},
+		{"duplicate account, other case", "", []string{"account", "add", "northwind traders", "--db", dbPath}, 1, "already exists"},
+		{"no account name", "", []string{"account", "add", "--db", dbPath}, 1, "give exactly one account NAME"},
+		{"admin with password from stdin", "glacier umber copper raven\n", []string{"contact", "add", "--db", dbPath,
+			"--account", "Northwind Traders", "--email", "maria@northwind.example", "--first", "Maria", "--last", "Anders",
+			"--role", "contact-admin", "--role", "incident-contact", "--password-stdin"}, 0, "Contact Maria Anders <maria@northwind.example> created"},
+		{"contact without password", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Retail",
+			"--email", "zoe@northwind.example", "--first", "Zoë", "--last", "Ærø"}, 0, "No password was set"},
+		{"duplicate email, other case", "glacier umber copper raven\n", []string{"contact", "add", "--db", dbPath,
+			"--account", "Northwind Traders", "--email", "MARIA@northwind.example", "--first", "M", "--last", "A", "--password-stdin"}, 1, "already exists"},
+		{"short password", "short pass\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
+			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--password-stdin"}, 1, "at least 15 characters"},
+		{"password with the account name", "northwind forever and ever\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
+			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--password-stdin"}, 1, "organization"},
+		{"unknown role", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
+			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--role", "superuser"}, 1, `unknown role "superuser"`},
+		{"unknown account", "", []string{"contact", "add", "--db", dbPath, "--account", "Nowhere",
+			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K"}, 1, `account "Nowhere" does not exist`},
+		{"bad email and missing names", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
+			"--email", "not-an-email"}, 1, "valid email address"},
+		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"bad server flag", "", []string{"serve", "--lockout-threshold", "101", "--db", dbPath}, 1, "want a number from 1 to 100"},
+		{"bad smtp tls", "", []string{"serve", "--smtp-tls", "maybe", "--db", dbPath}, 1, "want none, starttls or tls"},
+	}
+	for _, s := range steps {
+		got := runCLI(t, s.stdin, s.args...)
+		if got.code != s.wantCode {
+			t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", s.name, got.code, s.wantCode, got.stdout, got.stderr)
+		}
+		where := got.stdout
+		if s.wantCode != 0 {
+			where = got.stderr
+		}
+		if !strings.Contains(where, s.wantOutput) {
+			t.Errorf("%s: output %q, want it to contain %q", s.name, where, s.wantOutput)
+		}
+	}
+
+	store, err := db.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	maria, err := store.ContactByEmail(ctx, "maria@northwind.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maria.HasPassword || !maria.IsAdmin() || !maria.HasRole(db.RoleIncidentContact) || maria.AccountName != "Northwind Traders" {
+		t.Errorf("maria = %+v, want an admin and incident contact of Northwind Traders with a password", maria)
+	}
+	zoe, err := store.ContactByEmail(ctx, "zoe@northwind.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if zoe.HasPassword || len(zoe.Roles) != 0 || zoe.FirstName != "Zoë" {
+		t.Errorf("zoe = %+v, want no password, no roles, first name Zoë", zoe)
+	}
+	if _, err := store.ContactByEmail(ctx, "anna@northwind.example"); err == nil {
+		t.Error("anna was stored although every attempt was refused")
+	}
+}
+
+func TestBackupWritesAConsistentCopy(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "portal.db")
+	if r := runCLI(t, "", "account", "add", "Northwind Traders", "--db", dbPath); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	backup := filepath.Join(dir, "copy.db")
+	if r := runCLI(t, "", "backup", backup, "--db", dbPath); r.code != 0 {
+		t.Fatalf("backup: exit %d: %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, "", "backup", backup, "--db", dbPath); r.code != 1 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("backup over an existing file: exit %d %q, want 1 and a refusal", r.code, r.stderr)
+	}
+	raw, err := sql.Open("sqlite3", backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var check, name string
+	if err := raw.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
+		t.Fatalf("integrity_check of the copy = %q, %v; want ok", check, err)
+	}
+	if err := raw.QueryRow(`SELECT name FROM accounts`).Scan(&name); err != nil || name != "Northwind Traders" {
+		t.Fatalf("account in the copy = %q, %v; want Northwind Traders", name, err)
+	}
+}
