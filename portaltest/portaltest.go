@@ -65,8 +65,8 @@ type Env struct {
 
 // Options change how New builds the portal.
 type Options struct {
-	Args       []string     // extra server flags, as on the command line
-	RealHasher bool         // use production argon2id parameters
+	Args       []string // extra server flags, as on the command line
+	RealHasher bool     // use production argon2id parameters
 	Env        map[string]string
 	AppOptions []app.Option // extra options (a mail transport, ...)
 }
