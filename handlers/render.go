@@ -53,7 +53,10 @@ func render(c *fiber.Ctx, status int, page, fragment templ.Component) error {
 	}
 	c.Status(status)
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(buf.Bytes())
+	// SetBody copies: the pooled buffer goes back to the pool before fasthttp writes the body
+	// (c.Send would keep a reference to it).
+	c.Response().SetBody(buf.Bytes())
+	return nil
 }
 
 // shell is the layout's view of the request: title, signed-in contact, pending flashes.
