@@ -155,16 +155,3 @@ func TestHashGivesUpWhenContextEnds(t *testing.T) {
 		t.Fatalf("Hash with a cancelled context and no free slot = %v, want context.Canceled", err)
 	}
 }
-
-// BenchmarkLoginHash is one argon2id hash with the production parameters: the baseline that
-// the login benchmark in handlers compares a whole login request against.
-func BenchmarkLoginHash(b *testing.B) {
-	h := NewHasher(DefaultParams, 1)
-	phc, _ := h.Hash(context.Background(), "glacier umber copper raven")
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if ok, _, _ := h.Verify(context.Background(), "glacier umber copper raven", phc); !ok {
-			b.Fatal("no match")
-		}
-	}
-}
