@@ -40,4 +40,3 @@ func BenchmarkArgon2idVerify(b *testing.B) {
 		}
 	}
 }
-
