@@ -368,3 +368,38 @@ func lockDirectly(t *testing.T, e *portaltest.Env, contactID int64) {
 		t.Fatal(err)
 	}
 }
+
+func TestLogsNeverContainPasswords(t *testing.T) {
+	var logs syncBuffer
+	e := newLoginEnv(t, portaltest.Options{Log: &logs})
+	e.Browser().Login(e.member.Email, "a wrong password typed here")
+	b := e.Login(e.member.Email)
+	b.PostForm("/logout", url.Values{"_csrf": {"forged"}}) // a refused request is logged too
+	b.PostForm("/logout", nil)
+	out := logs.String()
+	if !strings.Contains(out, "login") {
+		t.Fatalf("log holds no login events at all: %q", out)
+	}
+	for _, secret := range []string{portaltest.Password, "a wrong password typed here", b.CSRF} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains a secret %q:\n%s", secret, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

@@ -69,6 +69,7 @@ type Options struct {
 	RealHasher bool     // use production argon2id parameters
 	Env        map[string]string
 	AppOptions []app.Option // extra options (a mail transport, ...)
+	Log        io.Writer    // receives the app's log (tests that inspect it)
 }
 
 // New starts a portal on a fresh database file.
@@ -98,6 +99,9 @@ func New(t testing.TB, opts ...Options) *Env {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	}
+	if o.Log != nil {
+		log = slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	appOpts := append([]app.Option{app.WithClock(clock.Now), app.WithHasher(hasher)}, o.AppOptions...)
 	a, err := app.New(context.Background(), cfg, log, appOpts...)
