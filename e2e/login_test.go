@@ -30,7 +30,7 @@ func TestLoginBannerAndLogout(t *testing.T) {
 	tb := p.newTab(t)
 
 	tb.visit("/")
-	tb.waitFor(field("User name"))
+	tb.waitFor(heading("Log in"))
 	if got := tb.path(); got != "/login?next=%2F" && got != "/login" {
 		t.Errorf("signed-out visit to / went to %s, want the login page", got)
 	}
@@ -41,6 +41,7 @@ func TestLoginBannerAndLogout(t *testing.T) {
 	if got, want := tb.text(testID("user-name")), "Ada Admin"; got != want {
 		t.Errorf("banner user name: got %q, want %q", got, want)
 	}
+	tb.waitText("Welcome, Ada")
 	tb.checkA11y("home page")
 
 	tb.clickAndLoad(link("My contacts").within(navigation("Main")))
