@@ -3,7 +3,6 @@
 package validate
 
 import (
-	"errors"
 	"net/mail"
 	"strings"
 	"unicode"
@@ -18,15 +17,21 @@ const (
 	MaxJobTitleLength = 100
 )
 
+// Problem is a refusal written for the person who typed the value: a whole sentence,
+// shown next to the field as it is.
+type Problem string
+
+func (p Problem) Error() string { return string(p) }
+
 // Name checks a first or last name; label names the field in the message.
 func Name(label, s string) error {
 	switch {
 	case strings.TrimSpace(s) == "":
-		return errors.New("Enter the " + strings.ToLower(label) + ".")
+		return Problem("Enter the " + strings.ToLower(label) + ".")
 	case utf8.RuneCountInString(s) > MaxNameLength:
-		return errors.New(label + " can have at most 100 characters.")
+		return Problem(label + " can have at most 100 characters.")
 	case hasControl(s) || !utf8.ValidString(s):
-		return errors.New(label + " contains characters that can't be used.")
+		return Problem(label + " contains characters that can't be used.")
 	}
 	return nil
 }
@@ -35,20 +40,20 @@ func Name(label, s string) error {
 func Email(s string) error {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return errors.New("Enter the email address.")
+		return Problem("Enter the email address.")
 	}
 	if len(s) > MaxEmailLength || hasControl(s) {
-		return errors.New("Enter a valid email address, like name@example.com.")
+		return Problem("Enter a valid email address, like name@example.com.")
 	}
 	addr, err := mail.ParseAddress(s)
 	// Only a bare address is accepted: no display names, no comments, no brackets.
 	if err != nil || addr.Address != s || addr.Name != "" {
-		return errors.New("Enter a valid email address, like name@example.com.")
+		return Problem("Enter a valid email address, like name@example.com.")
 	}
 	local, domain, _ := strings.Cut(s, "@")
 	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
 		strings.ContainsAny(s, "\"()<>[],;:\\ ") {
-		return errors.New("Enter a valid email address, like name@example.com.")
+		return Problem("Enter a valid email address, like name@example.com.")
 	}
 	return nil
 }
@@ -60,7 +65,7 @@ func Phone(s string) error {
 		return nil
 	}
 	if len(s) > MaxPhoneLength {
-		return errors.New("Phone can have at most 40 characters.")
+		return Problem("Phone can have at most 40 characters.")
 	}
 	digits := 0
 	for _, r := range s {
@@ -69,11 +74,11 @@ func Phone(s string) error {
 			digits++
 		case strings.ContainsRune("+-() ./x", r):
 		default:
-			return errors.New("Phone can contain digits, spaces and + - ( ) . / x only.")
+			return Problem("Phone can contain digits, spaces and + - ( ) . / x only.")
 		}
 	}
 	if digits < 3 {
-		return errors.New("Enter a phone number with at least 3 digits, or leave it empty.")
+		return Problem("Enter a phone number with at least 3 digits, or leave it empty.")
 	}
 	return nil
 }
@@ -81,10 +86,10 @@ func Phone(s string) error {
 // JobTitle checks an optional job title.
 func JobTitle(s string) error {
 	if utf8.RuneCountInString(s) > MaxJobTitleLength {
-		return errors.New("Job title can have at most 100 characters.")
+		return Problem("Job title can have at most 100 characters.")
 	}
 	if hasControl(s) || !utf8.ValidString(s) {
-		return errors.New("Job title contains characters that can't be used.")
+		return Problem("Job title contains characters that can't be used.")
 	}
 	return nil
 }
