@@ -239,6 +239,32 @@ func (tb *tab) typeInto(e element, text string) {
 	tb.do("type into "+e.desc, chromedp.Clear(e.sel()), chromedp.SendKeys(e.sel(), text))
 }
 
+// press sends one key, such as "\t" (Tab), "\r" (Enter) or kb.Escape, to the focused element.
+func (tb *tab) press(key string) {
+	tb.t.Helper()
+	tb.do("press "+jsString(key), chromedp.KeyEvent(key))
+}
+
+// focused reports whether e has the keyboard focus.
+func (tb *tab) focused(e element) bool {
+	tb.t.Helper()
+	return eval[bool](tb, fmt.Sprintf(`(() => { const el = %s; return !!el && document.activeElement === el; })()`, e.js))
+}
+
+// tabTo presses Tab until e has the focus, as a keyboard user moves through a page; it
+// fails when e can't be reached that way.
+func (tb *tab) tabTo(e element) {
+	tb.t.Helper()
+	for range 40 {
+		if tb.focused(e) {
+			return
+		}
+		tb.press("\t")
+	}
+	tb.fail("%s can't be reached with the Tab key (focus is on %s)", e.desc,
+		eval[string](tb, `document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`))
+}
+
 // waitFor waits until the element shows.
 func (tb *tab) waitFor(e element) {
 	tb.t.Helper()

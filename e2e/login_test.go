@@ -3,6 +3,8 @@ package e2e
 import (
 	"testing"
 
+	"github.com/chromedp/chromedp/kb"
+
 	"portal/db"
 	"portal/portaltest"
 )
@@ -43,6 +45,7 @@ func TestLoginBannerAndLogout(t *testing.T) {
 	}
 	tb.waitText("Welcome, Ada")
 	tb.checkA11y("home page")
+	tb.checkLayout("home")
 
 	tb.clickAndLoad(link("My contacts").within(navigation("Main")))
 	tb.waitPath("/my-contacts")
@@ -103,4 +106,29 @@ func TestLoginWithoutJavaScript(t *testing.T) {
 	}
 	tb.clickAndLoad(button("Log out"))
 	tb.waitFor(field("User name"))
+}
+
+// TestFollowUpMenuByKeyboard: the Follow Up menu opens, leads on and closes with the
+// keyboard alone.
+func TestFollowUpMenuByKeyboard(t *testing.T) {
+	p := startAdminPortal(t)
+	tb := p.newTab(t)
+	tb.login(p.admin.Email, portaltest.Password)
+	tb.waitFor(testID("user-name"))
+
+	menu := button("Follow Up")
+	tb.tabTo(menu)
+	tb.press("\r")
+	item := link("My contacts").within(testID("follow-up-menu"))
+	tb.waitFor(item)
+	tb.press(kb.Escape)
+	tb.until("the menu to close", `!document.querySelector('[data-testid="follow-up-menu"]').open`)
+	if !tb.focused(menu) {
+		t.Errorf("after Escape the focus is not back on Follow Up")
+	}
+
+	tb.press("\r")
+	tb.tabTo(item)
+	tb.press("\r")
+	tb.waitPath("/my-contacts")
 }
