@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"portal/app"
 	"portal/auth"
@@ -49,21 +50,65 @@ func (c commands) serve(args []string) int {
 }
 
 func (c commands) demo(args []string) int {
-	cfg, rest, err := config.Parse("demo", args, c.getenv, c.stderr)
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	build := config.Flags(fs, c.getenv)
+	bulk := fs.Int("contacts", 0, "also add this many generated contacts under the demo company (load tests)")
+	bulkAccounts := fs.Int("accounts", 1, "spread the --contacts over this many new accounts")
+	if err := fs.Parse(args); err != nil {
+		return c.flagError(err)
+	}
+	cfg, err := build()
 	if err != nil {
 		return c.flagError(err)
 	}
-	if len(rest) > 0 {
-		return c.fail("demo: unexpected argument %q", rest[0])
+	if fs.NArg() > 0 {
+		return c.fail("demo: unexpected argument %q", fs.Arg(0))
+	}
+	if *bulk < 0 || *bulk > 10_000_000 || *bulkAccounts < 1 || *bulkAccounts > 1000 {
+		return c.fail("demo: --contacts must be 0..10000000 and --accounts 1..1000")
 	}
 	return c.runServer(cfg, func(a *app.App) error {
 		email, password, err := demo.Seed(c.ctx, a.Store(), a.Hasher())
 		if err != nil {
 			return err
 		}
+		if *bulk > 0 {
+			if err := c.populateDemo(a.Store(), *bulk, *bulkAccounts); err != nil {
+				return err
+			}
+		}
 		fmt.Fprintf(c.stdout, "\nDemo portal: %s\n  User name: %s\n  Password:  %s\n\n", cfg.BaseURL+"/login", email, password)
 		return nil
 	})
+}
+
+// populateDemo adds generated contacts under the demo company, in fresh accounts named after
+// the run, so that running the demo again on the same database adds instead of failing.
+func (c commands) populateDemo(store *db.Store, contacts, accounts int) error {
+	root, err := store.AccountByName(c.ctx, demo.RootAccount)
+	if err != nil {
+		return err
+	}
+	admin, err := store.ContactByEmail(c.ctx, demo.AdminEmail)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	for run := 1; ; run++ {
+		prefix := fmt.Sprintf("Northwind Bulk %d", run)
+		if _, err := store.AccountByName(c.ctx, prefix); err == nil {
+			continue
+		}
+		_, err := demo.Populate(c.ctx, store, demo.Scale{Contacts: contacts, Accounts: accounts,
+			Parent: root.ID, Prefix: prefix, LockedBy: admin.ID})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "Added %d contacts in %d accounts under %q in %s.\n", contacts, accounts, prefix,
+			time.Since(start).Round(time.Millisecond))
+		return nil
+	}
 }
 
 // runServer builds the app, runs prepare (the demo's seeding), and serves until a signal.

@@ -27,6 +27,9 @@ var ErrFull = errors.New("database full")
 // BusyTimeout is how long a statement waits for a lock held by another connection.
 const BusyTimeout = 5 * time.Second
 
+// cacheSize is each connection's page cache: 16 MB (negative numbers are KiB).
+const cacheSize = "-16000"
+
 // Store is the portal's database: one connection for writes, a pool for reads.
 type Store struct {
 	write *sql.DB
@@ -49,7 +52,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	common.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
 	common.Set("_foreign_keys", "on")
 	common.Set("_synchronous", "NORMAL") // WAL + NORMAL: durable across process crashes, never corrupt
-	common.Set("_cache_size", "-16000")
+	common.Set("_cache_size", cacheSize)
 
 	writeDSN := url.Values{}
 	for k, v := range common {

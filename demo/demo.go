@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"portal/auth"
 	"portal/db"
@@ -15,6 +19,9 @@ import (
 
 // AdminEmail is the demo's contact admin.
 const AdminEmail = "maria.anders@northwind.example"
+
+// RootAccount is the demo admin's own account, the top of the tree the admin manages.
+const RootAccount = "Northwind Traders"
 
 // Tree is the demo's accounts: a company with child organizations, and a second company
 // that the demo admin must never see.
@@ -108,11 +115,21 @@ func domain(account string) string {
 	return "northwind"
 }
 
-// ascii folds a name into an email-friendly local part.
+var undecomposed = strings.NewReplacer("Ł", "L", "ł", "l", "Ø", "O", "ø", "o", "Æ", "Ae", "æ", "ae", "ß", "ss",
+	"Đ", "D", "đ", "d")
+
+// ascii folds a name into an email-friendly local part: accents dropped (Zoë → zoe), the
+// letters Unicode does not decompose spelled out (Ł → l, Æ → ae), anything else removed.
 func ascii(s string) string {
-	r := strings.NewReplacer("Ł", "L", "ł", "l", "ë", "e", "ü", "u", "ø", "o", "Ø", "O", "é", "e", "á", "a",
-		"Š", "S", "š", "s", "Æ", "Ae", "æ", "ae", "ó", "o", "ñ", "n", "É", "E", "'", "", "ö", "o", "Ś", "S")
-	return strings.ToLower(r.Replace(s))
+	s = undecomposed.Replace(s)
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '.' || r == '-' || r == ' '):
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
 }
 
 var words = []string{"amber", "birch", "canyon", "delta", "ember", "fjord", "granite", "harbor", "island",
