@@ -21,6 +21,10 @@ const (
 	ActionAccessDenied    = "access_denied"
 )
 
+// ActionContactsExported records an export of the contacts list; Detail names the format
+// and the row count. (A block of its own, so that areas adding actions don't collide.)
+const ActionContactsExported = "contacts_exported"
+
 // Event is one row of the audit log.
 type Event struct {
 	ID        int64

@@ -75,5 +75,10 @@ func New(d Deps) *fiber.App {
 	app.Post("/logout", login.Logout)
 
 	app.Get("/", requireSignedIn, home)
+
+	// Exports are registered before any /contacts/:id route, so "export.csv" is never read
+	// as a contact id.
+	exports := NewExport(d.Log, d.Store)
+	app.Get("/contacts/export.csv", requireAdmin, exports.CSV)
 	return app
 }

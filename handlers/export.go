@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/db"
+	"portal/export"
+)
+
+// Export serves the contacts list as a file: every contact in the admin's scope, active and
+// locked (SPEC R-EXPORT). Rows flow from one read transaction of SQLite to the response.
+type Export struct {
+	log   *slog.Logger
+	store *db.Store
+	// slots bounds concurrent exports. Each one holds a connection of the read pool for as
+	// long as its client takes to download, so without a bound a few slow downloads could
+	// starve every page of the portal.
+	slots chan struct{}
+}
+
+// MaxConcurrentExports is how many exports run at once; the read pool has at least 4
+// connections, so pages keep at least half of it.
+const MaxConcurrentExports = 2
+
+// maxExportDuration stops an export whose client stalls without disconnecting.
+const maxExportDuration = 15 * time.Minute
+
+// NewExport builds the export handlers.
+func NewExport(log *slog.Logger, store *db.Store) *Export {
+	return &Export{log: log, store: store, slots: make(chan struct{}, MaxConcurrentExports)}
+}
+
+// exportFormat is one kind of file the contacts list can be exported as.
+type exportFormat struct {
+	name        string // in the audit log
+	extension   string
+	contentType string
+	write       func(io.Writer, export.Rows, export.Meta) (int, error)
+	// buffered formats are built completely before the response starts, so that a failure
+	// is an error page rather than a truncated file; only PDF, whose library holds the
+	// whole document anyway, and whose size MaxPDFRows bounds.
+	buffered bool
+	maxRows  int // 0: no limit
+}
+
+var (
+	formatCSV = exportFormat{
+		name: "csv", extension: "csv", contentType: "text/csv; charset=utf-8",
+		write: func(w io.Writer, rows export.Rows, _ export.Meta) (int, error) { return export.CSV(w, rows) },
+	}
+)
+
+// CSV answers GET /contacts/export.csv.
+func (h *Export) CSV(c *fiber.Ctx) error { return h.serve(c, formatCSV) }
+
+func (h *Export) serve(c *fiber.Ctx, f exportFormat) error {
+	admin := viewerOf(c).contact
+	filename := fmt.Sprintf("contacts-%s.%s", h.store.Now().UTC().Format("2006-01-02"), f.extension)
+	if c.Method() == fiber.MethodHead { // a HEAD request reads no contacts and exports nothing
+		h.setFileHeaders(c, f, filename)
+		return nil
+	}
+
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		return fiber.ErrServiceUnavailable // "busy right now, try again in a moment"
+	}
+	// From here on, whoever finishes the export releases the slot, the snapshot and ctx:
+	// this function when it fails early, else the body writer when the download ends.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), maxExportDuration)
+	var exp *db.Export
+	finish := func() {
+		if exp != nil {
+			if err := exp.Close(); err != nil {
+				h.log.Error("export: end snapshot", "err", err)
+			}
+		}
+		cancel()
+		<-h.slots
+	}
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			finish()
+		}
+	}()
+
+	sc, err := h.store.ScopeOf(ctx, admin.AccountID)
+	if err != nil {
+		return err
+	}
+	exp, err = h.store.BeginExport(ctx, sc)
+	if err != nil {
+		return err
+	}
+	if f.maxRows > 0 && exp.Total > f.maxRows {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, fmt.Sprintf(
+			"A PDF can hold at most %d contacts, and you have %d. Use Export Excel or Export CSV instead.",
+			f.maxRows, exp.Total))
+	}
+	// The event is written before the first row leaves: an export is on record even if the
+	// server stops halfway. The snapshot makes its row count exact.
+	err = h.store.Audit(ctx, db.Event{
+		Action: db.ActionContactsExported, ActorID: admin.ID, AccountID: admin.AccountID,
+		Detail: fmt.Sprintf("%s, %d contacts", f.name, exp.Total), RemoteIP: c.IP(),
+	})
+	if err != nil {
+		return err
+	}
+	meta := export.Meta{Account: sc.Root().Name, GeneratedAt: h.store.Now(), Total: exp.Total}
+
+	if f.buffered {
+		var buf bytes.Buffer
+		if _, err := f.write(&buf, exp.Each, meta); err != nil {
+			return err
+		}
+		h.setFileHeaders(c, f, filename)
+		return c.Send(buf.Bytes())
+	}
+
+	h.setFileHeaders(c, f, filename)
+	handedOver = true
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer finish()
+		n, err := f.write(w, exp.Each, meta)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			// Most often the client went away: the failed write stopped the query. The
+			// response has started, so all that is left to do is to say so in the log.
+			h.log.Warn("export: stopped", "format", f.name, "rows", n, "of", exp.Total, "err", err)
+		}
+	})
+	return nil
+}
+
+func (h *Export) setFileHeaders(c *fiber.Ctx, f exportFormat, filename string) {
+	c.Set(fiber.HeaderContentType, f.contentType)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+}
