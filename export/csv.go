@@ -62,7 +62,7 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 // must be (or when neutralised, as OWASP advises), quotes doubled.
 func appendCSVCell(dst, v []byte) []byte {
 	neutralize := formulaLike(v)
-	if !neutralize && bytes.IndexAny(v, ",\"\r\n") < 0 {
+	if !neutralize && !bytes.ContainsAny(v, ",\"\r\n") {
 		return append(dst, v...)
 	}
 	dst = append(dst, '"')
