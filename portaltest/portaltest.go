@@ -8,6 +8,7 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -298,4 +299,26 @@ func (b *Browser) SetCookie(c *http.Cookie) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.cookies[c.Name] = c
+}
+
+// Serve runs the app on a loopback port until the test ends and returns its base URL
+// (http://127.0.0.1:PORT). Tests that need real TCP (browsers, load, shutdown) use it.
+func (e *Env) Serve() string {
+	e.T.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.App.Serve(ctx, ln) }()
+	e.T.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			e.T.Error("server did not shut down within 40 s")
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
