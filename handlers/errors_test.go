@@ -1,0 +1,38 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/db"
+)
+
+func TestClassifyErrorNeverShowsInternals(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		wantStatus int
+		wantWords  string
+	}{
+		{fmt.Errorf("store: contact 42: %w", db.ErrNotFound), 404, "does not exist"},
+		{fmt.Errorf("store: lock: %w: database is locked", db.ErrBusy), 503, "busy"},
+		{fmt.Errorf("store: create: %w: database or disk is full", db.ErrFull), 507, "storage is full"},
+		{errors.New("sql: near \"SELEC\": syntax error"), 500, "went wrong on our side"},
+		{fiber.NewError(fiber.StatusForbidden, "Only contact admins can manage contacts."), 403, "Only contact admins"},
+		{fiber.NewError(fiber.StatusInternalServerError, "secret internal detail"), 500, "went wrong on our side"},
+		{fiber.ErrNotFound, 404, "does not exist"},
+	} {
+		status, msg := classifyError(tc.err)
+		if status != tc.wantStatus || !strings.Contains(msg, tc.wantWords) {
+			t.Errorf("classifyError(%v) = %d %q, want %d and a message with %q", tc.err, status, msg, tc.wantStatus, tc.wantWords)
+		}
+		for _, leak := range []string{"store:", "sql", "database is locked", "secret", "disk is full"} {
+			if strings.Contains(msg, leak) {
+				t.Errorf("classifyError(%v) message %q leaks %q", tc.err, msg, leak)
+			}
+		}
+	}
+}
