@@ -20,6 +20,7 @@ import (
 	"portal/config"
 	"portal/db"
 	"portal/handlers"
+	"portal/mail"
 	"portal/session"
 	"portal/throttle"
 )
@@ -32,6 +33,7 @@ type App struct {
 	web    *fiber.App
 	sess   *session.Store
 	hasher *auth.Hasher
+	mail   *mail.Worker
 	wg     sync.WaitGroup
 }
 
@@ -93,10 +95,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Policy:   auth.NewPolicy(),
 		Config:   cfg,
 		CSRFKey:  []byte(secret),
+		// A colleague locked after failed logins: its contact admins hear of it, in the
+		// transaction that locks it.
+		OnAutoLock: func(tx *db.Tx, locked db.Contact) error {
+			_, err := tx.QueueAutoLockNotices(context.Background(), locked)
+			return err
+		},
 
 		LoginLimiter: o.loginLimiter,
 	})
-	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher}, nil
+	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
+	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
 }
 
 // NewHasher bounds concurrent argon2id hashes to the number of CPUs: a burst of logins then
@@ -106,6 +115,9 @@ func NewHasher() *auth.Hasher { return auth.NewHasher(auth.DefaultParams, runtim
 // Hasher is the app's password hasher (seeding uses the same parameters).
 func (a *App) Hasher() *auth.Hasher { return a.hasher }
 
+// Mail is the outbox worker (tests deliver queued mail with its RunOnce).
+func (a *App) Mail() *mail.Worker { return a.mail }
+
 // Store is the app's database (tests read state through it).
 func (a *App) Store() *db.Store { return a.store }
 
@@ -113,13 +125,19 @@ func (a *App) Store() *db.Store { return a.store }
 func (a *App) Handler() *fiber.App { return a.web }
 
 // Serve answers requests on ln until ctx is cancelled, then drains: in-flight requests
-// finish (up to 30 s), no new ones are taken, background work stops, the database closes.
+// finish (up to 30 s), no new ones are taken, background work stops (the mail worker
+// finishes the message in hand), the database closes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBackground := context.WithCancel(context.Background())
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.sweepSessions(bg)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.mail.Run(bg)
 	}()
 
 	served := make(chan error, 1)

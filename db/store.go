@@ -35,6 +35,9 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	now   func() time.Time
+
+	// mailQueued wakes the outbox worker after a transaction that queued mail commits.
+	mailQueued chan struct{}
 }
 
 // Option changes how a Store is opened.
@@ -88,7 +91,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	read.SetMaxOpenConns(readers)
 	read.SetMaxIdleConns(readers)
 
-	s := &Store{write: write, read: read, now: time.Now}
+	s := &Store{write: write, read: read, now: time.Now, mailQueued: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -116,8 +119,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx is a write transaction. Methods that change several rows take a *Tx, so that callers
 // can group a change with its audit event and its outgoing mail.
 type Tx struct {
-	tx  *sql.Tx
-	now time.Time
+	tx         *sql.Tx
+	now        time.Time
+	queuedMail bool
 }
 
 // Now is the time fixed for the whole transaction: every row it writes agrees on it.
@@ -130,14 +134,29 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return classify(err)
 	}
-	if err := fn(&Tx{tx: tx, now: s.now()}); err != nil {
+	t := &Tx{tx: tx, now: s.now()}
+	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return classify(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return classify(err)
 	}
+	if t.queuedMail {
+		s.pokeMailWorker()
+	}
 	return nil
+}
+
+// MailQueued receives a value after a transaction that queued mail has committed, so the
+// outbox worker sends it at once instead of at its next poll.
+func (s *Store) MailQueued() <-chan struct{} { return s.mailQueued }
+
+func (s *Store) pokeMailWorker() {
+	select {
+	case s.mailQueued <- struct{}{}:
+	default: // a wake-up is pending already; the worker reads every due mail when it wakes
+	}
 }
 
 // classify maps SQLite's resource errors to ErrBusy and ErrFull so that the web layer can

@@ -22,6 +22,7 @@ import (
 	"portal/auth"
 	"portal/config"
 	"portal/db"
+	"portal/mail"
 )
 
 // FastParams keep argon2id cheap in tests that are not about hashing itself.
@@ -62,6 +63,9 @@ type Env struct {
 	Config config.Config
 	Hasher *auth.Hasher
 	Ctx    context.Context
+	// SMTP receives the portal's mail: New points the portal at it. Mail waits in the outbox
+	// until the test calls DeliverMail (nothing runs the worker in the background).
+	SMTP *SMTPServer
 }
 
 // Options change how New builds the portal.
@@ -81,8 +85,10 @@ func New(t testing.TB, opts ...Options) *Env {
 		o = opts[0]
 	}
 	dir := t.TempDir()
+	smtpServer := NewSMTPServer(t)
 	args := append([]string{"--db", filepath.Join(dir, "portal.db"), "--addr", "127.0.0.1:0",
-		"--base-url", "https://portal.example.test"}, o.Args...)
+		"--base-url", "https://portal.example.test"}, smtpServer.Args()...)
+	args = append(args, o.Args...)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := config.Flags(fs, func(k string) string { return o.Env[k] })
 	if err := fs.Parse(args); err != nil {
@@ -110,7 +116,19 @@ func New(t testing.TB, opts ...Options) *Env {
 		t.Fatalf("app: %v", err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return &Env{T: t, App: a, Store: a.Store(), Clock: clock, Config: cfg, Hasher: hasher, Ctx: context.Background()}
+	return &Env{T: t, App: a, Store: a.Store(), Clock: clock, Config: cfg, Hasher: hasher, Ctx: context.Background(),
+		SMTP: smtpServer}
+}
+
+// DeliverMail runs the outbox worker once: every mail that is due is sent to Env.SMTP (or
+// rescheduled if it is stopped) before DeliverMail returns, so tests need no waiting.
+func (e *Env) DeliverMail() mail.Result {
+	e.T.Helper()
+	r, err := e.App.Mail().RunOnce(e.Ctx)
+	if err != nil {
+		e.T.Fatalf("deliver mail: %v", err)
+	}
+	return r
 }
 
 type testWriter struct{ t testing.TB }

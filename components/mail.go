@@ -1,0 +1,140 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// ProductName is how mails and pages name the product.
+const ProductName = "Customer Support Portal"
+
+// Mail kinds; the same words as the outbox stores (db.Mail*).
+const (
+	MailReset           = "reset"
+	MailInvite          = "invite"
+	MailPasswordChanged = "password_changed"
+	MailAutoLocked      = "auto_locked"
+)
+
+// Mail is what one email says. The worker fills it when it sends, so the link carries a
+// token minted at that moment and every URL comes from the configured base URL.
+type Mail struct {
+	Kind       string
+	ToName     string
+	ToEmail    string
+	Link       string    // the link the mail is about: set a password, or the locked colleague's page
+	ExpiresAt  time.Time // when Link stops working (links that set a password)
+	ValidFor   time.Duration
+	AboutName  string // reset: the admin who asked; auto_locked: the locked colleague
+	AboutEmail string
+	At         time.Time // when it happened (password changed, contact locked)
+	LoginURL   string
+	ForgotURL  string
+}
+
+// Subject is the mail's subject line. It holds no user data except a colleague's name in
+// the lock notice, which the mailer encodes like every header value.
+func (m Mail) Subject() string {
+	switch m.Kind {
+	case MailReset:
+		return "Reset your password for the " + ProductName
+	case MailInvite:
+		return "Set your password for the " + ProductName
+	case MailPasswordChanged:
+		return "Your " + ProductName + " password was changed"
+	case MailAutoLocked:
+		return m.AboutName + " was locked out of the " + ProductName
+	}
+	return ProductName
+}
+
+// Validity says how long a link works: "12 hours", "7 days".
+func (m Mail) Validity() string { return Duration(m.ValidFor) }
+
+// Duration writes a link's lifetime the way people say it.
+func Duration(d time.Duration) string {
+	plural := func(n int64, unit string) string {
+		if n == 1 {
+			return "1 " + unit
+		}
+		return fmt.Sprintf("%d %ss", n, unit)
+	}
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return plural(int64(d/(24*time.Hour)), "day")
+	case d >= time.Hour && d%time.Hour == 0:
+		return plural(int64(d/time.Hour), "hour")
+	}
+	return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
+}
+
+// greeting names the recipient, or greets plainly when the name is unknown.
+func (m Mail) greeting() string {
+	name := oneLine(m.ToName)
+	if name == "" {
+		return "Hello,"
+	}
+	return "Hello " + name + ","
+}
+
+// oneLine keeps a name on one line of the mail, whatever characters it holds.
+func oneLine(s string) string {
+	return strings.Join(strings.FieldsFunc(s, unicode.IsControl), " ")
+}
+
+// resetReason says who asked for a reset link, so that a recipient can judge it.
+func (m Mail) resetReason() string {
+	if m.AboutName != "" {
+		return m.AboutName + ", a contact admin of your organization, asked for a password reset link for your account " +
+			m.ToEmail + " on the " + ProductName + "."
+	}
+	return "Someone, hopefully you, asked to reset the password of your account " + m.ToEmail + " on the " + ProductName + "."
+}
+
+// MailText is the plain-text part of a mail: the same words as MailHTML.
+func MailText(m Mail) string {
+	var b strings.Builder
+	line := func(s ...string) {
+		b.WriteString(strings.Join(s, ""))
+		b.WriteString("\n")
+	}
+	line(m.greeting())
+	line()
+	switch m.Kind {
+	case MailReset:
+		line(m.resetReason())
+		line()
+		line("To choose a new password, open this link:")
+		line(m.Link)
+		line()
+		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
+		line("If you did not ask for it, ignore this email: your password stays as it is.")
+	case MailInvite:
+		line("An account on the ", ProductName, " was created for you. Your user name is ", m.ToEmail, ".")
+		line()
+		line("To choose your password, open this link:")
+		line(m.Link)
+		line()
+		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
+	case MailPasswordChanged:
+		line("The password of your ", ProductName, " account ", m.ToEmail, " was changed on ", formatTime(m.At), ".")
+		line("Every session of your account was ended. Log in with your new password:")
+		line(m.LoginURL)
+		line()
+		line("If you did not change it, reset your password at once and tell your contact admin:")
+		line(m.ForgotURL)
+	case MailAutoLocked:
+		line("Your colleague ", m.AboutName, " (", m.AboutEmail, ") was locked out of the ", ProductName,
+			" on ", formatTime(m.At), " after too many failed login attempts.")
+		line()
+		line("They can unlock themselves by resetting their password with Forgot password? on the login page.")
+		line("You can also unlock them on their page:")
+		line(m.Link)
+	}
+	line()
+	line("-- ")
+	line(ProductName)
+	return b.String()
+}

@@ -1,0 +1,283 @@
+package db
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kinds of mail, as stored in the outbox.
+const (
+	MailReset           = PurposeReset       // a password reset link
+	MailInvite          = PurposeInvite      // a set-your-password link for a new contact
+	MailPasswordChanged = "password_changed" // notice after a password was set
+	MailAutoLocked      = "auto_locked"      // notice to admins: a colleague was locked after failed logins
+)
+
+// Outbox statuses, as stored.
+const (
+	MailQueued     = "queued"
+	MailSent       = "sent"
+	MailGivenUp    = "given_up"   // its link expired (or it grew too old) before it could be sent
+	MailSuperseded = "superseded" // its link was used or voided before it could be sent: nothing to send
+)
+
+// OutboxMail is one mail in the outbox. It holds what the mail is about, never a secret: a
+// link's token is minted when the mail is sent.
+type OutboxMail struct {
+	ID            string // also the Message-ID's local part, so a resend is recognisable
+	Kind          string
+	ToContactID   int64
+	ToEmail       string
+	ToName        string
+	AboutID       int64 // auto_locked: the locked colleague; reset: the admin who asked
+	AboutName     string
+	AboutEmail    string
+	TokenID       int64 // 0 for notices without a link
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	FinishedAt    time.Time
+}
+
+// ErrLinkExpired and ErrLinkSuperseded tell the worker why a link mail is not sent.
+var (
+	ErrLinkExpired    = errors.New("the link expired before the mail could be sent")
+	ErrLinkSuperseded = errors.New("the link was used or voided before the mail could be sent")
+)
+
+func newMailID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// QueueMail adds m to the outbox inside t, due at once, and returns its id.
+func (t *Tx) QueueMail(ctx context.Context, m OutboxMail) (string, error) {
+	id, err := newMailID()
+	if err != nil {
+		return "", err
+	}
+	now := unix(t.now)
+	_, err = t.tx.ExecContext(ctx, `
+		INSERT INTO outbox(id, kind, to_contact_id, to_email, to_name, about_id, about_name, about_email,
+			token_id, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, m.Kind, m.ToContactID, m.ToEmail, m.ToName, nullID(m.AboutID), m.AboutName, m.AboutEmail,
+		nullID(m.TokenID), now, now)
+	if err != nil {
+		return "", fmt.Errorf("store: queue %s mail to contact %d: %w", m.Kind, m.ToContactID, err)
+	}
+	t.queuedMail = true
+	return id, nil
+}
+
+// QueueAutoLockNotices queues a notice about locked to every active contact admin whose
+// scope contains it: the admins of its account and of every account above it.
+func (t *Tx) QueueAutoLockNotices(ctx context.Context, locked Contact) (int, error) {
+	rows, err := t.tx.QueryContext(ctx, `
+		WITH RECURSIVE above(id) AS (
+			SELECT ?
+			UNION ALL
+			SELECT a.parent_id FROM accounts a JOIN above ON a.id = above.id WHERE a.parent_id IS NOT NULL
+		)
+		SELECT c.id, c.email, c.first_name, c.last_name
+		FROM contacts c JOIN contact_roles r ON r.contact_id = c.id AND r.role = 'contact_admin'
+		WHERE c.account_id IN (SELECT id FROM above) AND c.status = 'active' AND c.id <> ?
+		ORDER BY c.id`, locked.AccountID, locked.ID)
+	if err != nil {
+		return 0, fmt.Errorf("store: admins of contact %d: %w", locked.ID, err)
+	}
+	var admins []Contact
+	for rows.Next() {
+		var a Contact
+		if err := rows.Scan(&a.ID, &a.Email, &a.FirstName, &a.LastName); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: admins of contact %d: %w", locked.ID, err)
+		}
+		admins = append(admins, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("store: admins of contact %d: %w", locked.ID, err)
+	}
+	for _, a := range admins {
+		if _, err := t.QueueMail(ctx, OutboxMail{Kind: MailAutoLocked, ToContactID: a.ID, ToEmail: a.Email,
+			ToName: a.Name(), AboutID: locked.ID, AboutName: locked.Name(), AboutEmail: locked.Email}); err != nil {
+			return 0, err
+		}
+	}
+	return len(admins), nil
+}
+
+const outboxColumns = `id, kind, to_contact_id, to_email, to_name, coalesce(about_id, 0), about_name, about_email,
+	coalesce(token_id, 0), status, attempts, next_attempt_at, last_error, created_at, finished_at`
+
+func scanMail(row rowScanner) (OutboxMail, error) {
+	var m OutboxMail
+	var next, created int64
+	var finished sql.NullInt64
+	err := row.Scan(&m.ID, &m.Kind, &m.ToContactID, &m.ToEmail, &m.ToName, &m.AboutID, &m.AboutName, &m.AboutEmail,
+		&m.TokenID, &m.Status, &m.Attempts, &next, &m.LastError, &created, &finished)
+	if err != nil {
+		return OutboxMail{}, err
+	}
+	m.NextAttemptAt, m.CreatedAt = time.Unix(next, 0).UTC(), time.Unix(created, 0).UTC()
+	m.FinishedAt = timeOrZero(finished)
+	return m, nil
+}
+
+func (s *Store) queryMail(ctx context.Context, what, where string, args ...any) ([]OutboxMail, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var list []OutboxMail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		list = append(list, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return list, nil
+}
+
+// DueMail lists up to limit queued mails whose next attempt is due, oldest first.
+func (s *Store) DueMail(ctx context.Context, limit int) ([]OutboxMail, error) {
+	return s.queryMail(ctx, "due mail", `WHERE status = 'queued' AND next_attempt_at <= ?
+		ORDER BY next_attempt_at, created_at, id LIMIT ?`, unix(s.now()), limit)
+}
+
+// NextMailDue is when the earliest queued mail is due; ok is false when nothing is queued.
+func (s *Store) NextMailDue(ctx context.Context) (at time.Time, ok bool, err error) {
+	var next sql.NullInt64
+	if err := s.read.QueryRowContext(ctx,
+		`SELECT min(next_attempt_at) FROM outbox WHERE status = 'queued'`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("store: next mail due: %w", err)
+	}
+	return time.Unix(next.Int64, 0).UTC(), next.Valid, nil
+}
+
+// MailTo lists the mails queued for a contact, newest first (tests and the details page).
+func (s *Store) MailTo(ctx context.Context, contactID int64) ([]OutboxMail, error) {
+	return s.queryMail(ctx, fmt.Sprintf("mail to contact %d", contactID),
+		`WHERE to_contact_id = ? ORDER BY created_at DESC, rowid DESC`, contactID)
+}
+
+// AllMail lists the whole outbox, oldest first.
+func (s *Store) AllMail(ctx context.Context) ([]OutboxMail, error) {
+	return s.queryMail(ctx, "outbox", `ORDER BY created_at, rowid`)
+}
+
+// MintLink creates the token of a link mail just before it is sent: it checks that the link
+// can still be used (ErrLinkExpired, ErrLinkSuperseded otherwise), stores the SHA-256 of a
+// fresh random token and returns the token for the mail. Minting at send time keeps every
+// usable token out of the database; a retry mints a new one, so only the latest mail's link
+// works.
+func (s *Store) MintLink(ctx context.Context, m OutboxMail) (raw string, tok PasswordToken, err error) {
+	err = s.Write(ctx, func(tx *Tx) error {
+		tok, err = scanToken(tx.tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM password_tokens WHERE id = ?`, m.TokenID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrLinkSuperseded
+		}
+		if err != nil {
+			return err
+		}
+		if !tok.UsedAt.IsZero() || !tok.VoidedAt.IsZero() {
+			return ErrLinkSuperseded
+		}
+		if !tok.Usable(tx.now) {
+			return ErrLinkExpired
+		}
+		var status, reason string
+		if err := tx.tx.QueryRowContext(ctx, `SELECT status, lock_reason FROM contacts WHERE id = ?`,
+			tok.ContactID).Scan(&status, &reason); err != nil {
+			return err
+		}
+		if status == StatusLocked && reason == LockedByAdmin {
+			return ErrLinkSuperseded // a contact locked by an admin gets no link
+		}
+		var hash []byte
+		if raw, hash, err = newToken(); err != nil {
+			return err
+		}
+		_, err = tx.tx.ExecContext(ctx, `UPDATE password_tokens SET token_hash = ? WHERE id = ?`, hash, tok.ID)
+		tok.Minted = true
+		return err
+	})
+	if errors.Is(err, ErrLinkExpired) || errors.Is(err, ErrLinkSuperseded) {
+		return "", tok, err
+	}
+	if err != nil {
+		return "", PasswordToken{}, fmt.Errorf("store: mint link for mail %s: %w", m.ID, err)
+	}
+	return raw, tok, nil
+}
+
+// MarkMailSent records a delivered mail.
+func (s *Store) MarkMailSent(ctx context.Context, id string) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET status = 'sent', attempts = attempts + 1,
+			last_error = '', finished_at = ? WHERE id = ?`, unix(tx.now), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: mark mail %s sent: %w", id, err)
+	}
+	return nil
+}
+
+// RetryMail records a failed attempt and when to try again.
+func (s *Store) RetryMail(ctx context.Context, id string, next time.Time, reason string) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?,
+			last_error = ? WHERE id = ? AND status = 'queued'`, unix(next), truncate(reason, 500), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: reschedule mail %s: %w", id, err)
+	}
+	return nil
+}
+
+// FinishMail ends a mail without sending it: status is MailGivenUp (audited, since someone
+// waits for a mail that will not come) or MailSuperseded (nothing left to send).
+func (s *Store) FinishMail(ctx context.Context, m OutboxMail, status, reason string) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE outbox SET status = ?, last_error = ?, finished_at = ?
+			WHERE id = ? AND status = 'queued'`, status, truncate(reason, 500), unix(tx.now), m.ID); err != nil {
+			return err
+		}
+		if status != MailGivenUp {
+			return nil
+		}
+		var accountID int64
+		_ = tx.tx.QueryRowContext(ctx, `SELECT account_id FROM contacts WHERE id = ?`, m.ToContactID).Scan(&accountID)
+		return tx.Audit(ctx, Event{Action: ActionMailGivenUp, TargetID: m.ToContactID, AccountID: accountID,
+			Detail: fmt.Sprintf("%s mail %s to %s not sent after %d attempts: %s", m.Kind, m.ID, m.ToEmail, m.Attempts, reason)})
+	})
+	if err != nil {
+		return fmt.Errorf("store: finish mail %s as %s: %w", m.ID, status, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

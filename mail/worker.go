@@ -1,0 +1,159 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"portal/components"
+	"portal/db"
+)
+
+// Retry schedule: the first retry after about FirstRetry, doubling up to MaxRetry, each
+// delay with jitter so that mail queued during an outage doesn't hit the relay all at once
+// when it comes back.
+const (
+	FirstRetry = 30 * time.Second
+	MaxRetry   = 30 * time.Minute
+	// MaxNoticeAge is how long a mail without a link (a notice) is retried before it is
+	// given up; mails with a link are given up when the link expires.
+	MaxNoticeAge = 72 * time.Hour
+	// pollEvery bounds how long the worker sleeps when nothing wakes it.
+	pollEvery = time.Minute
+	batchSize = 50
+)
+
+// Backoff is the delay before retry number attempt (1 for the first retry). jitter in
+// [0, 1) spreads it between half and the full delay.
+func Backoff(attempt int, jitter float64) time.Duration {
+	d := FirstRetry
+	for i := 1; i < attempt && d < MaxRetry; i++ {
+		d *= 2
+	}
+	d = min(d, MaxRetry)
+	return d/2 + time.Duration(jitter*float64(d/2))
+}
+
+// Worker sends the outbox. One runs inside the server; tests call RunOnce.
+type Worker struct {
+	store   *db.Store
+	sender  Sender
+	baseURL string
+	log     *slog.Logger
+}
+
+// NewWorker returns a worker that sends the store's outbox through sender; links are built
+// from baseURL (the configured public URL, never a request's Host header).
+func NewWorker(store *db.Store, sender Sender, baseURL string, log *slog.Logger) *Worker {
+	return &Worker{store: store, sender: sender, baseURL: baseURL, log: log}
+}
+
+// Result counts what one pass over the outbox did.
+type Result struct {
+	Sent, Retried, GivenUp, Superseded int
+}
+
+// Run sends mail until ctx is cancelled: at once when a transaction queues some (the store
+// pokes it), when a retry falls due, and at least every minute. Cancelling ctx lets the
+// message in hand finish; the rest waits in the outbox for the next start.
+func (w *Worker) Run(ctx context.Context) {
+	for {
+		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			w.log.Error("mail worker", "err", err)
+		}
+		wait := pollEvery
+		if at, ok, err := w.store.NextMailDue(ctx); err == nil && ok {
+			wait = min(wait, max(time.Second, at.Sub(w.store.Now())))
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-w.store.MailQueued():
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// RunOnce handles every mail that is due now, one at a time, and returns what it did. It
+// stops between two mails when ctx is cancelled.
+func (w *Worker) RunOnce(ctx context.Context) (Result, error) {
+	var r Result
+	for {
+		due, err := w.store.DueMail(ctx, batchSize)
+		if err != nil || len(due) == 0 {
+			return r, err
+		}
+		for _, m := range due {
+			if ctx.Err() != nil {
+				return r, nil
+			}
+			// The mail in hand is finished even during shutdown: a half-done delivery would
+			// only be sent again on the next start.
+			if err := w.process(context.WithoutCancel(ctx), m, &r); err != nil {
+				return r, err
+			}
+		}
+	}
+}
+
+// process sends one mail, or reschedules, gives up or drops it.
+func (w *Worker) process(ctx context.Context, m db.OutboxMail, r *Result) error {
+	now := w.store.Now()
+	v := components.Mail{Kind: m.Kind, ToName: headerText(m.ToName), ToEmail: m.ToEmail, AboutName: headerText(m.AboutName),
+		AboutEmail: m.AboutEmail, At: m.CreatedAt, LoginURL: w.baseURL + "/login", ForgotURL: w.baseURL + "/forgot-password"}
+	switch m.Kind {
+	case db.MailReset, db.MailInvite:
+		raw, tok, err := w.store.MintLink(ctx, m)
+		switch {
+		case errors.Is(err, db.ErrLinkExpired):
+			r.GivenUp++
+			w.log.Warn("mail given up: its link expired before it could be sent", "mail_id", m.ID, "kind", m.Kind,
+				"to", m.ToEmail, "attempts", m.Attempts, "last_error", m.LastError)
+			return w.store.FinishMail(ctx, m, db.MailGivenUp, "the link expired before the mail could be sent; last error: "+m.LastError)
+		case errors.Is(err, db.ErrLinkSuperseded):
+			r.Superseded++
+			w.log.Info("mail dropped: its link was used or voided, or the contact was locked", "mail_id", m.ID, "kind", m.Kind)
+			return w.store.FinishMail(ctx, m, db.MailSuperseded, err.Error())
+		case err != nil:
+			return err
+		}
+		v.Link = w.baseURL + "/set-password/" + raw
+		v.ExpiresAt, v.ValidFor = tok.ExpiresAt, tok.TTL()
+	case db.MailAutoLocked:
+		v.Link = fmt.Sprintf("%s/contacts/%d", w.baseURL, m.AboutID)
+	}
+	if m.TokenID == 0 && now.Sub(m.CreatedAt) > MaxNoticeAge {
+		r.GivenUp++
+		w.log.Warn("mail given up: too old", "mail_id", m.ID, "kind", m.Kind, "to", m.ToEmail, "attempts", m.Attempts)
+		return w.store.FinishMail(ctx, m, db.MailGivenUp, "not delivered within "+components.Duration(MaxNoticeAge)+"; last error: "+m.LastError)
+	}
+
+	var html bytes.Buffer
+	if err := components.MailHTML(v).Render(ctx, &html); err != nil {
+		return fmt.Errorf("mail: render %s: %w", m.ID, err)
+	}
+	msg := Message{ID: m.ID, ToName: m.ToName, ToEmail: m.ToEmail, Subject: v.Subject(),
+		Text: components.MailText(v), HTML: html.String()}
+	if err := w.sender.Send(ctx, msg); err != nil {
+		if errors.Is(err, ErrBadAddress) {
+			r.GivenUp++
+			w.log.Warn("mail given up: bad recipient address", "mail_id", m.ID, "to", m.ToEmail)
+			return w.store.FinishMail(ctx, m, db.MailGivenUp, err.Error())
+		}
+		r.Retried++
+		next := now.Add(Backoff(m.Attempts+1, rand.Float64()))
+		w.log.Warn("mail not sent, will retry", "mail_id", m.ID, "kind", m.Kind, "attempt", m.Attempts+1,
+			"retry_at", next, "err", err)
+		return w.store.RetryMail(ctx, m.ID, next, err.Error())
+	}
+	r.Sent++
+	w.log.Info("mail sent", "mail_id", m.ID, "kind", m.Kind, "to", m.ToEmail, "attempt", m.Attempts+1)
+	return w.store.MarkMailSent(ctx, m.ID)
+}
