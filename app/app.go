@@ -101,7 +101,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			_, err := tx.QueueAutoLockNotices(context.Background(), locked)
 			return err
 		},
-
 		LoginLimiter: o.loginLimiter,
 	})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
