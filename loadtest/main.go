@@ -1,0 +1,455 @@
+// Command loadtest measures the portal under load on loopback, against a baseline measured
+// in the same run (the machines are shared and noisy, so only ratios mean something).
+//
+//	go run -tags sqlite_fts5 ./loadtest [-contacts 100000] [-conns 32] [-duration 10s]
+//
+// It fills a fresh database (one account of N contacts and its contact admin), starts
+// `portal serve` and a minimal Fiber + templ + SQLite baseline server as separate processes
+// on 127.0.0.1, then runs four bounded phases:
+//  1. the baseline's first page at -conns connections;
+//  2. All Contacts' first page at -conns connections (target: ≥ 0.9× the baseline's req/s);
+//  3. a mix of signed-in admins listing, searching, opening details, locking and unlocking,
+//     and logins (target: zero errors), with req/s and p50/p95/p99 per route;
+//  4. All Contacts alone, then again during a burst of 200 logins (target: the list's p99
+//     stays within 1.5× of its normal p99: hashing is bounded and can't starve the rest).
+//
+// It sends traffic to loopback only and stops by itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"portal/auth"
+	"portal/db"
+	"portal/demo"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "baseline" { // the baseline server, started by the load test itself
+		fs := flag.NewFlagSet("baseline", flag.ExitOnError)
+		dbPath := fs.String("db", "", "database")
+		addr := fs.String("addr", "", "listen address")
+		account := fs.Int64("account", 0, "account id")
+		fs.Parse(os.Args[2:])
+		if err := serveBaseline(*dbPath, *addr, *account); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	contacts := flag.Int("contacts", 100_000, "contacts in the account under test")
+	conns := flag.Int("conns", 32, "concurrent connections")
+	duration := flag.Duration("duration", 10*time.Second, "length of each phase")
+	burst := flag.Int("burst", 200, "logins in the burst of phase 4")
+	portalBin := flag.String("portal", "", "portal binary (default: build it from this module)")
+	flag.Parse()
+	if err := run(*contacts, *conns, *duration, *burst, *portalBin); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(contacts, conns int, duration time.Duration, burst int, portalBin string) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "portal-loadtest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	dbPath := filepath.Join(dir, "portal.db")
+
+	fmt.Printf("seeding %d contacts ...\n", contacts)
+	seedStart := time.Now()
+	fx, err := seed(ctx, dbPath, contacts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("seeded in %v\n", time.Since(seedStart).Round(time.Millisecond))
+
+	if portalBin == "" {
+		portalBin = filepath.Join(dir, "portal")
+		build := exec.Command("go", "build", "-tags", "sqlite_fts5", "-o", portalBin, ".")
+		build.Dir = moduleRoot()
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("build portal: %w", err)
+		}
+	}
+	portalAddr, baseAddr := freeAddr(), freeAddr()
+	portal := exec.Command(portalBin, "serve", "--db", dbPath, "--addr", portalAddr)
+	portal.Stderr = io.Discard
+	baseline := exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--account", strconv.FormatInt(fx.accountID, 10))
+	baseline.Stderr = os.Stderr
+	for _, p := range []*exec.Cmd{portal, baseline} {
+		if err := p.Start(); err != nil {
+			return err
+		}
+		defer func(p *exec.Cmd) { p.Process.Signal(os.Interrupt); p.Wait() }(p)
+	}
+	portalURL, baseURL := "http://"+portalAddr, "http://"+baseAddr
+	for _, u := range []string{portalURL, baseURL} {
+		if err := waitHealthy(u); err != nil {
+			return err
+		}
+	}
+
+	admin, err := login(portalURL, fx.adminEmail, fx.password, conns)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%d connections, %v per phase, %d contacts in one account\n\n", conns, duration, contacts)
+
+	// Phase 1 and 2: the same first page, baseline then portal.
+	plain := newClient(nil, conns)
+	base := hammer(conns, duration, func(int) (string, error) { return "baseline first page", get(plain, baseURL+"/") })
+	list := hammer(conns, duration, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
+	ratio := list.rate("All Contacts") / base.rate("baseline first page")
+	fmt.Println("| phase | route | requests | req/s | p50 | p95 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	base.print("1 baseline")
+	list.print("2 portal")
+	fmt.Printf("\nAll Contacts vs baseline: %.2f× the baseline's req/s (target ≥ 0.90)\n\n", ratio)
+
+	// Phase 3: the mix.
+	token, err := csrfToken(admin, portalURL+listPath)
+	if err != nil {
+		return err
+	}
+	terms := []string{"anna", "kow", "müller", "zo", "garcia", "nov", "sk", "ærø", "li", "tan"}
+	mix := hammer(conns, duration, func(worker int) (string, error) {
+		r := rand.IntN(100)
+		switch {
+		case r < 40:
+			return "list", get(admin, portalURL+listPath+"?sort="+[]string{"name", "email", "account", "last_login"}[rand.IntN(4)])
+		case r < 65:
+			return "search", get(admin, portalURL+listPath+"?q="+url.QueryEscape(terms[rand.IntN(len(terms))]))
+		case r < 85:
+			return "details", get(admin, fmt.Sprintf("%s/contacts/%d", portalURL, fx.contactIDs[rand.IntN(len(fx.contactIDs))]))
+		case r < 97:
+			// Each worker locks and unlocks its own contacts, so the outcome is predictable.
+			id := fx.contactIDs[worker%len(fx.contactIDs)]
+			return "lock/unlock", lockUnlock(admin, portalURL, id, token)
+		default:
+			_, err := login(portalURL, fx.adminEmail, fx.password, 1)
+			return "login", err
+		}
+	})
+	mix.print("3 mix")
+
+	// Phase 4: the list's p99 alone, then during a burst of logins.
+	normal := hammer(8, duration/2, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
+	burstDone := make(chan stats, 1)
+	var during stats
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		during = hammer(8, duration/2, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
+	}()
+	time.Sleep(duration / 10)
+	go func() { burstDone <- loginBurst(portalURL, fx.adminEmail, fx.password, burst) }()
+	wg.Wait()
+	logins := <-burstDone
+	fmt.Println()
+	normal.print("4 list alone")
+	during.print("4 list + burst")
+	logins.print("4 burst")
+	p99Ratio := float64(during.percentile("All Contacts", 99)) / float64(normal.percentile("All Contacts", 99))
+	fmt.Printf("\nAll Contacts p99 during %d logins vs alone: %.2f× (target ≤ 1.50)\n", burst, p99Ratio)
+
+	total := base.errorCount() + list.errorCount() + mix.errorCount() + normal.errorCount() + during.errorCount() + logins.errorCount()
+	fmt.Printf("errors: %d\n", total)
+	if total > 0 {
+		return errors.New("requests failed")
+	}
+	return nil
+}
+
+// listPath is All Contacts.
+const listPath = "/contacts"
+
+type fixture struct {
+	accountID  int64
+	adminEmail string
+	password   string
+	contactIDs []int64 // active contacts of the account, for details and lock/unlock
+}
+
+// seed fills the database: one account with n contacts and a contact admin with a password.
+func seed(ctx context.Context, path string, n int) (fixture, error) {
+	store, err := db.Open(path)
+	if err != nil {
+		return fixture{}, err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fixture{}, err
+	}
+	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: n, Accounts: 1, Prefix: "Fabrikam"})
+	if err != nil {
+		return fixture{}, err
+	}
+	password, err := demo.Passphrase()
+	if err != nil {
+		return fixture{}, err
+	}
+	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password)
+	if err != nil {
+		return fixture{}, err
+	}
+	fx := fixture{accountID: pop.Root.ID, adminEmail: "load.admin@fabrikam.example", password: password}
+	err = store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.CreateContact(ctx, db.NewContact{AccountID: pop.Root.ID, FirstName: "Load", LastName: "Admin",
+			Email: fx.adminEmail, Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash})
+		if err != nil {
+			return err
+		}
+		// Spare admins, so that locking contacts never hits the last active admin.
+		for i := 0; i < 64; i++ {
+			id, err := tx.CreateContact(ctx, db.NewContact{AccountID: pop.Root.ID, FirstName: "Lock", LastName: fmt.Sprintf("Target %02d", i),
+				Email: fmt.Sprintf("lock.target.%d@fabrikam.example", i)})
+			if err != nil {
+				return err
+			}
+			fx.contactIDs = append(fx.contactIDs, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fixture{}, err
+	}
+	return fx, store.Analyze(ctx)
+}
+
+func moduleRoot() string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		return "."
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(base string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not become healthy", base)
+}
+
+func newClient(jar http.CookieJar, conns int) *http.Client {
+	return &http.Client{
+		Jar:       jar,
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+
+func csrfToken(c *http.Client, page string) (string, error) {
+	resp, err := c.Get(page)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := csrfInput.FindSubmatch(body)
+	if m == nil {
+		return "", fmt.Errorf("no CSRF token on %s (status %d)", page, resp.StatusCode)
+	}
+	return string(m[1]), nil
+}
+
+// login signs in with a fresh cookie jar and returns the signed-in client.
+func login(base, email, password string, conns int) (*http.Client, error) {
+	jar, _ := cookiejar.New(nil)
+	c := newClient(jar, conns)
+	token, err := csrfToken(c, base+"/login")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"_csrf": {token}, "email": {email}, "password": {password}})
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return nil, fmt.Errorf("login: status %d", resp.StatusCode)
+	}
+	return c, nil
+}
+
+func get(c *http.Client, u string) error {
+	resp, err := c.Get(u)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", u, resp.StatusCode)
+	}
+	return nil
+}
+
+// lockUnlock locks a contact and unlocks it again, as an admin clicking twice would.
+func lockUnlock(c *http.Client, base string, id int64, token string) error {
+	for _, action := range []string{"lock", "unlock"} {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("%s/contacts/%d/%s", base, id, action), nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("X-CSRF-Token", token)
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("POST %s: status %d", action, resp.StatusCode)
+		}
+	}
+	return nil
+}
+
+// loginBurst sends n logins at once, each on its own connection.
+func loginBurst(base, email, password string, n int) stats {
+	s := newStats()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			t := time.Now()
+			_, err := login(base, email, password, 1)
+			s.record("login", time.Since(t), err)
+		}()
+	}
+	s.start = time.Now()
+	close(start)
+	wg.Wait()
+	s.elapsed = time.Since(s.start)
+	return s
+}
+
+// hammer runs fn on `workers` goroutines for d and collects latency per route.
+func hammer(workers int, d time.Duration, fn func(worker int) (route string, err error)) stats {
+	s := newStats()
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	s.start = time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				t := time.Now()
+				route, err := fn(w)
+				s.record(route, time.Since(t), err)
+			}
+		}(w)
+	}
+	wg.Wait()
+	s.elapsed = time.Since(s.start)
+	return s
+}
+
+type stats struct {
+	mu      *sync.Mutex
+	lat     map[string][]time.Duration
+	errs    map[string]int
+	first   map[string]error
+	start   time.Time
+	elapsed time.Duration
+}
+
+func newStats() stats {
+	return stats{mu: &sync.Mutex{}, lat: map[string][]time.Duration{}, errs: map[string]int{}, first: map[string]error{}}
+}
+
+func (s stats) record(route string, d time.Duration, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lat[route] = append(s.lat[route], d)
+	if err != nil {
+		s.errs[route]++
+		if s.first[route] == nil {
+			s.first[route] = err
+		}
+	}
+}
+
+func (s stats) rate(route string) float64 { return float64(len(s.lat[route])) / s.elapsed.Seconds() }
+
+func (s stats) percentile(route string, p int) time.Duration {
+	l := slices.Clone(s.lat[route])
+	if len(l) == 0 {
+		return 0
+	}
+	slices.Sort(l)
+	return l[min(len(l)-1, len(l)*p/100)]
+}
+
+func (s stats) errorCount() int {
+	n := 0
+	for _, e := range s.errs {
+		n += e
+	}
+	return n
+}
+
+func (s stats) print(phase string) {
+	routes := make([]string, 0, len(s.lat))
+	for r := range s.lat {
+		routes = append(routes, r)
+	}
+	slices.Sort(routes)
+	for _, r := range routes {
+		fmt.Printf("| %s | %s | %d | %.0f | %v | %v | %v | %d |\n", phase, r, len(s.lat[r]), s.rate(r),
+			s.percentile(r, 50).Round(10*time.Microsecond), s.percentile(r, 95).Round(10*time.Microsecond),
+			s.percentile(r, 99).Round(10*time.Microsecond), s.errs[r])
+		if s.first[r] != nil {
+			fmt.Printf("|   | first error: %v |\n", s.first[r])
+		}
+	}
+}
