@@ -13,6 +13,7 @@ import (
 
 	"portal/app"
 	"portal/auth"
+	"portal/components"
 	"portal/config"
 	"portal/db"
 	"portal/demo"
@@ -241,6 +242,11 @@ func (c commands) contactAdd(args []string) int {
 	phone := fs.String("phone", "", "phone number")
 	jobTitle := fs.String("job-title", "", "job title")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of sending a set-your-password email")
+	inviteTTLDefault := c.getenv("PORTAL_INVITE_TTL")
+	if inviteTTLDefault == "" {
+		inviteTTLDefault = "168h"
+	}
+	inviteTTL := fs.Duration("invite-ttl", 0, "how long the set-your-password link stays valid (PORTAL_INVITE_TTL; default "+inviteTTLDefault+")")
 	var roles roleFlags
 	fs.Var(&roles, "role", "contact-admin or incident-contact (repeat for both)")
 	rest, err := parseInterspersed(fs, args)
@@ -259,6 +265,14 @@ func (c commands) contactAdd(args []string) int {
 		if check != nil {
 			problems = append(problems, check.Error())
 		}
+	}
+	if *inviteTTL == 0 {
+		if *inviteTTL, err = time.ParseDuration(inviteTTLDefault); err != nil {
+			problems = append(problems, fmt.Sprintf("PORTAL_INVITE_TTL %q: want a duration such as 168h.", inviteTTLDefault))
+		}
+	}
+	if *inviteTTL < time.Hour {
+		problems = append(problems, "--invite-ttl: want a duration of at least 1h, such as 168h.")
 	}
 	if len(problems) > 0 {
 		return c.fail("contact add: %s", strings.Join(problems, " "))
@@ -302,8 +316,20 @@ func (c commands) contactAdd(args []string) int {
 		if err != nil {
 			return err
 		}
-		return tx.Audit(c.ctx, db.Event{Action: db.ActionContactCreated, TargetID: id, AccountID: acc.ID,
-			Detail: "created from the command line"})
+		if err := tx.Audit(c.ctx, db.Event{Action: db.ActionContactCreated, TargetID: id, AccountID: acc.ID,
+			Detail: "created from the command line"}); err != nil {
+			return err
+		}
+		if hash != "" {
+			return nil
+		}
+		// No password: the set-your-password mail is queued with the contact, and the
+		// running portal's mail worker sends it.
+		_, err = tx.IssueLink(c.ctx, db.LinkRequest{Purpose: db.PurposeInvite, TTL: *inviteTTL,
+			Contact: db.Contact{ID: id, AccountID: acc.ID, FirstName: strings.TrimSpace(*first),
+				LastName: strings.TrimSpace(*last), Email: strings.TrimSpace(*email)},
+			Detail: "set-your-password link, valid " + components.Duration(*inviteTTL) + " (command line)"})
+		return err
 	})
 	if errors.Is(err, db.ErrEmailTaken) {
 		return c.fail("contact add: a contact with the email %q already exists", *email)
@@ -313,7 +339,8 @@ func (c commands) contactAdd(args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "Contact %s %s <%s> created in %q (id %d).\n", *first, *last, *email, acc.Name, id)
 	if hash == "" {
-		fmt.Fprintln(c.stdout, "No password was set: the contact can't log in until it sets one.")
+		fmt.Fprintf(c.stdout, "A set-your-password email (link valid %s) is queued: the running portal sends it,\n"+
+			"or writes it to its log when no SMTP host is configured.\n", components.Duration(*inviteTTL))
 	}
 	return 0
 }

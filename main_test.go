@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/portaltest"
 )
 
 type cliResult struct {
@@ -43,7 +45,7 @@ func TestCLI(t *testing.T) {
 			"--account", "Northwind Traders", "--email", "maria@northwind.example", "--first", "Maria", "--last", "Anders",
 			"--role", "contact-admin", "--role", "incident-contact", "--password-stdin"}, 0, "Contact Maria Anders <maria@northwind.example> created"},
 		{"contact without password", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Retail",
-			"--email", "zoe@northwind.example", "--first", "Zoë", "--last", "Ærø"}, 0, "No password was set"},
+			"--email", "zoe@northwind.example", "--first", "Zoë", "--last", "Ærø"}, 0, "A set-your-password email (link valid 7 days) is queued"},
 		{"duplicate email, other case", "glacier umber copper raven\n", []string{"contact", "add", "--db", dbPath,
 			"--account", "Northwind Traders", "--email", "MARIA@northwind.example", "--first", "M", "--last", "A", "--password-stdin"}, 1, "already exists"},
 		{"short password", "short pass\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
@@ -96,6 +98,34 @@ func TestCLI(t *testing.T) {
 	}
 	if _, err := store.ContactByEmail(ctx, "anna@northwind.example"); err == nil {
 		t.Error("anna was stored although every attempt was refused")
+	}
+	for _, c := range []db.Contact{maria, zoe} {
+		mails, err := store.MailTo(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		if c.ID == zoe.ID {
+			want = 1
+		}
+		if len(mails) != want || (want == 1 && mails[0].Kind != db.MailInvite) {
+			t.Errorf("%s: got %d mails queued (%+v), want %d invitation", c.Email, len(mails), mails, want)
+		}
+	}
+	tok, err := store.LatestToken(ctx, zoe.ID, db.PurposeInvite)
+	if err != nil || tok.TTL() != 7*24*time.Hour {
+		t.Errorf("zoe's invitation: got %+v, %v; want a link valid 7 days", tok, err)
+	}
+	store.Close()
+
+	// The portal started on that database sends the invitation.
+	env := portaltest.New(t, portaltest.Options{Args: []string{"--db", dbPath}})
+	env.Clock.Advance(time.Since(env.Clock.Now())) // the command line queued it on the wall clock
+	env.DeliverMail()
+	msgs := env.SMTP.MessagesTo("zoe@northwind.example")
+	if len(msgs) != 1 || msgs[0].Subject() != "Set your password for the Customer Support Portal" ||
+		msgs[0].Link("https://portal.example.test/set-password/") == "" {
+		t.Errorf("got %d mails to zoe (%+v), want the invitation with its link", len(msgs), msgs)
 	}
 }
 

@@ -130,7 +130,8 @@ func (s *Store) UnlockExpiredAutoLock(ctx context.Context, contactID int64, peri
 	return unlocked, nil
 }
 
-// SetPassword stores a new password hash for a contact (the command line's --password-stdin).
+// SetPassword stores a new password hash for a contact (the command line's --password-stdin)
+// and voids the contact's open reset and set-your-password links: a password change ends them.
 func (t *Tx) SetPassword(ctx context.Context, contactID int64, hash string) error {
 	_, err := t.tx.ExecContext(ctx,
 		`UPDATE contacts SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`,
@@ -138,5 +139,5 @@ func (t *Tx) SetPassword(ctx context.Context, contactID int64, hash string) erro
 	if err != nil {
 		return fmt.Errorf("store: set password of contact %d: %w", contactID, err)
 	}
-	return nil
+	return t.voidTokens(ctx, contactID, 0)
 }

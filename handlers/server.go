@@ -57,6 +57,7 @@ func New(d Deps) *fiber.App {
 		},
 	}))
 	app.Use(securityHeaders)
+	app.Use("/set-password", noReferrer) // before anything can answer, error pages included
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
 
@@ -73,6 +74,15 @@ func New(d Deps) *fiber.App {
 	app.Get("/login", login.Show)
 	app.Post("/login", login.Submit)
 	app.Post("/logout", login.Logout)
+
+	passwords := &Passwords{log: d.Log, store: d.Store, hasher: d.Hasher, policy: d.Policy, cfg: d.Config,
+		limiter: throttle.New(10, 30*time.Second, 100_000, d.Store.Now)}
+	app.Get("/forgot-password", passwords.ShowForgot)
+	app.Post("/forgot-password", passwords.SubmitForgot)
+	app.Get("/set-password/:token", passwords.ShowSetPassword)
+	app.Post("/set-password/:token", passwords.SubmitSetPassword)
+	app.Get("/reset-password", requireAdmin, passwords.ShowReset)
+	app.Post("/reset-password", requireAdmin, passwords.SubmitReset)
 
 	app.Get("/", requireSignedIn, home)
 

@@ -1,0 +1,268 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/auth"
+	"portal/components"
+	"portal/config"
+	"portal/db"
+	"portal/throttle"
+	"portal/validate"
+)
+
+// MaxSelfServiceResets is how many reset links Forgot password? sends one contact per hour;
+// further requests get the same answer and send nothing, so the form can't flood a mailbox.
+const MaxSelfServiceResets = 3
+
+// Passwords handles the links that set a password: Forgot password?, the page a link opens,
+// and the admins' Reset password.
+type Passwords struct {
+	log     *slog.Logger
+	store   *db.Store
+	hasher  *auth.Hasher
+	policy  *auth.Policy
+	cfg     config.Config
+	limiter *throttle.Limiter // per client address, for the unauthenticated forms
+}
+
+// noReferrer keeps a link's token out of the Referer of anything the page loads or links to.
+func noReferrer(c *fiber.Ctx) error {
+	c.Set("Referrer-Policy", "no-referrer")
+	return c.Next()
+}
+
+// ShowForgot renders the Forgot password? form.
+func (h *Passwords) ShowForgot(c *fiber.Ctx) error {
+	return h.forgotPage(c, fiber.StatusOK, components.ForgotPasswordForm{})
+}
+
+func (h *Passwords) forgotPage(c *fiber.Ctx, status int, f components.ForgotPasswordForm) error {
+	return render(c, status, components.ForgotPasswordPage(shell(c, "Forgot password?", "login"), f), nil)
+}
+
+// SubmitForgot queues a reset link for an active or automatically locked contact. Every
+// address gets the same page after the same kind of work (a lookup and one transaction),
+// so neither the words nor the timing tell whether it belongs to anyone.
+func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	form := components.ForgotPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
+	if !h.limiter.Allow(c.IP()) {
+		form.Error = "Too many requests from your network. Wait a minute and try again."
+		return h.forgotPage(c, fiber.StatusTooManyRequests, form)
+	}
+	if err := validate.Email(form.Email); err != nil {
+		form.Error = "Enter your user name: the email address you log in with, like name@example.com."
+		return h.forgotPage(c, fiber.StatusUnprocessableEntity, form)
+	}
+	contact, err := h.store.ContactByEmail(ctx, form.Email)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	refusal := ""
+	switch {
+	case err != nil:
+		refusal = "unknown user name " + auditEmail(form.Email)
+	case contact.Locked() && contact.LockReason == db.LockedByAdmin:
+		refusal = "contact is locked by an admin"
+	default:
+		n, err := h.store.CountResetLinksSince(ctx, contact.ID, h.store.Now().Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= MaxSelfServiceResets {
+			refusal = fmt.Sprintf("%d reset links in the last hour already", n)
+		}
+	}
+	err = h.store.Write(ctx, func(tx *db.Tx) error {
+		if refusal != "" {
+			return tx.Audit(ctx, db.Event{Action: db.ActionResetRefused, TargetID: contact.ID, AccountID: contact.AccountID,
+				RemoteIP: c.IP(), Detail: "Forgot password?: " + refusal})
+		}
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RemoteIP: c.IP(), Detail: "by the contact itself (Forgot password?)"})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return render(c, fiber.StatusOK, components.ForgotPasswordSentPage(shell(c, "Check your email", "login"), form.Email), nil)
+}
+
+// linkContact reads the link of a token and its contact, or ErrLinkInvalid when the link
+// can't set a password now (a contact locked by an admin can't use links).
+func (h *Passwords) linkContact(c *fiber.Ctx) (db.PasswordToken, db.Contact, error) {
+	ctx := c.UserContext()
+	tok, err := h.store.TokenByRaw(ctx, c.Params("token"))
+	if errors.Is(err, db.ErrNotFound) {
+		return tok, db.Contact{}, db.ErrLinkInvalid
+	}
+	if err != nil {
+		return tok, db.Contact{}, err
+	}
+	if !tok.Usable(h.store.Now()) {
+		return tok, db.Contact{}, db.ErrLinkInvalid
+	}
+	contact, err := h.store.ContactByID(ctx, tok.ContactID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && contact.Locked() && contact.LockReason == db.LockedByAdmin) {
+		return tok, db.Contact{}, db.ErrLinkInvalid
+	}
+	return tok, contact, err
+}
+
+func (h *Passwords) linkInvalid(c *fiber.Ctx) error {
+	return render(c, fiber.StatusGone, components.LinkInvalidPage(shell(c, "This link can't be used", "login")), nil)
+}
+
+// ShowSetPassword renders the form a link opens. It only reads: mail scanners open links,
+// and that must not use them up.
+func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
+	tok, contact, err := h.linkContact(c)
+	if errors.Is(err, db.ErrLinkInvalid) {
+		return h.linkInvalid(c)
+	}
+	if err != nil {
+		return err
+	}
+	form := components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}
+	return h.setPasswordPage(c, fiber.StatusOK, form)
+}
+
+func (h *Passwords) setPasswordPage(c *fiber.Ctx, status int, f components.SetPasswordForm) error {
+	title := "Set a new password"
+	if f.Invite {
+		title = "Set your password"
+	}
+	return render(c, status, components.SetPasswordPage(shell(c, title, "login"), f), nil)
+}
+
+// SubmitSetPassword sets the password of a link's contact. The link is consumed in the
+// same transaction that stores the password, so of two simultaneous submits one wins and
+// the other gets the invalid-link page.
+func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	tok, contact, err := h.linkContact(c)
+	if errors.Is(err, db.ErrLinkInvalid) {
+		return h.linkInvalid(c)
+	}
+	if err != nil {
+		return err
+	}
+	form := components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}
+	password, confirm := c.FormValue("password"), c.FormValue("confirm")
+	switch {
+	case !h.limiter.Allow(c.IP()):
+		form.Error = "Too many attempts from your network. Wait a minute and try again."
+		return h.setPasswordPage(c, fiber.StatusTooManyRequests, form)
+	case password == "":
+		form.Error = "Enter a new password."
+		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
+	case password != confirm:
+		form.Error = "The two passwords are not the same. Type the new password twice."
+		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
+	}
+	if err := h.policy.Check(password, auth.ContextWords(contact.Email, contact.AccountName, contact.FirstName, contact.LastName)...); err != nil {
+		var pe *auth.PolicyError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		form.Error = pe.Reason
+		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
+	}
+	hash, err := h.hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	if _, err := h.store.SetPasswordWithLink(ctx, c.Params("token"), hash, c.IP()); errors.Is(err, db.ErrLinkInvalid) {
+		return h.linkInvalid(c)
+	} else if err != nil {
+		return err
+	}
+	h.log.Info("password set through a link", "contact_id", contact.ID)
+	return render(c, fiber.StatusOK, components.PasswordSetPage(shell(c, "Your password has been set", "login")), nil)
+}
+
+// ShowReset renders the admins' Reset password form.
+func (h *Passwords) ShowReset(c *fiber.Ctx) error {
+	return h.resetPage(c, fiber.StatusOK, components.ResetPasswordForm{Email: strings.TrimSpace(c.Query("email"))})
+}
+
+func (h *Passwords) resetPage(c *fiber.Ctx, status int, f components.ResetPasswordForm) error {
+	return render(c, status, components.ResetPasswordPage(shell(c, "Reset password", "my-contacts"), f), nil)
+}
+
+// SubmitReset sends a reset link to an active contact in the admin's scope. Anyone else
+// gets a clear error and nothing is queued; contacts outside the scope are refused in the
+// same words as unknown ones.
+func (h *Passwords) SubmitReset(c *fiber.Ctx) error {
+	admin := viewerOf(c).contact
+	form := components.ResetPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
+	if err := validate.Email(form.Email); err != nil {
+		form.Error = "Enter the user name (email address) of the contact, like name@example.com."
+		return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
+	}
+	contact, err := h.contactInScope(c, admin, form.Email)
+	if errors.Is(err, db.ErrNotFound) {
+		form.Error = "None of your contacts has the user name " + form.Email + ". Check the spelling, or look the contact up in Manage your contacts."
+		return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
+	}
+	if err != nil {
+		return err
+	}
+	if err := h.sendReset(c, admin, contact); err != nil {
+		var fe *fiber.Error
+		if errors.As(err, &fe) && fe.Code == fiber.StatusUnprocessableEntity {
+			form.Error = fe.Message
+			return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
+		}
+		return err
+	}
+	return redirect(c, "/reset-password")
+}
+
+// contactInScope finds a contact by user name among the admin's contacts.
+func (h *Passwords) contactInScope(c *fiber.Ctx, admin *db.Contact, email string) (db.Contact, error) {
+	ctx := c.UserContext()
+	sc, err := h.store.ScopeOf(ctx, admin.AccountID)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	contact, err := h.store.ContactByEmail(ctx, email)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	if !sc.Contains(contact.AccountID) {
+		return db.Contact{}, db.ErrNotFound
+	}
+	return contact, nil
+}
+
+// sendReset queues a reset link for contact on the admin's request and leaves the
+// confirmation as a flash; a locked contact is refused with a 422 whose message says why.
+func (h *Passwords) sendReset(c *fiber.Ctx, admin *db.Contact, contact db.Contact) error {
+	ctx := c.UserContext()
+	if contact.Locked() {
+		return fiber.NewError(fiber.StatusUnprocessableEntity,
+			contact.Name()+" is locked out, so no reset link was sent. Unlock the contact first.")
+	}
+	err := h.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RequestedBy: admin, RemoteIP: c.IP(), Detail: "by " + admin.Name() + " (Reset password)"})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return viewerOf(c).flash(c, flashSuccess, ResetSentMessage(contact.Email))
+}
+
+// ResetSentMessage is the confirmation an admin sees, word for word from SPEC R-RESET.
+func ResetSentMessage(email string) string {
+	return "A password reset link has been sent to " + email + ". The link is valid for 12 hours."
+}
