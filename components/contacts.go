@@ -1,0 +1,218 @@
+package components
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+
+	"portal/db"
+)
+
+// Tile is one action on the My contacts page. Handlers build the list, so a feature that
+// adds an action (Reset password) adds a tile without touching the page.
+type Tile struct {
+	Title  string // the words of SPEC section 3
+	Text   string
+	Href   string
+	TestID string
+}
+
+// ContactFields are the values of the create and edit forms, as typed.
+type ContactFields struct {
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+	JobTitle  string
+	AccountID int64
+	Roles     []db.Role
+}
+
+// HasRole reports whether role is ticked.
+func (f ContactFields) HasRole(r db.Role) bool {
+	for _, x := range f.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// ContactFormView is the create or edit form with what was typed and what is wrong with it.
+type ContactFormView struct {
+	Title       string // "Create contact" or "Edit contact"
+	Action      string // where the form posts
+	CancelHref  string
+	Values      ContactFields
+	Errors      map[string]string // field name → message shown beside the field
+	Problem     string            // a message about the whole form (shown above it)
+	Duplicate   *db.Contact       // the contact in scope that already has the email
+	AccountName string            // the admin's own account (the Account Name field)
+	Accounts    []db.Account      // the Account dropdown: the scope, children indented
+}
+
+func (v ContactFormView) err(field string) string { return v.Errors[field] }
+
+// accountOption indents child organizations by depth, so the tree reads in a plain <select>.
+func accountOption(a db.Account) string {
+	return strings.Repeat("\u00a0\u00a0\u00a0", a.Depth) + a.Name
+}
+
+// ListView is All Contacts: the search, sort and page the URL asked for, and what it found.
+type ListView struct {
+	Section string // db.StatusActive or db.StatusLocked
+	Sort    string
+	Search  string
+	Counts  db.SectionCounts
+	Page    db.Page
+}
+
+// sortLabels names the sort orders on screen.
+var sortLabels = map[string]string{
+	db.SortName: "Name", db.SortEmail: "Email", db.SortAccount: "Account", db.SortLastLogin: "Last login",
+}
+
+// URL is the address of this view with changes: the same search, sort and section unless
+// overridden, and the cursor given (if any). Back and reload come back to exactly this.
+func (v ListView) URL(section string, after, before int64) string {
+	q := url.Values{}
+	if v.Search != "" {
+		q.Set("q", v.Search)
+	}
+	if v.Sort != "" && v.Sort != db.SortName {
+		q.Set("sort", v.Sort)
+	}
+	if section == db.StatusLocked {
+		q.Set("section", "locked")
+	}
+	if after != 0 {
+		q.Set("after", strconv.FormatInt(after, 10))
+	}
+	if before != 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	if len(q) == 0 {
+		return "/contacts"
+	}
+	return "/contacts?" + q.Encode()
+}
+
+func (v ListView) sectionCount(section string) string {
+	n := v.Counts.Active
+	if section == db.StatusLocked {
+		n = v.Counts.Locked
+	}
+	s := formatCount(n)
+	if v.Counts.AtLeast {
+		s += "+"
+	}
+	return s
+}
+
+func formatCount(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func contactURL(id int64) templ.SafeURL { return templ.SafeURL(fmt.Sprintf("/contacts/%d", id)) }
+
+func contactPath(id int64, suffix string) string { return fmt.Sprintf("/contacts/%d%s", id, suffix) }
+
+// DetailsView is a contact's page: its fields, status, history and the actions allowed.
+type DetailsView struct {
+	Contact db.Contact
+	History []db.Event
+	CanLock bool   // false when the viewer is this contact (nobody locks themselves)
+	Notice  string // why the last action did nothing, shown beside the actions
+	// Actions and Panels let other features add to the page (a reset link, invitation
+	// status) without changing this component: actions render beside Lock/Unlock, panels
+	// below the details.
+	Actions []templ.Component
+	Panels  []templ.Component
+}
+
+// lockReason says why a locked contact is locked, in the words of SPEC 3.4.
+func lockReason(c db.Contact) string {
+	switch c.LockReason {
+	case db.LockedByAdmin:
+		by := c.LockedByName
+		if by == "" {
+			by = "a contact admin"
+		}
+		return fmt.Sprintf("Locked by %s on %s", by, formatTime(c.LockedAt))
+	case db.LockedByFailedLogins:
+		at := c.LastFailedAt
+		if at.IsZero() {
+			at = c.LockedAt
+		}
+		return fmt.Sprintf("Too many failed login attempts (%d), the last on %s", c.FailedLogins, formatTime(at))
+	}
+	return ""
+}
+
+// actionLabels name audit actions in the history; unknown ones (added by later features)
+// fall back to their stored name made readable.
+var actionLabels = map[string]string{
+	db.ActionContactCreated:  "Created",
+	db.ActionContactEdited:   "Edited",
+	db.ActionContactLocked:   "Locked out",
+	db.ActionContactUnlocked: "Unlocked",
+	db.ActionAutoLocked:      "Locked automatically",
+	db.ActionAutoUnlocked:    "Automatic lock lifted",
+	db.ActionLoginSucceeded:  "Logged in",
+	db.ActionLoginFailed:     "Login failed",
+	db.ActionLogout:          "Logged out",
+}
+
+func actionLabel(action string) string {
+	if l, ok := actionLabels[action]; ok {
+		return l
+	}
+	s := strings.ReplaceAll(action, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func actorName(e db.Event) string {
+	switch {
+	case e.ActorName != "":
+		return e.ActorName
+	case e.ActorID == 0:
+		return "System"
+	}
+	return "A deleted contact"
+}
+
+func rolesText(roles []db.Role) string {
+	if len(roles) == 0 {
+		return "No role"
+	}
+	var labels []string
+	for _, r := range roles {
+		labels = append(labels, r.Label())
+	}
+	return strings.Join(labels, ", ")
+}
+
+func lastLogin(c db.ListRow) string { return formatTime(c.LastLoginAt) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// DetailsExtra is what a feature adds to a contact's page.
+type DetailsExtra struct {
+	Actions []templ.Component
+	Panels  []templ.Component
+}

@@ -1,0 +1,443 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Sort orders of All Contacts. Names, emails and accounts read A to Z; last login shows the
+// most recent first, which is what people look for.
+const (
+	SortName      = "name"
+	SortEmail     = "email"
+	SortAccount   = "account"
+	SortLastLogin = "last_login"
+)
+
+// Sorts lists the sort orders in the order the UI offers them.
+var Sorts = []string{SortName, SortEmail, SortAccount, SortLastLogin}
+
+// ListQuery asks for one page of one section of All Contacts.
+type ListQuery struct {
+	Status string // StatusActive or StatusLocked
+	Sort   string // one of Sorts; anything else sorts by name
+	Search string // what the user typed; empty lists everyone
+	After  int64  // keyset cursor: the page starts after this contact
+	Before int64  // keyset cursor: the page ends before this contact (After wins)
+	Limit  int    // rows per page
+}
+
+// ListRow is a contact as a line of All Contacts.
+type ListRow struct {
+	ID          int64
+	FirstName   string
+	LastName    string
+	Email       string
+	AccountID   int64
+	AccountName string
+	Status      string
+	LockReason  string
+	LastLoginAt time.Time
+	Roles       []Role
+}
+
+// Name is "First Last".
+func (r ListRow) Name() string { return strings.TrimSpace(r.FirstName + " " + r.LastName) }
+
+// Page is one page of a section. PrevID and NextID are the cursors of the neighbouring
+// pages (0 when there is none).
+type Page struct {
+	Rows   []ListRow
+	PrevID int64 // use as Before
+	NextID int64 // use as After
+}
+
+// SectionCounts are the sizes of the two sections of All Contacts. In search mode they
+// count the matches; AtLeast says the count stopped at SearchCountCap.
+type SectionCounts struct {
+	Active  int
+	Locked  int
+	AtLeast bool
+}
+
+// SearchCountCap bounds how many matches a search counts: "more than 2,000" tells a person
+// to type more, and counting stays cheap however common the word.
+const SearchCountCap = 2000
+
+// unionMaxAccounts is the largest scope listed with one ordered branch per account; beyond
+// it a single IN query (which sorts the whole scope) costs less than planning many branches.
+const unionMaxAccounts = 64
+
+// SearchQuery turns what a user typed into a safe FTS5 MATCH expression: every word becomes
+// a quoted prefix phrase ("zoe"*), all of them must match. Only letters, digits and
+// combining marks survive inside the quotes, so quotes, NEAR(, *, -, parentheses or column
+// filters typed by the user can never reach the FTS5 parser as syntax. Empty when nothing
+// searchable was typed.
+func SearchQuery(input string) string {
+	const maxTerms, maxTermRunes = 8, 64
+	var phrases []string
+	for _, word := range strings.Fields(input) {
+		tokens := strings.FieldsFunc(word, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mn, r)
+		})
+		if len(tokens) == 0 {
+			continue
+		}
+		phrase := strings.Join(tokens, " ")
+		if r := []rune(phrase); len(r) > maxTermRunes {
+			phrase = string(r[:maxTermRunes])
+		}
+		phrases = append(phrases, `"`+strings.ReplaceAll(phrase, `"`, `""`)+`"*`)
+		if len(phrases) == maxTerms {
+			break
+		}
+	}
+	return strings.Join(phrases, " ")
+}
+
+// ContactCounts returns the section sizes of the whole scope from contact_counts, which
+// triggers keep, so a page never counts 100,000 rows.
+func (s *Store) ContactCounts(ctx context.Context, sc Scope) (SectionCounts, error) {
+	rows, err := s.read.QueryContext(ctx,
+		`SELECT status, sum(n) FROM contact_counts WHERE account_id IN `+sc.inList()+` GROUP BY status`)
+	if err != nil {
+		return SectionCounts{}, fmt.Errorf("store: contact counts: %w", err)
+	}
+	defer rows.Close()
+	var c SectionCounts
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return SectionCounts{}, fmt.Errorf("store: contact counts: %w", err)
+		}
+		switch status {
+		case StatusActive:
+			c.Active = n
+		case StatusLocked:
+			c.Locked = n
+		}
+	}
+	return c, rows.Err()
+}
+
+// SearchCounts counts the matches of a search in scope per section, up to SearchCountCap in
+// all. match is a SearchQuery result.
+func (s *Store) SearchCounts(ctx context.Context, sc Scope, match string) (SectionCounts, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT status, count(*) FROM (
+			SELECT c.status FROM contacts_fts f JOIN contacts c ON c.id = f.rowid
+			WHERE contacts_fts MATCH ? AND c.account_id IN `+sc.inList()+`
+			LIMIT ?)
+		GROUP BY status`, match, SearchCountCap+1)
+	if err != nil {
+		return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
+	}
+	defer rows.Close()
+	var c SectionCounts
+	for rows.Next() {
+		var status string
+		var n int
+		if err := rows.Scan(&status, &n); err != nil {
+			return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
+		}
+		switch status {
+		case StatusActive:
+			c.Active = n
+		case StatusLocked:
+			c.Locked = n
+		}
+	}
+	if c.Active+c.Locked > SearchCountCap {
+		c.AtLeast = true
+	}
+	return c, rows.Err()
+}
+
+// sortSpec is how one sort order reads in SQL.
+type sortSpec struct {
+	key  string // the contacts column after account and status in the order's index
+	desc bool
+}
+
+func specOf(sort string) sortSpec {
+	switch sort {
+	case SortEmail:
+		return sortSpec{key: "email_key"}
+	case SortLastLogin:
+		return sortSpec{key: "last_login_at", desc: true}
+	}
+	return sortSpec{key: "name_key"} // by name, and by name within each account
+}
+
+// cursor is the sort key of the contact a page starts after or ends before.
+type cursor struct {
+	accountID int64
+	key       any
+	id        int64
+}
+
+// cursorOf reads the sort key of contact id back, in scope. A cursor that no longer exists
+// in scope (deleted, moved away) starts the list from the top.
+func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64) (*cursor, error) {
+	if id <= 0 {
+		return nil, nil
+	}
+	cur := cursor{id: id}
+	err := s.read.QueryRowContext(ctx,
+		`SELECT account_id, `+spec.key+` FROM contacts WHERE id = ? AND account_id IN `+sc.inList(), id).
+		Scan(&cur.accountID, &cur.key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list cursor %d: %w", id, err)
+	}
+	return &cur, nil
+}
+
+// ListContacts returns one page of one section of All Contacts in scope, by keyset (never
+// OFFSET: page 2,000 costs what page 1 costs).
+//
+// For a scope of a few accounts it runs one ordered, limited branch per account, each an
+// index range scan of contacts(account_id, status, key, id) that stops after a page, and
+// lets SQLite merge them: an `account_id IN (...)` with ORDER BY would sort the whole scope.
+// Sorting by account needs no merge at all: branches run in account-name order, and
+// accounts wholly before the cursor's are skipped.
+//
+// A search first counts its matches (SearchCounts): few matches are fetched through FTS5
+// and sorted; many are found by walking the sort index and probing the matches, which stops
+// after a page.
+func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, error) {
+	if q.Limit <= 0 {
+		q.Limit = 25
+	}
+	if q.Status != StatusLocked {
+		q.Status = StatusActive
+	}
+	spec := specOf(q.Sort)
+	backward := q.After == 0 && q.Before != 0
+	curID := q.After
+	if backward {
+		curID = q.Before
+	}
+	cur, err := s.cursorOf(ctx, sc, spec, curID)
+	if err != nil {
+		return Page{}, err
+	}
+	if cur == nil {
+		backward = false
+	}
+	match := SearchQuery(q.Search)
+	probe := false // find matches by walking the index (many matches) instead of sorting them
+	if match != "" {
+		n, err := s.SearchCounts(ctx, sc, match)
+		if err != nil {
+			return Page{}, err
+		}
+		probe = n.AtLeast
+	}
+
+	// desc flips for a backward page: read the rows before the cursor nearest first.
+	desc := spec.desc != backward
+	dir, cmp := "ASC", ">"
+	if desc {
+		dir, cmp = "DESC", "<"
+	}
+	var args []any
+	var query string
+	accounts := slices.Clone(sc.accounts)
+	if q.Sort == SortAccount {
+		slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(FoldKey(a.Name), FoldKey(b.Name)) })
+		if desc {
+			slices.Reverse(accounts)
+		}
+	}
+	limit := q.Limit + 1 // one more than a page tells whether another page follows
+
+	branch := func(accountID int64, keyset bool, ordinal int) string {
+		b := fmt.Sprintf(`SELECT * FROM (SELECT id, %d AS k0, %s AS k1 FROM contacts WHERE account_id = %d AND status = ?`,
+			ordinal, spec.key, accountID)
+		args = append(args, q.Status)
+		if keyset {
+			b += ` AND (` + spec.key + `, id) ` + cmp + ` (?, ?)`
+			args = append(args, cur.key, cur.id)
+		}
+		if match != "" {
+			// Many matches: walk the sort index and probe the match set, stopping after a
+			// page (the unary + keeps SQLite from driving the loop by the matches instead).
+			b += ` AND +id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)`
+			args = append(args, match)
+		}
+		return b + fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d)`, spec.key, dir, dir, limit)
+	}
+
+	switch {
+	case len(accounts) <= unionMaxAccounts && (match == "" || probe):
+		var branches []string
+		for i, a := range accounts {
+			keyset := cur != nil
+			if q.Sort == SortAccount && cur != nil {
+				switch {
+				case a.ID == cur.accountID:
+				case slices.IndexFunc(accounts, func(x Account) bool { return x.ID == cur.accountID }) > i:
+					continue // the whole account lies before the cursor
+				default:
+					keyset = false // the whole account lies after the cursor
+				}
+			}
+			branches = append(branches, branch(a.ID, keyset, i))
+		}
+		if len(branches) == 0 {
+			return Page{}, nil
+		}
+		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
+		if q.Sort == SortAccount {
+			order = `k0, ` + order
+		}
+		query = `SELECT id FROM (` + strings.Join(branches, " UNION ALL ") + `) ORDER BY ` + order +
+			fmt.Sprintf(` LIMIT %d`, limit)
+	default:
+		// Hundreds of accounts, or a search with few matches: one query over the whole scope,
+		// sorted by SQLite. A search is driven by its matches (CROSS JOIN fixes the loop
+		// order), so a rare word costs a few lookups however large the scope.
+		key := `c.` + spec.key
+		from := ` FROM contacts c`
+		if match != "" {
+			from = ` FROM contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`
+		}
+		if q.Sort == SortAccount {
+			from += ` JOIN accounts a ON a.id = c.account_id`
+		}
+		where := ` WHERE c.account_id IN ` + sc.inList() + ` AND c.status = ?`
+		args = append(args, q.Status)
+		if match != "" {
+			where += ` AND contacts_fts MATCH ?`
+			args = append(args, match)
+		}
+		if cur != nil {
+			if q.Sort == SortAccount {
+				where += ` AND (a.name_key, c.name_key, c.id) ` + cmp + ` ((SELECT name_key FROM accounts WHERE id = ?), ?, ?)`
+				args = append(args, cur.accountID, cur.key, cur.id)
+			} else {
+				where += ` AND (` + key + `, c.id) ` + cmp + ` (?, ?)`
+				args = append(args, cur.key, cur.id)
+			}
+		}
+		order := fmt.Sprintf(` ORDER BY %s %s, c.id %s`, key, dir, dir)
+		if q.Sort == SortAccount {
+			order = fmt.Sprintf(` ORDER BY a.name_key %s, c.name_key %s, c.id %s`, dir, dir, dir)
+		}
+		query = `SELECT c.id` + from + where + order + fmt.Sprintf(` LIMIT %d`, limit)
+	}
+
+	ids, err := s.queryIDs(ctx, query, args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("store: list contacts: %w", err)
+	}
+	more := len(ids) > q.Limit
+	if more {
+		ids = ids[:q.Limit]
+	}
+	if backward {
+		slices.Reverse(ids)
+	}
+	rows, err := s.listRows(ctx, sc, ids)
+	if err != nil {
+		return Page{}, err
+	}
+	p := Page{Rows: rows}
+	if len(rows) > 0 {
+		first, last := rows[0].ID, rows[len(rows)-1].ID
+		switch {
+		case backward:
+			p.NextID = last // we came back from there
+			if more {
+				p.PrevID = first
+			}
+		default:
+			if more {
+				p.NextID = last
+			}
+			if cur != nil {
+				p.PrevID = first
+			}
+		}
+	}
+	return p, nil
+}
+
+func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// listRows reads the lines of a page by id, in the order given.
+func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%d", id)
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.status, c.lock_reason, c.last_login_at,
+			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')
+		FROM contacts c WHERE c.id IN (`+b.String()+`) AND c.account_id IN `+sc.inList())
+	if err != nil {
+		return nil, fmt.Errorf("store: list rows: %w", err)
+	}
+	defer rows.Close()
+	names := map[int64]string{}
+	for _, a := range sc.accounts {
+		names[a.ID] = a.Name
+	}
+	byID := make(map[int64]ListRow, len(ids))
+	for rows.Next() {
+		var r ListRow
+		var lastLogin int64
+		var roles string
+		if err := rows.Scan(&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &r.Status, &r.LockReason,
+			&lastLogin, &roles); err != nil {
+			return nil, fmt.Errorf("store: list rows: %w", err)
+		}
+		if lastLogin > 0 {
+			r.LastLoginAt = time.Unix(lastLogin, 0).UTC()
+		}
+		r.Roles = parseRoles(roles)
+		r.AccountName = names[r.AccountID]
+		byID[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list rows: %w", err)
+	}
+	out := make([]ListRow, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

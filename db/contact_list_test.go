@@ -1,0 +1,176 @@
+package db_test
+
+import (
+	"cmp"
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"portal/db"
+	"portal/demo"
+)
+
+func populated(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := db.Open(filepath.Join(t.TempDir(), "portal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: contacts, Accounts: accounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.ScopeOf(ctx, pop.Root.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, sc
+}
+
+// sortedBy is the order a sort promises, computed independently of the SQL.
+func sortedBy(sort string) func(a, b db.ListRow) int {
+	return func(a, b db.ListRow) int {
+		switch sort {
+		case db.SortEmail:
+			return cmp.Or(strings.Compare(db.FoldKey(a.Email), db.FoldKey(b.Email)), cmp.Compare(a.ID, b.ID))
+		case db.SortLastLogin:
+			return cmp.Or(b.LastLoginAt.Compare(a.LastLoginAt), cmp.Compare(b.ID, a.ID))
+		case db.SortAccount:
+			if c := strings.Compare(db.FoldKey(a.AccountName), db.FoldKey(b.AccountName)); c != 0 {
+				return c
+			}
+		}
+		return cmp.Or(strings.Compare(db.NameKey(a.FirstName, a.LastName), db.NameKey(b.FirstName, b.LastName)),
+			cmp.Compare(a.ID, b.ID))
+	}
+}
+
+func ids(rows []db.ListRow) []int64 {
+	out := make([]int64, len(rows))
+	for i, r := range rows {
+		out[i] = r.ID
+	}
+	return out
+}
+
+func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
+	ctx := context.Background()
+	store, sc := populated(t, 3000, 3)
+	counts, err := store.ContactCounts(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts.Active+counts.Locked != 3000 || counts.Locked == 0 {
+		t.Fatalf("got counts %+v, want 3000 in all with some locked", counts)
+	}
+	for _, search := range []string{"", "an", "Müller", "example"} {
+		for _, status := range []string{db.StatusActive, db.StatusLocked} {
+			for _, sort := range db.Sorts {
+				name := strings.Join([]string{status, sort, search}, "/")
+				all, err := store.ListContacts(ctx, sc, db.ListQuery{Status: status, Sort: sort, Search: search, Limit: 100_000})
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				want := slices.Clone(all.Rows)
+				slices.SortFunc(want, sortedBy(sort))
+				if !slices.Equal(ids(all.Rows), ids(want)) {
+					t.Fatalf("%s: rows out of order", name)
+				}
+				for _, r := range all.Rows {
+					if r.Status != status {
+						t.Fatalf("%s: contact %d has status %s", name, r.ID, r.Status)
+					}
+				}
+				if search == "" {
+					wantN := counts.Active
+					if status == db.StatusLocked {
+						wantN = counts.Locked
+					}
+					if len(all.Rows) != wantN {
+						t.Fatalf("%s: got %d rows, want the count %d", name, len(all.Rows), wantN)
+					}
+				}
+
+				// Forward, page by page.
+				var forward []int64
+				q := db.ListQuery{Status: status, Sort: sort, Search: search, Limit: 37}
+				var last db.Page
+				for pages := 0; ; pages++ {
+					p, err := store.ListContacts(ctx, sc, q)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					forward = append(forward, ids(p.Rows)...)
+					last = p
+					if p.NextID == 0 {
+						break
+					}
+					if pages > 200 {
+						t.Fatalf("%s: paging does not end", name)
+					}
+					q.After = p.NextID
+				}
+				if !slices.Equal(forward, ids(all.Rows)) {
+					t.Fatalf("%s: forward paging got %d ids, want %d in the same order", name, len(forward), len(all.Rows))
+				}
+				// And back from the last page.
+				backward := ids(last.Rows)
+				q = db.ListQuery{Status: status, Sort: sort, Search: search, Limit: 37, Before: last.PrevID}
+				for q.Before != 0 {
+					p, err := store.ListContacts(ctx, sc, q)
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					backward = append(ids(p.Rows), backward...)
+					q.Before = p.PrevID
+				}
+				if !slices.Equal(backward, ids(all.Rows)) {
+					t.Fatalf("%s: backward paging got %d ids, want %d in the same order", name, len(backward), len(all.Rows))
+				}
+			}
+		}
+	}
+}
+
+func TestSearchQueryIsAlwaysValidFTS(t *testing.T) {
+	ctx := context.Background()
+	store, sc := populated(t, 200, 1)
+	for _, input := range []string{`"`, `""`, `anna"`, `NEAR(anna`, `*`, `-`, `anna -kow`, `(`, `)`, `a:b`,
+		`first_name:anna`, `AND`, `OR anna`, `NOT`, `^anna`, `anna*`, `'`, `\`, `<img src=x onerror=alert(1)>`,
+		"\x00", "é", "Zoë Ærø", strings.Repeat("a", 5000), strings.Repeat("a ", 500)} {
+		for _, sort := range db.Sorts {
+			if _, err := store.ListContacts(ctx, sc, db.ListQuery{Search: input, Sort: sort}); err != nil {
+				t.Errorf("search %q: %v", input, err)
+			}
+		}
+	}
+	if got, want := db.SearchQuery(`Zoë "x" NEAR(`), `"Zoë"* "x"* "NEAR"*`; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestSearchFindsNamesWithoutDiacriticsAndEmails(t *testing.T) {
+	ctx := context.Background()
+	store, sc := populated(t, 2000, 2)
+	for _, tc := range []struct{ search, want string }{{"zoe", "Zoë"}, {"lukasz", "Łukasz"}, {"muller", "Müller"}, {"mul", "Müller"}} {
+		p, err := store.ListContacts(ctx, sc, db.ListQuery{Search: tc.search, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Rows) == 0 {
+			t.Errorf("search %q found nothing", tc.search)
+		}
+		for _, r := range p.Rows {
+			if !strings.Contains(r.Name(), tc.want) {
+				t.Errorf("search %q found %q, want names with %q", tc.search, r.Name(), tc.want)
+			}
+		}
+	}
+}
