@@ -90,5 +90,17 @@ func New(d Deps) *fiber.App {
 	// as a contact id.
 	exports := NewExport(d.Log, d.Store)
 	app.Get("/contacts/export.csv", requireAdmin, exports.CSV)
+
+	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
+	contacts := NewContacts(d.Log, d.Store)
+	app.Get("/my-contacts", requireAdmin, contacts.MyContacts)
+	app.Get("/contacts", requireAdmin, contacts.List)
+	app.Get("/contacts/new", requireAdmin, contacts.New)
+	app.Post("/contacts", requireAdmin, contacts.Create)
+	app.Get("/contacts/:id<int>", requireAdmin, contacts.Show)
+	app.Get("/contacts/:id<int>/edit", requireAdmin, contacts.Edit)
+	app.Post("/contacts/:id<int>", requireAdmin, contacts.Update)
+	app.Post("/contacts/:id<int>/lock", requireAdmin, contacts.Lock)
+	app.Post("/contacts/:id<int>/unlock", requireAdmin, contacts.Unlock)
 	return app
 }
