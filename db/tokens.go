@@ -281,3 +281,35 @@ func (s *Store) SetPasswordWithLink(ctx context.Context, raw, passwordHash, remo
 	}
 	return c, nil
 }
+
+// Invitation is where a contact without a password stands with its set-your-password link.
+type Invitation struct {
+	Token      PasswordToken // the newest set-your-password link; zero when it never had one
+	MailStatus string        // the mail carrying it: queued, sent, given_up or superseded ("" when none)
+	MailError  string        // why the last attempt to send it failed
+}
+
+// Pending reports whether the contact still can set its password with the newest link.
+func (i Invitation) Pending(now time.Time) bool { return i.Token.ID != 0 && i.Token.Usable(now) }
+
+// InvitationOf reads the newest set-your-password link of a contact and its mail. Contacts
+// that have a password have no invitation to show: it returns the zero Invitation for them.
+func (s *Store) InvitationOf(ctx context.Context, c Contact) (Invitation, error) {
+	if c.HasPassword {
+		return Invitation{}, nil
+	}
+	tok, err := s.LatestToken(ctx, c.ID, PurposeInvite)
+	if errors.Is(err, ErrNotFound) {
+		return Invitation{}, nil
+	}
+	if err != nil {
+		return Invitation{}, err
+	}
+	inv := Invitation{Token: tok}
+	err = s.read.QueryRowContext(ctx, `SELECT status, last_error FROM outbox WHERE token_id = ?
+		ORDER BY created_at DESC, rowid DESC LIMIT 1`, tok.ID).Scan(&inv.MailStatus, &inv.MailError)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Invitation{}, fmt.Errorf("store: invitation mail of contact %d: %w", c.ID, err)
+	}
+	return inv, nil
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -265,4 +266,99 @@ func (h *Passwords) sendReset(c *fiber.Ctx, admin *db.Contact, contact db.Contac
 // ResetSentMessage is the confirmation an admin sees, word for word from SPEC R-RESET.
 func ResetSentMessage(email string) string {
 	return "A password reset link has been sent to " + email + ". The link is valid for 12 hours."
+}
+
+// contactOnPage reads the :id contact in the admin's scope (404 outside it).
+func (h *Passwords) contactOnPage(c *fiber.Ctx) (db.Contact, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return db.Contact{}, db.ErrNotFound
+	}
+	sc, err := h.store.ScopeOf(c.UserContext(), viewerOf(c).contact.AccountID)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	return h.store.ContactInScope(c.UserContext(), sc, id)
+}
+
+// SendResetLink is "Send password reset link" on a contact's page.
+func (h *Passwords) SendResetLink(c *fiber.Ctx) error {
+	contact, err := h.contactOnPage(c)
+	if err != nil {
+		return err
+	}
+	back := fmt.Sprintf("/contacts/%d", contact.ID)
+	if err := h.sendReset(c, viewerOf(c).contact, contact); err != nil {
+		var fe *fiber.Error
+		if !errors.As(err, &fe) || fe.Code != fiber.StatusUnprocessableEntity {
+			return err
+		}
+		if err := viewerOf(c).flash(c, flashError, fe.Message); err != nil {
+			return err
+		}
+	}
+	return redirect(c, back)
+}
+
+// ResendInvitation sends a contact without a password a new set-your-password link; the
+// older one stops working.
+func (h *Passwords) ResendInvitation(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	admin := viewerOf(c).contact
+	contact, err := h.contactOnPage(c)
+	if err != nil {
+		return err
+	}
+	back := fmt.Sprintf("/contacts/%d", contact.ID)
+	switch {
+	case contact.HasPassword:
+		return h.flashBack(c, flashError, contact.Name()+" has already set a password. Use Send password reset link instead.", back)
+	case contact.Locked():
+		return h.flashBack(c, flashError, contact.Name()+" is locked out, so no invitation was sent. Unlock the contact first.", back)
+	}
+	err = h.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: h.cfg.InviteTTL,
+			RequestedBy: admin, RemoteIP: c.IP(), Detail: "sent again by " + admin.Name()})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return h.flashBack(c, flashSuccess, InvitationSentMessage(contact.Email, h.cfg.InviteTTL), back)
+}
+
+func (h *Passwords) flashBack(c *fiber.Ctx, kind, text, url string) error {
+	if err := viewerOf(c).flash(c, kind, text); err != nil {
+		return err
+	}
+	return redirect(c, url)
+}
+
+// InvitationSentMessage confirms a set-your-password link, in the words of the reset one.
+func InvitationSentMessage(email string, ttl time.Duration) string {
+	return "A set-your-password link has been sent to " + email + ". The link is valid for " + components.Duration(ttl) + "."
+}
+
+// ChangePassword mails the signed-in contact a reset link (Change password on the home
+// page), under the same hourly limit as Forgot password?.
+func (h *Passwords) ChangePassword(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	me := viewerOf(c).contact
+	n, err := h.store.CountResetLinksSince(ctx, me.ID, h.store.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= MaxSelfServiceResets {
+		return h.flashBack(c, flashError, fmt.Sprintf("%d password reset links were sent to %s in the last hour. "+
+			"Use the newest one, or try again later.", n, me.Email), "/")
+	}
+	err = h.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: *me, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RemoteIP: c.IP(), Detail: "by the contact itself (Change password)"})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return h.flashBack(c, flashSuccess, ResetSentMessage(me.Email), "/")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -481,3 +482,114 @@ func TestSetPasswordRefusesBadPasswordsAndKeepsTheLink(t *testing.T) {
 		t.Errorf("a good password after refusals: got %d, want 200", resp.StatusCode)
 	}
 }
+
+func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.member.Email)
+	if home := b.Get("/"); !hasTestID(t, home.Body, "change-password") {
+		t.Fatal("home page has no Change password")
+	}
+	for i := 1; i <= 4; i++ {
+		resp := b.PostForm("/change-password", nil)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+			t.Fatalf("request %d: got %d to %q, want 303 to /", i, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		home := b.Get("/")
+		if i <= handlers.MaxSelfServiceResets {
+			if got, want := testID(t, home.Body, "alert-success"), handlers.ResetSentMessage(e.member.Email); got != want {
+				t.Errorf("request %d: got %q, want %q", i, got, want)
+			}
+		} else if got := testID(t, home.Body, "alert-error"); !strings.Contains(got, "in the last hour") {
+			t.Errorf("request %d: got %q, want the hourly limit explained", i, got)
+		}
+		e.DeliverMail()
+	}
+	if got := len(e.SMTP.MessagesTo(e.member.Email)); got != handlers.MaxSelfServiceResets {
+		t.Errorf("got %d mails, want %d", got, handlers.MaxSelfServiceResets)
+	}
+	if resp := e.Browser().PostForm("/change-password", nil); resp.StatusCode == http.StatusOK {
+		t.Error("signed out: Change password answered 200")
+	}
+}
+
+func TestSendResetLinkFromAContactsPage(t *testing.T) {
+	e := newLoginEnv(t)
+	other := e.Account("Contoso Pharma", nil)
+	outside := e.Contact(other, "Olga", "Ivanova", "olga@contoso.example")
+	locked := e.Contact(e.account, "Ann", "Lee", "ann@northwind.example")
+	lockDirectly(t, e.Env, locked.ID)
+	admin := e.Login(e.admin.Email)
+	admin.Get("/")
+
+	resp := admin.PostForm("/contacts/"+itoa(e.member.ID)+"/reset-link", nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/contacts/"+itoa(e.member.ID) {
+		t.Fatalf("got %d to %q, want 303 to the contact's page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got, want := testID(t, admin.Get("/").Body, "alert-success"), handlers.ResetSentMessage(e.member.Email); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if resp := admin.PostForm("/contacts/"+itoa(outside.ID)+"/reset-link", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("outside the scope: got %d, want 404", resp.StatusCode)
+	}
+	admin.PostForm("/contacts/"+itoa(locked.ID)+"/reset-link", nil)
+	if got := testID(t, admin.Get("/").Body, "alert-error"); !strings.Contains(got, "locked out") {
+		t.Errorf("locked contact: got %q, want it refused", got)
+	}
+	e.DeliverMail()
+	if got := len(e.SMTP.Messages()); got != 1 || len(e.SMTP.MessagesTo(e.member.Email)) != 1 {
+		t.Errorf("got %d mails, want 1 to %s", got, e.member.Email)
+	}
+}
+
+func TestResendInvitation(t *testing.T) {
+	e := newLoginEnv(t)
+	var newbie db.Contact
+	err := e.Store.Write(e.Ctx, func(tx *db.Tx) error {
+		id, err := tx.CreateContact(e.Ctx, db.NewContact{AccountID: e.account.ID, FirstName: "Nina", LastName: "Berg", Email: "nina@northwind.example"})
+		if err != nil {
+			return err
+		}
+		newbie = db.Contact{ID: id, AccountID: e.account.ID, FirstName: "Nina", LastName: "Berg", Email: "nina@northwind.example"}
+		_, err = tx.IssueLink(e.Ctx, db.LinkRequest{Contact: newbie, Purpose: db.PurposeInvite, TTL: e.Config.InviteTTL})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := mailedLink(t, e.Env, newbie.Email)
+	inv, err := e.Store.InvitationOf(e.Ctx, e.Reload(newbie))
+	if err != nil || !inv.Pending(e.Clock.Now()) || inv.MailStatus != db.MailSent {
+		t.Fatalf("got invitation %+v, %v; want pending and sent", inv, err)
+	}
+	e.Clock.Advance(e.Config.InviteTTL + time.Second)
+	if inv, _ := e.Store.InvitationOf(e.Ctx, e.Reload(newbie)); inv.Pending(e.Clock.Now()) {
+		t.Error("invitation still pending after its link expired")
+	}
+
+	admin := e.Login(e.admin.Email)
+	admin.Get("/")
+	admin.PostForm("/contacts/"+itoa(newbie.ID)+"/invitation", nil)
+	if got, want := testID(t, admin.Get("/").Body, "alert-success"), handlers.InvitationSentMessage(newbie.Email, e.Config.InviteTTL); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if want := "A set-your-password link has been sent to nina@northwind.example. The link is valid for 7 days."; handlers.InvitationSentMessage(newbie.Email, e.Config.InviteTTL) != want {
+		t.Errorf("got %q, want %q", handlers.InvitationSentMessage(newbie.Email, e.Config.InviteTTL), want)
+	}
+	second := mailedLink(t, e.Env, newbie.Email)
+	if resp := e.Browser().Get(first); resp.StatusCode != http.StatusGone {
+		t.Errorf("first invitation link: got %d, want 410", resp.StatusCode)
+	}
+	resp := e.Browser().Get(second)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, "Set your password") {
+		t.Errorf("second invitation link: got %d, want 200 with Set your password", resp.StatusCode)
+	}
+	if resp := setPassword(e.Browser(), second, newPassword); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set password: got %d", resp.StatusCode)
+	}
+	admin.PostForm("/contacts/"+itoa(newbie.ID)+"/invitation", nil)
+	if got := testID(t, admin.Get("/").Body, "alert-error"); !strings.Contains(got, "has already set a password") {
+		t.Errorf("got %q, want a refusal", got)
+	}
+}
+
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }

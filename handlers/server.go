@@ -83,6 +83,9 @@ func New(d Deps) *fiber.App {
 	app.Post("/set-password/:token", passwords.SubmitSetPassword)
 	app.Get("/reset-password", requireAdmin, passwords.ShowReset)
 	app.Post("/reset-password", requireAdmin, passwords.SubmitReset)
+	app.Post("/change-password", requireSignedIn, passwords.ChangePassword)
+	app.Post("/contacts/:id<int>/reset-link", requireAdmin, passwords.SendResetLink)
+	app.Post("/contacts/:id<int>/invitation", requireAdmin, passwords.ResendInvitation)
 
 	app.Get("/", requireSignedIn, home)
 

@@ -139,10 +139,17 @@ type LogSender struct {
 	domain string
 }
 
-// Send logs the whole message: headers and the text part.
+// Send logs the whole message: headers and the text part, and each link on its own so
+// that the person trying the demo finds it at a glance.
 func (s *LogSender) Send(_ context.Context, m Message) error {
-	s.log.Info("mail (no SMTP host configured, so it is written here instead of sent)",
-		"message_id", "<"+m.ID+"@"+s.domain+">", "from", s.from, "to", headerText(m.ToName)+" <"+m.ToEmail+">",
-		"subject", headerText(m.Subject), "body", "\n"+m.Text)
+	args := []any{"message_id", "<" + m.ID + "@" + s.domain + ">", "from", s.from,
+		"to", headerText(m.ToName) + " <" + m.ToEmail + ">", "subject", headerText(m.Subject)}
+	for _, line := range strings.Split(m.Text, "\n") {
+		if strings.HasPrefix(line, "http://") || strings.HasPrefix(line, "https://") {
+			args = append(args, "link", line)
+		}
+	}
+	args = append(args, "body", "\n"+m.Text)
+	s.log.Info("mail (no SMTP host configured, so it is written here instead of sent)", args...)
 	return nil
 }
