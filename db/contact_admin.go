@@ -56,8 +56,10 @@ func (t *Tx) otherActiveAdmins(ctx context.Context, accountID, id int64) (int, e
 }
 
 // CreateContactInScope creates a contact in an account of sc, with its audit event, in one
-// transaction. An account outside sc is refused, whatever the form said.
-func (s *Store) CreateContactInScope(ctx context.Context, sc Scope, actor Actor, n NewContact) (int64, error) {
+// transaction. An account outside sc is refused, whatever the form said. onCreated (may be
+// nil) runs in the same transaction: the mail feature queues the invitation there.
+func (s *Store) CreateContactInScope(ctx context.Context, sc Scope, actor Actor, n NewContact,
+	onCreated func(*Tx, Contact) error) (int64, error) {
 	if !sc.Contains(n.AccountID) {
 		return 0, ErrAccountOutside
 	}
@@ -68,8 +70,15 @@ func (s *Store) CreateContactInScope(ctx context.Context, sc Scope, actor Actor,
 		if id, err = tx.CreateContact(ctx, n); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, Event{Action: ActionContactCreated, ActorID: actor.ID, TargetID: id,
-			AccountID: n.AccountID, RemoteIP: actor.RemoteIP, Detail: "roles: " + rolesDetail(n.Roles)})
+		if err := tx.Audit(ctx, Event{Action: ActionContactCreated, ActorID: actor.ID, TargetID: id,
+			AccountID: n.AccountID, RemoteIP: actor.RemoteIP, Detail: "roles: " + rolesDetail(n.Roles)}); err != nil {
+			return err
+		}
+		if onCreated == nil {
+			return nil
+		}
+		return onCreated(tx, Contact{ID: id, AccountID: n.AccountID, FirstName: n.FirstName, LastName: n.LastName,
+			Email: strings.TrimSpace(n.Email), Roles: n.Roles, HasPassword: n.PasswordHash != ""})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: create contact: %w", err)

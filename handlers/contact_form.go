@@ -96,10 +96,14 @@ func (h *Contacts) Create(c *fiber.Ctx) error {
 	if v.Errors = f.Validate(sc); len(v.Errors) > 0 {
 		return h.renderForm(c, fiber.StatusUnprocessableEntity, v)
 	}
+	var onCreated func(*db.Tx, db.Contact) error
+	if h.OnCreated != nil {
+		onCreated = func(tx *db.Tx, created db.Contact) error { return h.OnCreated(c, tx, created) }
+	}
 	id, err := h.store.CreateContactInScope(c.UserContext(), sc, h.actor(c), db.NewContact{
 		AccountID: f.AccountID, FirstName: f.FirstName, LastName: f.LastName, Email: f.Email,
 		Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles,
-	})
+	}, onCreated)
 	if errors.Is(err, db.ErrEmailTaken) {
 		return h.duplicate(c, sc, v)
 	}

@@ -24,6 +24,9 @@ type Contacts struct {
 	Tiles []components.Tile
 	// DetailActions and DetailPanels add to a contact's page (see components.DetailsView).
 	DetailActions []func(c *fiber.Ctx, contact db.Contact) components.DetailsExtra
+	// OnCreated runs in the transaction that creates a contact (the mail feature queues the
+	// set-your-password mail there). Nil: nothing more happens.
+	OnCreated func(c *fiber.Ctx, tx *db.Tx, created db.Contact) error
 }
 
 // NewContacts builds the contact admin's handlers.

@@ -362,3 +362,35 @@ func (h *Passwords) ChangePassword(c *fiber.Ctx) error {
 	}
 	return h.flashBack(c, flashSuccess, ResetSentMessage(me.Email), "/")
 }
+
+// Invite queues the set-your-password mail of a contact an admin just created, in the
+// transaction that creates it.
+func (h *Passwords) Invite(c *fiber.Ctx, tx *db.Tx, created db.Contact) error {
+	if created.HasPassword {
+		return nil
+	}
+	admin := viewerOf(c).contact
+	_, err := tx.IssueLink(c.UserContext(), db.LinkRequest{Contact: created, Purpose: db.PurposeInvite, TTL: h.cfg.InviteTTL,
+		RequestedBy: admin, RemoteIP: c.IP(), Detail: "set-your-password link, valid " + components.Duration(h.cfg.InviteTTL)})
+	return err
+}
+
+// DetailsExtra adds to a contact's page: "Send password reset link" for an active contact
+// with a password, the invitation and "Resend invitation" for one without.
+func (h *Passwords) DetailsExtra(c *fiber.Ctx, contact db.Contact) components.DetailsExtra {
+	var e components.DetailsExtra
+	if !contact.HasPassword {
+		inv, err := h.store.InvitationOf(c.UserContext(), contact)
+		if err != nil {
+			// The page is still useful without the panel; the error is logged, not hidden.
+			h.log.Error("invitation state", "contact_id", contact.ID, "err", err)
+			return e
+		}
+		e.Panels = append(e.Panels, components.InvitationPanel(contact, inv, h.store.Now()))
+		return e
+	}
+	if !contact.Locked() {
+		e.Actions = append(e.Actions, components.SendResetLinkAction(contact))
+	}
+	return e
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"portal/auth"
+	"portal/components"
 	"portal/config"
 	"portal/db"
 	"portal/session"
@@ -96,6 +97,10 @@ func New(d Deps) *fiber.App {
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	contacts := NewContacts(d.Log, d.Store)
+	contacts.Tiles = append(contacts.Tiles, components.Tile{Title: "Reset password",
+		Text: "Send a colleague a link to choose a new password.", Href: "/reset-password", TestID: "tile-reset-password"})
+	contacts.DetailActions = append(contacts.DetailActions, passwords.DetailsExtra)
+	contacts.OnCreated = passwords.Invite
 	app.Get("/my-contacts", requireAdmin, contacts.MyContacts)
 	app.Get("/contacts", requireAdmin, contacts.List)
 	app.Get("/contacts/new", requireAdmin, contacts.New)
