@@ -350,6 +350,7 @@ type axeViolation struct {
 // violations, with a report a person can act on.
 func (tb *tab) checkA11y(page string) {
 	tb.t.Helper()
+	tb.keepHTML(page)
 	if tb.noJS {
 		return // axe is a script; the same pages are checked in the tabs that run scripts
 	}

@@ -61,7 +61,11 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 	browserCtx = ctx
-	return m.Run()
+	code := m.Run()
+	if !validateHTML() && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // chromiumPath finds the browser: E2E_CHROMIUM, then Debian's /usr/bin/chromium, then PATH.

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+)
+
+// The Nu Html Checker (npm vnu-jar, 30 MB, so not vendored) validates every page the flows
+// visit when E2E_VNU names its vnu.jar: the pages are saved as the browser holds them and
+// checked in one run after the tests, which then fail on any error.
+var (
+	vnuJar   = os.Getenv("E2E_VNU")
+	vnuMu    sync.Mutex
+	vnuDir   string
+	vnuPages = map[string]bool{}
+)
+
+var unsafeName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// keepHTML saves the page for the checker, once per page name.
+func (tb *tab) keepHTML(page string) {
+	tb.t.Helper()
+	if vnuJar == "" || tb.noJS {
+		return
+	}
+	name := strings.Trim(unsafeName.ReplaceAllString(strings.ToLower(page), "-"), "-") + ".html"
+	vnuMu.Lock()
+	defer vnuMu.Unlock()
+	if vnuPages[name] {
+		return
+	}
+	if vnuDir == "" {
+		dir, err := os.MkdirTemp("", "e2e-vnu-")
+		if err != nil {
+			tb.t.Fatal(err)
+		}
+		vnuDir = dir
+	}
+	html := eval[string](tb, `"<!DOCTYPE html>\n" + document.documentElement.outerHTML`)
+	if err := os.WriteFile(filepath.Join(vnuDir, name), []byte(html), 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+	vnuPages[name] = true
+}
+
+// validateHTML runs the checker over the saved pages; it returns false on any error.
+func validateHTML() bool {
+	if vnuDir == "" {
+		return true
+	}
+	defer os.RemoveAll(vnuDir)
+	// HTMX's hx-* attributes are not HTML's; everything else must be.
+	out, err := exec.Command("java", "-jar", vnuJar, "--errors-only", "--skip-non-html",
+		"--filterpattern", `.*Attribute “hx-[a-z-]+” not allowed.*`, vnuDir).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Nu Html Checker found errors in the pages the flows visited:\n%s\n", strings.ReplaceAll(string(out), "file:"+vnuDir+"/", ""))
+		return false
+	}
+	fmt.Fprintf(os.Stderr, "Nu Html Checker: %d pages valid\n", len(vnuPages))
+	return true
+}
