@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"portal/portaltest"
 )
@@ -171,9 +172,18 @@ func jsString(s string) string {
 	return string(b)
 }
 
-// link is a link with exactly these words.
+// link is a link with exactly these words, or a tile link whose title (its <strong>) has
+// them.
 func link(words string) element {
-	return find("link "+jsString(words), "a", "norm(el.textContent) === "+jsString(words))
+	w := jsString(words)
+	return find("link "+w, "a", "norm(el.textContent) === "+w+
+		` || [...el.querySelectorAll("strong")].some((s) => norm(s.textContent) === `+w+")")
+}
+
+// sectionTab is a link to a section of a list, with its count after the words
+// ("Locked out contacts 2").
+func sectionTab(words string) element {
+	return find("section link "+jsString(words), "a", `norm(el.textContent).replace(/\s*\d+$/, "") === `+jsString(words))
 }
 
 // button is a button (or a menu's summary) with exactly these words, or with this
@@ -233,10 +243,17 @@ func (tb *tab) clickAndLoad(e element) {
 	}
 }
 
-// typeInto types text into a field, key by key, after clearing it.
+// typeInto replaces what a field holds with text, typed key by key: what was there is
+// selected first, so the first key overwrites it, as when a person selects and types.
 func (tb *tab) typeInto(e element, text string) {
 	tb.t.Helper()
-	tb.do("type into "+e.desc, chromedp.Clear(e.sel()), chromedp.SendKeys(e.sel(), text))
+	tb.do("select the text of "+e.desc, chromedp.Focus(e.sel(), chromedp.NodeVisible),
+		chromedp.Evaluate[chromedp.Void](`(() => { const el = document.activeElement; if (el && el.select) el.select(); })()`))
+	if text == "" {
+		tb.do("clear "+e.desc, chromedp.KeyEvent(kb.Backspace))
+		return
+	}
+	tb.do("type into "+e.desc, chromedp.SendKeys(e.sel(), text))
 }
 
 // press sends one key, such as "\t" (Tab), "\r" (Enter) or kb.Escape, to the focused element.
@@ -263,6 +280,23 @@ func (tb *tab) tabTo(e element) {
 	}
 	tb.fail("%s can't be reached with the Tab key (focus is on %s)", e.desc,
 		eval[string](tb, `document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`))
+}
+
+// choose picks the option of a dropdown whose words are these (indentation that shows the
+// account tree aside), as a person picks from the list.
+func (tb *tab) choose(e element, option string) {
+	tb.t.Helper()
+	ok := eval[bool](tb, fmt.Sprintf(`(() => { %s
+const sel = %s; if (!sel) return false;
+const opt = [...sel.options].find((o) => norm(o.textContent).replace(/^[\s\u00a0\u2014\u2013\u2500-\u257f·.>-]+/, "") === %s);
+if (!opt) return false;
+sel.focus(); sel.value = opt.value;
+sel.dispatchEvent(new Event("input", {bubbles: true}));
+sel.dispatchEvent(new Event("change", {bubbles: true}));
+return true; })()`, findJS, e.js, jsString(option)))
+	if !ok {
+		tb.fail("%s has no option %q", e.desc, option)
+	}
 }
 
 // waitFor waits until the element shows.

@@ -1,13 +1,40 @@
 // Small behaviours the markup can't express. The portal works without this file.
 (function () {
   "use strict";
-  // After HTMX swaps in a confirmation or an error, move focus to it so that keyboard and
-  // screen reader users land where the page changed.
-  document.addEventListener("htmx:afterSettle", function (evt) {
-    var target = evt.detail && evt.detail.elt;
-    if (!target || !target.querySelector) return;
-    var focus = target.querySelector("[data-autofocus]");
+  function focusIn(el) {
+    if (!el || !el.querySelector) return;
+    var focus = el.matches("[data-autofocus]") ? el : el.querySelector("[data-autofocus]");
     if (focus) focus.focus();
+  }
+  // After HTMX swaps in a confirmation or an error, move focus to it so that keyboard and
+  // screen reader users land where the page changed. Confirmations often arrive out of band
+  // (into #alerts), which HTMX reports with its own event.
+  document.addEventListener("htmx:afterSettle", function (evt) {
+    focusIn(evt.detail && evt.detail.elt);
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (evt) {
+    focusIn(evt.target);
+  });
+  // On a page that comes back with errors, start at the first field to fix (its message is
+  // tied to it with aria-describedby); after a redirect, at the confirmation.
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var target = document.querySelector("main form [aria-invalid=true]") ||
+      document.querySelector("main [data-autofocus]");
+    if (target) target.focus();
+  });
+  // Back and Forward restore a page from HTMX's history snapshot, which holds the HTML but
+  // not what was typed: put the search form's fields back in step with the URL the list
+  // was loaded from.
+  document.addEventListener("htmx:historyRestore", function () {
+    var params = new URLSearchParams(location.search);
+    document.querySelectorAll("form[role=search] [name]").forEach(function (el) {
+      if (params.has(el.name)) {
+        el.value = params.get(el.name);
+      } else if (el.type === "search" || el.type === "text") {
+        el.value = "";
+      }
+    });
   });
   // Close an open <details> menu when the user clicks elsewhere or presses Escape.
   function closeMenus(except) {
