@@ -168,6 +168,13 @@ var actionLabels = map[string]string{
 	db.ActionLoginSucceeded:  "Logged in",
 	db.ActionLoginFailed:     "Login failed",
 	db.ActionLogout:          "Logged out",
+	db.ActionResetRequested:  "Password reset link requested",
+	db.ActionResetRefused:    "Password reset link refused",
+	db.ActionInvitationSent:  "Invitation sent",
+	db.ActionLinkUsed:        "Link used",
+	db.ActionPasswordChanged: "Password changed",
+	db.ActionUnlockedByReset: "Unlocked by a password reset",
+	db.ActionMailGivenUp:     "Email given up",
 }
 
 func actionLabel(action string) string {

@@ -18,6 +18,11 @@ import (
 	"portal/validate"
 )
 
+// ForgotPasswordTime is how long every answer to Forgot password? takes at least. The work
+// differs (a known address queues a link, an unknown one only writes an audit row), so each
+// answer waits out the same floor and the timing tells nothing; it is far above that work.
+const ForgotPasswordTime = 100 * time.Millisecond
+
 // MaxSelfServiceResets is how many reset links Forgot password? sends one contact per hour;
 // further requests get the same answer and send nothing, so the form can't flood a mailbox.
 const MaxSelfServiceResets = 3
@@ -53,6 +58,7 @@ func (h *Passwords) forgotPage(c *fiber.Ctx, status int, f components.ForgotPass
 // so neither the words nor the timing tell whether it belongs to anyone.
 func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
 	ctx := c.UserContext()
+	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	form := components.ForgotPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
 	if !h.limiter.Allow(c.IP()) {
 		form.Error = "Too many requests from your network. Wait a minute and try again."
@@ -92,6 +98,11 @@ func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
 	})
 	if err != nil {
 		return err
+	}
+	select {
+	case <-time.After(time.Until(answerAt)):
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return render(c, fiber.StatusOK, components.ForgotPasswordSentPage(shell(c, "Check your email", "login"), form.Email), nil)
 }

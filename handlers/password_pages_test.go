@@ -5,10 +5,12 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"portal/db"
+	"portal/portaltest"
 )
 
 func doc(t *testing.T, body string) *goquery.Document {
@@ -124,5 +126,59 @@ func TestCreatedContactIsInvitedAndCanSetItsPassword(t *testing.T) {
 	page := doc(t, b.Get("/contacts/"+itoa(nina.ID)).Body)
 	if page.Find(`[data-testid="invitation"]`).Length() != 0 || page.Find(`[data-testid="send-reset-link"]`).Length() != 1 {
 		t.Error("after setting a password the page should offer a reset link, not the invitation")
+	}
+}
+
+func TestGivenUpMailShowsInTheContactsHistory(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	b.Get("/reset-password")
+	e.SMTP.Stop()
+	b.PostForm("/reset-password", url.Values{"email": {e.member.Email}})
+	e.DeliverMail()
+	e.Clock.Advance(db.ResetLinkTTL + time.Second)
+	e.SMTP.Start()
+	e.DeliverMail()
+	b = e.Login(e.admin.Email) // the first session expired while the clock moved on
+	history := doc(t, b.Get("/contacts/"+itoa(e.member.ID)).Body).Find(`[data-testid="history-row"]`)
+	var actions []string
+	history.Each(func(_ int, s *goquery.Selection) {
+		a, _ := s.Attr("data-action")
+		actions = append(actions, a+": "+strings.Join(strings.Fields(s.Text()), " "))
+	})
+	joined := strings.Join(actions, "\n")
+	for _, want := range []string{db.ActionMailGivenUp + ": ", "Email given up", db.ActionResetRequested + ": ", "Maria Anders"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("history lacks %q:\n%s", want, joined)
+		}
+	}
+	if n := len(e.SMTP.Messages()); n != 0 {
+		t.Errorf("got %d mails, want none", n)
+	}
+}
+
+// BenchmarkForgotPassword compares the known-address path with the unknown-address
+// baseline: the ratio should stay close to 1, so timing doesn't tell them apart. The clock
+// moves an hour per request, so the known address never hits its hourly limit.
+func BenchmarkForgotPassword(b *testing.B) {
+	for _, tt := range []struct{ name, email string }{
+		{"unknown address (baseline)", "nobody@northwind.example"},
+		{"known address", "lukasz@northwind.example"},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			e := portaltest.New(b)
+			acc := e.Account("Northwind Traders", nil)
+			e.Contact(acc, "Łukasz", "Kowalski", "lukasz@northwind.example")
+			browser := e.Browser()
+			browser.Get("/forgot-password")
+			form := url.Values{"email": {tt.email}}
+			b.ResetTimer()
+			for range b.N {
+				e.Clock.Advance(time.Hour)
+				if resp := browser.PostForm("/forgot-password", form); resp.StatusCode != http.StatusOK {
+					b.Fatalf("got %d, want 200", resp.StatusCode)
+				}
+			}
+		})
 	}
 }
