@@ -67,9 +67,12 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 		}
 		ids[a.name] = acc.ID
 	}
+	var adminID int64
+	var created []int64 // the Northwind contacts, in creation order
 	err = store.Write(ctx, func(tx *db.Tx) error {
-		adminID, err := tx.CreateContact(ctx, db.NewContact{
-			AccountID: ids["Northwind Traders"], FirstName: "Maria", LastName: "Anders", Email: AdminEmail,
+		var err error
+		adminID, err = tx.CreateContact(ctx, db.NewContact{
+			AccountID: ids[RootAccount], FirstName: "Maria", LastName: "Anders", Email: AdminEmail,
 			Phone: "+44 20 7946 0958", JobTitle: "Head of IT Services",
 			Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash,
 		})
@@ -90,7 +93,7 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 			if i == 5 || i == 56 {
 				roles = append(roles, db.RoleContactAdmin)
 			}
-			_, err := tx.CreateContact(ctx, db.NewContact{
+			id, err := tx.CreateContact(ctx, db.NewContact{
 				AccountID: ids[account], FirstName: first, LastName: last,
 				Email:    fmt.Sprintf("%s.%s%d@%s.example", ascii(first), ascii(last), i, domain(account)),
 				Phone:    fmt.Sprintf("+44 20 7946 %04d", 1000+i*37),
@@ -99,13 +102,60 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 			if err != nil {
 				return err
 			}
+			if err := tx.Audit(ctx, db.Event{Action: db.ActionContactCreated, ActorID: adminID, TargetID: id,
+				AccountID: ids[account], Detail: "demo data"}); err != nil {
+				return err
+			}
+			if account != "Contoso Pharma" {
+				created = append(created, id)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
 	}
+	if err := seedActivity(ctx, store, ids[RootAccount], adminID, created); err != nil {
+		return "", "", fmt.Errorf("demo: %w", err)
+	}
 	return AdminEmail, password, nil
+}
+
+// seedActivity makes the demo look lived in, through the same store calls the portal uses
+// (so the history shows them): some contacts logged in, a few locked by the admin, and one
+// locked automatically after ten wrong passwords.
+func seedActivity(ctx context.Context, store *db.Store, rootID, adminID int64, contacts []int64) error {
+	sc, err := store.ScopeOf(ctx, rootID)
+	if err != nil {
+		return err
+	}
+	for i, id := range contacts {
+		if i%3 == 0 {
+			c, err := store.ContactByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			if err := store.RecordLoginSuccess(ctx, id, c.AccountID, "", "192.0.2.10"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, i := range []int{7, 19, 33} {
+		if i < len(contacts) {
+			if err := store.LockContact(ctx, sc, db.Actor{ID: adminID, RemoteIP: "192.0.2.10"}, contacts[i]); err != nil {
+				return err
+			}
+		}
+	}
+	if len(contacts) > 44 {
+		const threshold = 10
+		for range threshold {
+			if _, err := store.RecordLoginFailure(ctx, contacts[44], threshold, "198.51.100.7", "wrong password", nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func domain(account string) string {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"portal/auth"
 	"portal/db"
 	"portal/demo"
 )
@@ -61,5 +62,36 @@ func BenchmarkPopulate1M10(b *testing.B) {
 		if _, err := demo.Populate(context.Background(), store, demo.Scale{Contacts: 1_000_000, Accounts: 10}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSeedShowsLockedContacts(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	email, password, err := demo.Seed(ctx, store, auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2))
+	if err != nil || email != demo.AdminEmail || password == "" {
+		t.Fatalf("seed: %q %q %v", email, password, err)
+	}
+	admin, err := store.ContactByEmail(ctx, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.ScopeOf(ctx, admin.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sc.Accounts()); got < 4 {
+		t.Errorf("the admin's scope has %d accounts, want a company with child organizations", got)
+	}
+	locked, err := store.ListContacts(ctx, sc, db.ListQuery{Status: db.StatusLocked, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, r := range locked.Rows {
+		reasons[r.LockReason]++
+	}
+	if reasons[db.LockedByAdmin] < 2 || reasons[db.LockedByFailedLogins] != 1 {
+		t.Errorf("got locked contacts by reason %v, want a few by an admin and one after failed logins", reasons)
 	}
 }

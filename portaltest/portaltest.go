@@ -285,11 +285,14 @@ func (b *Browser) post(path string, form url.Values, htmx bool) Response {
 	}
 	form = cloneValues(form)
 	req, _ := http.NewRequest(http.MethodPost, "http://portal.example.test"+path, nil)
+	b.mu.Lock() // Do updates CSRF; browsers are shared by concurrent requests in some tests
+	token := b.CSRF
+	b.mu.Unlock()
 	if htmx {
 		req.Header.Set("HX-Request", "true")
-		req.Header.Set("X-CSRF-Token", b.CSRF)
+		req.Header.Set("X-CSRF-Token", token)
 	} else if _, ok := form["_csrf"]; !ok {
-		form.Set("_csrf", b.CSRF)
+		form.Set("_csrf", token)
 	}
 	req.Body = io.NopCloser(strings.NewReader(form.Encode()))
 	req.ContentLength = int64(len(form.Encode()))

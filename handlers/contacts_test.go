@@ -1,0 +1,623 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"portal/db"
+	"portal/demo"
+	"portal/portaltest"
+)
+
+// tenants is two customers: Northwind with two child organizations, and Contoso.
+type tenants struct {
+	*portaltest.Env
+	parent, child, sibling, other                   db.Account
+	parentAdmin, childAdmin, siblingAdmin, otherAdm db.Contact
+	member                                          db.Contact // no role, in the parent
+	target                                          db.Contact // in the child organization
+}
+
+func newTenants(t *testing.T) tenants {
+	t.Helper()
+	env := portaltest.New(t)
+	w := tenants{Env: env}
+	w.parent = env.Account("Northwind Traders", nil)
+	w.child = env.Account("Northwind Logistics", &w.parent)
+	w.sibling = env.Account("Northwind Retail", &w.parent)
+	w.other = env.Account("Contoso Pharma", nil)
+	w.parentAdmin = env.Contact(w.parent, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+	w.childAdmin = env.Contact(w.child, "Søren", "Nielsen", "soren@northwind.example", db.RoleContactAdmin)
+	w.siblingAdmin = env.Contact(w.sibling, "Inès", "Dubois", "ines@northwind.example", db.RoleContactAdmin)
+	w.otherAdm = env.Contact(w.other, "Kwame", "Mensah", "kwame@contoso.example", db.RoleContactAdmin)
+	w.member = env.Contact(w.parent, "Łukasz", "Kowalski", "lukasz@northwind.example")
+	w.target = env.Contact(w.child, "Zoë", "Ærø", "zoe@northwind.example", db.RoleIncidentContact)
+	return w
+}
+
+func doc(t *testing.T, body string) *goquery.Document {
+	t.Helper()
+	d, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func testText(t *testing.T, body, testID string) string {
+	t.Helper()
+	return strings.TrimSpace(doc(t, body).Find(`[data-testid="` + testID + `"]`).First().Text())
+}
+
+// lockDirect locks a contact as the parent admin without going through HTTP.
+func (w tenants) lockDirect(t *testing.T, c db.Contact) {
+	t.Helper()
+	sc, err := w.Store.ScopeOf(w.Ctx, w.parent.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Store.LockContact(w.Ctx, sc, db.Actor{ID: w.parentAdmin.ID}, c.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestContactActionsAreScoped(t *testing.T) {
+	type actorKind int
+	const (
+		parentAdmin actorKind = iota
+		childAdmin
+		siblingAdmin
+		otherAdmin
+		member
+		signedOut
+	)
+	actors := []struct {
+		name    string
+		kind    actorKind
+		inScope bool
+		status  int // expected status when refused (0: in scope)
+	}{
+		{"parent-org admin", parentAdmin, true, 0},
+		{"child-org admin", childAdmin, true, 0},
+		{"sibling-org admin", siblingAdmin, false, http.StatusNotFound},
+		{"other tenant admin", otherAdmin, false, http.StatusNotFound},
+		{"contact without roles", member, false, http.StatusForbidden},
+		{"signed out", signedOut, false, http.StatusSeeOther},
+	}
+	type action struct {
+		name     string
+		auditFor string // the audit action a success writes about the target
+		prepare  func(t *testing.T, w tenants)
+		do       func(b *portaltest.Browser, w tenants) portaltest.Response
+		okStatus int
+		changed  func(w tenants) bool // did the action take effect?
+	}
+	actions := []action{
+		{name: "show details", okStatus: http.StatusOK,
+			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
+				return b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+			}},
+		{name: "edit form", okStatus: http.StatusOK,
+			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
+				return b.Get(fmt.Sprintf("/contacts/%d/edit", w.target.ID))
+			}},
+		{name: "edit", auditFor: db.ActionContactEdited, okStatus: http.StatusSeeOther,
+			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
+				return b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), url.Values{
+					"first_name": {"Zoë"}, "last_name": {"Ærø"}, "email": {"zoe@northwind.example"},
+					"job_title": {"Changed"}, "account_id": {fmt.Sprint(w.target.AccountID)}})
+			},
+			changed: func(w tenants) bool { return w.Reload(w.target).JobTitle == "Changed" }},
+		{name: "lock", auditFor: db.ActionContactLocked, okStatus: http.StatusSeeOther,
+			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
+				return b.PostForm(fmt.Sprintf("/contacts/%d/lock", w.target.ID), nil)
+			},
+			changed: func(w tenants) bool { return w.Reload(w.target).Locked() }},
+		{name: "unlock", auditFor: db.ActionContactUnlocked, okStatus: http.StatusSeeOther,
+			prepare: func(t *testing.T, w tenants) { w.lockDirect(t, w.target) },
+			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
+				return b.HTMXPost(fmt.Sprintf("/contacts/%d/unlock", w.target.ID), nil)
+			},
+			changed: func(w tenants) bool { return !w.Reload(w.target).Locked() }},
+	}
+	for _, a := range actors {
+		for _, act := range actions {
+			t.Run(a.name+"/"+act.name, func(t *testing.T) {
+				w := newTenants(t)
+				if act.prepare != nil {
+					act.prepare(t, w)
+				}
+				var b *portaltest.Browser
+				switch a.kind {
+				case parentAdmin:
+					b = w.Login(w.parentAdmin.Email)
+				case childAdmin:
+					b = w.Login(w.childAdmin.Email)
+				case siblingAdmin:
+					b = w.Login(w.siblingAdmin.Email)
+				case otherAdmin:
+					b = w.Login(w.otherAdm.Email)
+				case member:
+					b = w.Login(w.member.Email)
+				case signedOut:
+					b = w.Browser()
+					b.Get("/login")
+				}
+				b.Get("/") // a page with a CSRF token, as a browser would have
+				before := w.Reload(w.target)
+				resp := act.do(b, w)
+				want := act.okStatus
+				if act.name == "unlock" && a.inScope {
+					want = http.StatusOK // HTMX gets the details back
+				}
+				if !a.inScope {
+					want = a.status
+					if a.kind == signedOut && act.name == "unlock" {
+						want = http.StatusUnauthorized // HTMX is told to go to the login page
+					}
+				}
+				if resp.StatusCode != want {
+					t.Fatalf("got status %d, want %d; body: %.300s", resp.StatusCode, want, resp.Body)
+				}
+				if act.changed != nil {
+					if got := act.changed(w); got != a.inScope {
+						t.Errorf("action took effect: %v, want %v", got, a.inScope)
+					}
+				}
+				if act.auditFor != "" {
+					n, err := w.Store.CountAudit(w.Ctx, act.auditFor, w.target.ID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantN := 0
+					if a.inScope {
+						wantN = 1
+					}
+					if n != wantN {
+						t.Errorf("got %d %s audit rows, want %d", n, act.auditFor, wantN)
+					}
+				}
+				if !a.inScope {
+					after := w.Reload(w.target)
+					if after.JobTitle != before.JobTitle || after.Status != before.Status || !after.UpdatedAt.Equal(before.UpdatedAt) {
+						t.Errorf("refused action changed the contact: %+v → %+v", before, after)
+					}
+					if strings.Contains(resp.Body, "Zoë") {
+						t.Errorf("refused response reveals the contact: %.300s", resp.Body)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestListShowsOnlyTheScope(t *testing.T) {
+	w := newTenants(t)
+	for _, tc := range []struct {
+		admin db.Contact
+		want  []string
+	}{
+		{w.parentAdmin, []string{"Maria Anders", "Søren Nielsen", "Inès Dubois", "Łukasz Kowalski", "Zoë Ærø"}},
+		{w.childAdmin, []string{"Søren Nielsen", "Zoë Ærø"}},
+		{w.siblingAdmin, []string{"Inès Dubois"}},
+		{w.otherAdm, []string{"Kwame Mensah"}},
+	} {
+		b := w.Login(tc.admin.Email)
+		resp := b.Get("/contacts")
+		var got []string
+		doc(t, resp.Body).Find(`[data-testid="contact-name"]`).Each(func(_ int, s *goquery.Selection) {
+			got = append(got, s.Text())
+		})
+		if strings.Join(sortedCopy(got), "|") != strings.Join(sortedCopy(tc.want), "|") {
+			t.Errorf("%s sees %v, want %v", tc.admin.Email, got, tc.want)
+		}
+		if n := testText(t, resp.Body, "count-active"); n != fmt.Sprint(len(tc.want)) {
+			t.Errorf("%s: active count %s, want %d", tc.admin.Email, n, len(tc.want))
+		}
+	}
+}
+
+func sortedCopy(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestMyContactsPage(t *testing.T) {
+	w := newTenants(t)
+	b := w.Login(w.parentAdmin.Email)
+	resp := b.Get("/my-contacts")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("got %d, want 200", resp.StatusCode)
+	}
+	d := doc(t, resp.Body)
+	for testID, href := range map[string]string{"tile-create-contact": "/contacts/new", "tile-manage-contacts": "/contacts"} {
+		tile := d.Find(`[data-testid="` + testID + `"]`)
+		if got, _ := tile.Attr("href"); got != href {
+			t.Errorf("tile %s links to %q, want %q", testID, got, href)
+		}
+		// Every link on the page must work.
+		if r := b.Get(href); r.StatusCode != http.StatusOK {
+			t.Errorf("%s answers %d", href, r.StatusCode)
+		}
+	}
+	if got := d.Find(`[data-testid="tile-create-contact"] strong`).Text(); got != "Create contact" {
+		t.Errorf("tile reads %q, want Create contact", got)
+	}
+	if got := d.Find(`[data-testid="tile-manage-contacts"] strong`).Text(); got != "Manage your contacts" {
+		t.Errorf("tile reads %q, want Manage your contacts", got)
+	}
+	m := w.Login(w.member.Email)
+	resp = m.Get("/my-contacts")
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(resp.Body, `href="/my-contacts"`) {
+		t.Errorf("a contact without roles got %d and links to My contacts: %v", resp.StatusCode, strings.Contains(resp.Body, `href="/my-contacts"`))
+	}
+}
+
+func createForm(account db.Account, first, last, email string) url.Values {
+	return url.Values{"first_name": {first}, "last_name": {last}, "email": {email},
+		"phone": {"+44 20 7946 0000"}, "job_title": {"Engineer"}, "account_id": {fmt.Sprint(account.ID)}}
+}
+
+func TestCreateContact(t *testing.T) {
+	w := newTenants(t)
+	b := w.Login(w.parentAdmin.Email)
+	form := b.Get("/contacts/new")
+	d := doc(t, form.Body)
+	if got, _ := d.Find(`[data-testid="field-account_name"]`).Attr("value"); got != "Northwind Traders" {
+		t.Errorf("Account Name is %q, want the admin's account", got)
+	}
+	if got := d.Find(`[data-testid="field-account_id"] option`).Length(); got != 3 {
+		t.Errorf("Account offers %d accounts, want the 3 of the scope", got)
+	}
+	if got, _ := d.Find(`[data-testid="field-account_id"] option[selected]`).Attr("value"); got != fmt.Sprint(w.parent.ID) {
+		t.Errorf("Account defaults to %q, want the admin's own account", got)
+	}
+
+	v := createForm(w.child, "Chloé", "Dubois", "chloe@northwind.example")
+	v["role"] = []string{"incident_contact", "superuser"} // unknown roles are ignored
+	v.Set("status", "locked")                            // not a field of the form: ignored
+	resp := b.PostForm("/contacts", v)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: got %d, want 303; %.500s", resp.StatusCode, resp.Body)
+	}
+	page := b.Get(resp.Header.Get("Location"))
+	if got := testText(t, page.Body, "alert-success"); got != "Contact Chloé Dubois has been successfully created." {
+		t.Errorf("confirmation %q", got)
+	}
+	c, err := w.Store.ContactByEmail(w.Ctx, "chloe@northwind.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccountID != w.child.ID || c.Locked() || c.IsAdmin() || !c.HasRole(db.RoleIncidentContact) || c.HasPassword {
+		t.Errorf("created %+v, want an active incident contact of the child without a password", c)
+	}
+	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactCreated, c.ID); n != 1 {
+		t.Errorf("got %d audit rows for the creation, want 1", n)
+	}
+	// Created contacts can't log in: they have no password until they set one.
+	if r := w.Browser().Login("chloe@northwind.example", ""); r.StatusCode == http.StatusSeeOther {
+		t.Error("a contact without a password logged in")
+	}
+}
+
+func TestCreateContactRefusesBadInput(t *testing.T) {
+	w := newTenants(t)
+	b := w.Login(w.childAdmin.Email)
+	b.Get("/contacts/new")
+	long := strings.Repeat("x", 101)
+	for _, tc := range []struct {
+		name        string
+		change      func(url.Values)
+		field, want string
+	}{
+		{"no first name", func(v url.Values) { v.Set("first_name", " ") }, "first_name", "Enter the first name."},
+		{"no last name", func(v url.Values) { v.Del("last_name") }, "last_name", "Enter the last name."},
+		{"long first name", func(v url.Values) { v.Set("first_name", long) }, "first_name", "First name can have at most 100 characters."},
+		{"no email", func(v url.Values) { v.Set("email", "") }, "email", "Enter the email address."},
+		{"bad email", func(v url.Values) { v.Set("email", "Zoë <zoe@x.example>") }, "email", "Enter a valid email address, like name@example.com."},
+		{"bad phone", func(v url.Values) { v.Set("phone", "call me") }, "phone", "Phone can contain digits, spaces and + - ( ) . / x only."},
+		{"long job title", func(v url.Values) { v.Set("job_title", long) }, "job_title", "Job title can have at most 100 characters."},
+		{"account of the parent (outside the child's scope)", func(v url.Values) { v.Set("account_id", fmt.Sprint(w.parent.ID)) }, "account_id", "Choose an account from the list."},
+		{"account of another tenant", func(v url.Values) { v.Set("account_id", fmt.Sprint(w.other.ID)) }, "account_id", "Choose an account from the list."},
+		{"no account", func(v url.Values) { v.Del("account_id") }, "account_id", "Choose an account from the list."},
+		{"duplicate in scope", func(v url.Values) { v.Set("email", "ZOE@northwind.example") }, "email", "A contact with this email already exists."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := createForm(w.child, "Anna", "Nowak", "anna.nowak@northwind.example")
+			tc.change(v)
+			resp := b.PostForm("/contacts", v)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("got %d, want 422", resp.StatusCode)
+			}
+			if got := testText(t, resp.Body, "error-"+tc.field); got != tc.want {
+				t.Errorf("error beside %s: got %q, want %q", tc.field, got, tc.want)
+			}
+			d := doc(t, resp.Body)
+			if got, _ := d.Find(`[data-testid="field-job_title"]`).Attr("value"); got != v.Get("job_title") {
+				t.Errorf("job title not kept: got %q, want %q", got, v.Get("job_title"))
+			}
+			if _, err := w.Store.ContactByEmail(w.Ctx, "anna.nowak@northwind.example"); err == nil {
+				t.Error("a refused contact was stored")
+			}
+			if tc.name == "duplicate in scope" {
+				if href, _ := d.Find(`[data-testid="duplicate-link"]`).Attr("href"); href != fmt.Sprintf("/contacts/%d", w.target.ID) {
+					t.Errorf("duplicate links to %q, want the existing contact", href)
+				}
+			}
+		})
+	}
+	t.Run("duplicate outside scope reveals nothing", func(t *testing.T) {
+		v := createForm(w.child, "Anna", "Nowak", "KWAME@contoso.example")
+		resp := b.PostForm("/contacts", v)
+		if resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Fatalf("got %d, want 422", resp.StatusCode)
+		}
+		want := "This contact cannot be created. Please contact customer support via live chat or by submitting a support case through the portal."
+		if got := testText(t, resp.Body, "form-problem"); got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		if strings.Contains(resp.Body, "Kwame") || strings.Contains(resp.Body, "Contoso") || strings.Contains(resp.Body, "duplicate-link") {
+			t.Error("the answer reveals the other tenant's contact")
+		}
+	})
+}
+
+func TestEditContact(t *testing.T) {
+	w := newTenants(t)
+	b := w.Login(w.parentAdmin.Email)
+	b.Get(fmt.Sprintf("/contacts/%d/edit", w.target.ID))
+	v := createForm(w.sibling, "Zoë", "Ærø-Smith", "zoe.smith@northwind.example")
+	v["role"] = []string{"contact_admin"}
+	resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), v)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("got %d, want 303: %.400s", resp.StatusCode, resp.Body)
+	}
+	c := w.Reload(w.target)
+	if c.LastName != "Ærø-Smith" || c.Email != "zoe.smith@northwind.example" || c.AccountID != w.sibling.ID ||
+		!c.IsAdmin() || c.HasRole(db.RoleIncidentContact) {
+		t.Errorf("got %+v after edit", c)
+	}
+	page := b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+	if n := doc(t, page.Body).Find(`[data-testid="history-row"][data-action="contact_edited"]`).Length(); n != 1 {
+		t.Errorf("history shows %d edits, want 1", n)
+	}
+
+	// Removing your own admin role, or the last admin of an account, is refused.
+	b.Get(fmt.Sprintf("/contacts/%d/edit", w.parentAdmin.ID))
+	v = createForm(w.parent, "Maria", "Anders", "maria@northwind.example")
+	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.parentAdmin.ID), v)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !w.Reload(w.parentAdmin).IsAdmin() {
+		t.Errorf("removing your own admin role: got %d", resp.StatusCode)
+	}
+	v = createForm(w.child, "Søren", "Nielsen", "soren@northwind.example")
+	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.childAdmin.ID), v)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !w.Reload(w.childAdmin).IsAdmin() {
+		t.Errorf("removing the last admin of an account: got %d", resp.StatusCode)
+	}
+	// Moving a contact out of scope is refused.
+	v = createForm(w.other, "Zoë", "Ærø", "zoe.smith@northwind.example")
+	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), v)
+	if resp.StatusCode != http.StatusUnprocessableEntity || w.Reload(w.target).AccountID != w.sibling.ID {
+		t.Errorf("moving to another tenant: got %d", resp.StatusCode)
+	}
+}
+
+func TestLockAndUnlock(t *testing.T) {
+	w := newTenants(t)
+	zoe := w.Login(w.target.Email)
+	if r := zoe.Get("/"); r.StatusCode != http.StatusOK {
+		t.Fatalf("target can't use the portal before the lock: %d", r.StatusCode)
+	}
+	b := w.Login(w.parentAdmin.Email)
+	b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+	resp := b.HTMXPost(fmt.Sprintf("/contacts/%d/lock", w.target.ID), nil)
+	if resp.StatusCode != http.StatusOK || strings.Contains(resp.Body, "<html") {
+		t.Fatalf("HTMX lock: got %d, want 200 with a fragment", resp.StatusCode)
+	}
+	if got := testText(t, resp.Body, "alert-success"); got != "Zoë Ærø has been successfully locked out." {
+		t.Errorf("confirmation %q", got)
+	}
+	if got := testText(t, resp.Body, "unlock-contact"); got != "Unlock this contact" {
+		t.Errorf("after locking the button reads %q, want Unlock this contact", got)
+	}
+	if got := testText(t, resp.Body, "lock-reason"); !strings.HasPrefix(got, "Locked by Maria Anders on ") {
+		t.Errorf("lock reason %q", got)
+	}
+	// The locked contact's session ends at once.
+	if r := zoe.Get("/"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("locked contact's session still works: %d", r.StatusCode)
+	}
+	if n, _ := w.Store.CountSessions(w.Ctx, w.target.ID); n != 0 {
+		t.Errorf("%d sessions left, want 0", n)
+	}
+	// It is in Locked out contacts, not in Active contacts.
+	list := b.Get("/contacts?section=locked")
+	if !strings.Contains(list.Body, "Zoë Ærø") || testText(t, list.Body, "count-locked") != "1" {
+		t.Error("locked contact missing from Locked out contacts")
+	}
+	// A second lock changes nothing and says so.
+	resp = b.HTMXPost(fmt.Sprintf("/contacts/%d/lock", w.target.ID), nil)
+	if got := testText(t, resp.Body, "alert-info"); got != "Zoë Ærø is already locked out." {
+		t.Errorf("second lock: %q", got)
+	}
+	// Without JavaScript: POST, redirect, confirmation on the next page.
+	resp = b.PostForm(fmt.Sprintf("/contacts/%d/unlock", w.target.ID), nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("plain unlock: got %d, want 303", resp.StatusCode)
+	}
+	page := b.Get(resp.Header.Get("Location"))
+	if got := testText(t, page.Body, "alert-success"); got != "Zoë Ærø has been successfully unlocked." {
+		t.Errorf("confirmation %q", got)
+	}
+	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID); n != 1 {
+		t.Errorf("got %d lock audit rows, want 1", n)
+	}
+
+	// Nobody locks themselves, nor the last active contact admin of an account.
+	resp = b.HTMXPost(fmt.Sprintf("/contacts/%d/lock", w.parentAdmin.ID), nil)
+	if resp.StatusCode != http.StatusConflict || w.Reload(w.parentAdmin).Locked() {
+		t.Errorf("self lock: got %d", resp.StatusCode)
+	}
+	resp = b.HTMXPost(fmt.Sprintf("/contacts/%d/lock", w.childAdmin.ID), nil)
+	if resp.StatusCode != http.StatusConflict || w.Reload(w.childAdmin).Locked() {
+		t.Errorf("last admin lock: got %d", resp.StatusCode)
+	}
+	if !strings.Contains(resp.Body, "is the last active contact admin of Northwind Logistics") {
+		t.Errorf("last admin message missing: %.300s", resp.Body)
+	}
+}
+
+func TestAutoLockShowsInLockedOutContacts(t *testing.T) {
+	w := newTenants(t)
+	for range w.Config.LockoutThreshold {
+		w.Browser().Login(w.target.Email, "wrong password, wrong password")
+	}
+	if !w.Reload(w.target).Locked() {
+		t.Fatal("the contact was not locked automatically")
+	}
+	b := w.Login(w.parentAdmin.Email)
+	list := b.Get("/contacts?section=locked")
+	if !strings.Contains(list.Body, "Zoë Ærø") || !strings.Contains(list.Body, "Too many failed login attempts") {
+		t.Error("auto-locked contact missing from Locked out contacts, or without its reason")
+	}
+	page := b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+	want := fmt.Sprintf("Too many failed login attempts (%d)", w.Config.LockoutThreshold)
+	if got := testText(t, page.Body, "lock-reason"); !strings.HasPrefix(got, want) {
+		t.Errorf("lock reason %q, want it to start with %q", got, want)
+	}
+	b.PostForm(fmt.Sprintf("/contacts/%d/unlock", w.target.ID), nil)
+	if c := w.Reload(w.target); c.Locked() || c.FailedLogins != 0 || c.LockReason != "" || !c.LockedAt.IsZero() {
+		t.Errorf("after unlock: %+v, want active with the count and lock fields cleared", c)
+	}
+}
+
+func TestConcurrentLockAndUnlockStayConsistent(t *testing.T) {
+	w := newTenants(t)
+	admins := []*portaltest.Browser{w.Login(w.parentAdmin.Email), w.Login(w.childAdmin.Email)}
+	for _, b := range admins {
+		b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+	}
+	var mu sync.Mutex
+	effective := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			action := "lock"
+			if i%2 == 1 {
+				action = "unlock"
+			}
+			resp := admins[i%2].HTMXPost(fmt.Sprintf("/contacts/%d/%s", w.target.ID, action), nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("%s: got %d", action, resp.StatusCode)
+				return
+			}
+			if strings.Contains(resp.Body, "has been successfully") {
+				mu.Lock()
+				effective[action]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	locks, _ := w.Store.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID)
+	unlocks, _ := w.Store.CountAudit(w.Ctx, db.ActionContactUnlocked, w.target.ID)
+	if locks != effective["lock"] || unlocks != effective["unlock"] {
+		t.Errorf("audit has %d locks and %d unlocks, responses reported %v", locks, unlocks, effective)
+	}
+	c := w.Reload(w.target)
+	if wantLocked := locks == unlocks+1; c.Locked() != wantLocked || (locks != unlocks && locks != unlocks+1) {
+		t.Errorf("status %s after %d locks and %d unlocks", c.Status, locks, unlocks)
+	}
+	if c.Locked() != (c.LockReason == db.LockedByAdmin) || c.Locked() != !c.LockedAt.IsZero() {
+		t.Errorf("inconsistent lock fields: %+v", c)
+	}
+}
+
+func TestUserInputIsEscaped(t *testing.T) {
+	w := newTenants(t)
+	evil := `<img src=x onerror=alert(1)>`
+	b := w.Login(w.parentAdmin.Email)
+	b.Get("/contacts/new")
+	resp := b.PostForm("/contacts", createForm(w.parent, evil, evil, "evil@northwind.example"))
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d %.300s", resp.StatusCode, resp.Body)
+	}
+	c, err := w.Store.ContactByEmail(w.Ctx, "evil@northwind.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []portaltest.Response{
+		b.Get(resp.Header.Get("Location")),
+		b.Get("/contacts"),
+		b.HTMXGet("/contacts?q=" + url.QueryEscape("img onerror")),
+		b.Get(fmt.Sprintf("/contacts/%d/edit", c.ID)),
+		b.HTMXPost(fmt.Sprintf("/contacts/%d/lock", c.ID), nil),
+	} {
+		if strings.Contains(r.Body, evil) || !strings.Contains(r.Body, "&lt;img src=x onerror=alert(1)&gt;") {
+			t.Errorf("%s: the name is not escaped as text", r.Request.URL)
+		}
+	}
+}
+
+func TestListFragmentsAndPaging(t *testing.T) {
+	w := newTenants(t)
+	if _, err := demo.Populate(w.Ctx, w.Store, demo.Scale{Contacts: 2000, Accounts: 2, Parent: w.child.ID, Prefix: "Bulk"}); err != nil {
+		t.Fatal(err)
+	}
+	b := w.Login(w.parentAdmin.Email)
+	full := b.Get("/contacts")
+	if !strings.HasPrefix(strings.ToLower(full.Body), "<!doctype html>") || full.Header.Get("Vary") == "" {
+		t.Errorf("plain request did not get the full page")
+	}
+	frag := b.HTMXGet("/contacts?sort=email")
+	if strings.Contains(frag.Body, "<html") || !strings.Contains(frag.Body, `id="contact-list"`) {
+		t.Errorf("HTMX request did not get the list fragment")
+	}
+	// Boosted and history-restore requests need the whole page.
+	req, _ := http.NewRequest(http.MethodGet, "http://portal.example.test/contacts", nil)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-History-Restore-Request", "true")
+	if r := b.Do(req); !strings.Contains(r.Body, "<html") {
+		t.Errorf("history restore did not get the full page")
+	}
+
+	activeCount := testText(t, full.Body, "count-active")
+	for _, sort := range []string{"name", "account", "last_login"} {
+		seen := map[string]bool{}
+		next := "/contacts?sort=" + sort
+		pages := 0
+		for next != "" {
+			r := b.HTMXGet(next)
+			d := doc(t, r.Body)
+			d.Find(`[data-testid="contact-row"]`).Each(func(_ int, s *goquery.Selection) {
+				id, _ := s.Attr("data-contact-id")
+				if seen[id] {
+					t.Fatalf("sort %s: contact %s on two pages", sort, id)
+				}
+				seen[id] = true
+			})
+			next, _ = d.Find(`[data-testid="next-page"]`).Attr("href")
+			if pages++; pages > 200 {
+				t.Fatal("paging does not end")
+			}
+		}
+		if fmt.Sprint(len(seen)) != strings.ReplaceAll(activeCount, ",", "") {
+			t.Errorf("sort %s: paged through %d contacts, the count says %s", sort, len(seen), activeCount)
+		}
+	}
+}
