@@ -288,7 +288,7 @@ func TestCreateContact(t *testing.T) {
 
 	v := createForm(w.child, "Chloé", "Dubois", "chloe@northwind.example")
 	v["role"] = []string{"incident_contact", "superuser"} // unknown roles are ignored
-	v.Set("status", "locked")                            // not a field of the form: ignored
+	v.Set("status", "locked")                             // not a field of the form: ignored
 	resp := b.PostForm("/contacts", v)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create: got %d, want 303; %.500s", resp.StatusCode, resp.Body)
