@@ -41,7 +41,7 @@ func newTenants(t *testing.T) tenants {
 	return w
 }
 
-func doc(t *testing.T, body string) *goquery.Document {
+func htmlDoc(t *testing.T, body string) *goquery.Document {
 	t.Helper()
 	d, err := goquery.NewDocumentFromReader(strings.NewReader(body))
 	if err != nil {
@@ -52,7 +52,7 @@ func doc(t *testing.T, body string) *goquery.Document {
 
 func testText(t *testing.T, body, testID string) string {
 	t.Helper()
-	return strings.TrimSpace(doc(t, body).Find(`[data-testid="` + testID + `"]`).First().Text())
+	return strings.TrimSpace(htmlDoc(t, body).Find(`[data-testid="` + testID + `"]`).First().Text())
 }
 
 // lockDirect locks a contact as the parent admin without going through HTTP.
@@ -211,7 +211,7 @@ func TestListShowsOnlyTheScope(t *testing.T) {
 		b := w.Login(tc.admin.Email)
 		resp := b.Get("/contacts")
 		var got []string
-		doc(t, resp.Body).Find(`[data-testid="contact-name"]`).Each(func(_ int, s *goquery.Selection) {
+		htmlDoc(t, resp.Body).Find(`[data-testid="contact-name"]`).Each(func(_ int, s *goquery.Selection) {
 			got = append(got, s.Text())
 		})
 		if strings.Join(sortedCopy(got), "|") != strings.Join(sortedCopy(tc.want), "|") {
@@ -242,7 +242,7 @@ func TestMyContactsPage(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("got %d, want 200", resp.StatusCode)
 	}
-	d := doc(t, resp.Body)
+	d := htmlDoc(t, resp.Body)
 	for testID, href := range map[string]string{"tile-create-contact": "/contacts/new", "tile-manage-contacts": "/contacts"} {
 		tile := d.Find(`[data-testid="` + testID + `"]`)
 		if got, _ := tile.Attr("href"); got != href {
@@ -275,7 +275,7 @@ func TestCreateContact(t *testing.T) {
 	w := newTenants(t)
 	b := w.Login(w.parentAdmin.Email)
 	form := b.Get("/contacts/new")
-	d := doc(t, form.Body)
+	d := htmlDoc(t, form.Body)
 	if got, _ := d.Find(`[data-testid="field-account_name"]`).Attr("value"); got != "Northwind Traders" {
 		t.Errorf("Account Name is %q, want the admin's account", got)
 	}
@@ -345,7 +345,7 @@ func TestCreateContactRefusesBadInput(t *testing.T) {
 			if got := testText(t, resp.Body, "error-"+tc.field); got != tc.want {
 				t.Errorf("error beside %s: got %q, want %q", tc.field, got, tc.want)
 			}
-			d := doc(t, resp.Body)
+			d := htmlDoc(t, resp.Body)
 			if got, _ := d.Find(`[data-testid="field-job_title"]`).Attr("value"); got != v.Get("job_title") {
 				t.Errorf("job title not kept: got %q, want %q", got, v.Get("job_title"))
 			}
@@ -391,7 +391,7 @@ func TestEditContact(t *testing.T) {
 		t.Errorf("got %+v after edit", c)
 	}
 	page := b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
-	if n := doc(t, page.Body).Find(`[data-testid="history-row"][data-action="contact_edited"]`).Length(); n != 1 {
+	if n := htmlDoc(t, page.Body).Find(`[data-testid="history-row"][data-action="contact_edited"]`).Length(); n != 1 {
 		t.Errorf("history shows %d edits, want 1", n)
 	}
 
@@ -603,7 +603,7 @@ func TestListFragmentsAndPaging(t *testing.T) {
 		pages := 0
 		for next != "" {
 			r := b.HTMXGet(next)
-			d := doc(t, r.Body)
+			d := htmlDoc(t, r.Body)
 			d.Find(`[data-testid="contact-row"]`).Each(func(_ int, s *goquery.Selection) {
 				id, _ := s.Attr("data-contact-id")
 				if seen[id] {
