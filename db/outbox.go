@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -275,9 +276,10 @@ func (s *Store) FinishMail(ctx context.Context, m OutboxMail, status, reason str
 	return nil
 }
 
+// truncate bounds an error text kept in the outbox, without splitting a character.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }

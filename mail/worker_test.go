@@ -306,3 +306,33 @@ func TestWorkerRunSendsWhenPokedAndStopsCleanly(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestShutdownFinishesTheMessageInHand(t *testing.T) {
+	env := portaltest.New(t)
+	acc := env.Account("Northwind Traders", nil)
+	anna := env.Contact(acc, "Anna", "Kowalski", "anna@northwind.example")
+	ben := env.Contact(acc, "Ben", "Okafor", "ben@northwind.example")
+	holding := env.SMTP.Hold()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		env.App.Mail().Run(ctx)
+		close(done)
+	}()
+	issueLink(t, env, anna, db.PurposeReset, db.ResetLinkTTL)
+	issueLink(t, env, ben, db.PurposeReset, db.ResetLinkTTL)
+	<-holding // the worker is in the middle of sending the first mail
+	cancel()  // SIGTERM
+	env.SMTP.Release()
+	<-done
+	if n := len(env.SMTP.Messages()); n != 1 {
+		t.Fatalf("got %d messages, want the one in hand", n)
+	}
+	if got := outboxStatuses(t, env); got[db.MailSent] != 1 || got[db.MailQueued] != 1 {
+		t.Errorf("got outbox %v, want 1 sent and 1 still queued for the next start", got)
+	}
+	// The next start sends the rest.
+	if r := env.DeliverMail(); r.Sent != 1 {
+		t.Errorf("after restart got %+v, want 1 sent", r)
+	}
+}

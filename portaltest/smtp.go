@@ -40,6 +40,8 @@ type SMTPServer struct {
 	srv     *smtp.Server
 	msgs    []Message
 	arrived chan struct{} // closed and replaced whenever a message arrives
+	held    chan struct{} // non-nil while Hold is on: DATA waits for it to close
+	holding chan struct{} // receives when a message is being held
 }
 
 // Message is one mail as the server received it, with its parts decoded.
@@ -120,6 +122,27 @@ func (s *SMTPServer) Start() {
 		s.t.Fatalf("smtp server: listen again on %s: %v", s.addr, err)
 	}
 	s.serve(ln)
+}
+
+// Hold makes the server keep the next messages in DATA, before it answers, until Release:
+// a slow relay, for tests of what happens to the message a sender has in hand. Holding
+// receives once for each message held.
+func (s *SMTPServer) Hold() (holding <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = make(chan struct{})
+	s.holding = make(chan struct{}, 16)
+	return s.holding
+}
+
+// Release lets held messages through and stops holding.
+func (s *SMTPServer) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != nil {
+		close(s.held)
+		s.held = nil
+	}
 }
 
 // Messages returns every message received so far, in order.
@@ -210,6 +233,13 @@ func (x *smtpSession) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, Message: "unparsable message: " + err.Error()}
 	}
 	m.From, m.To = x.from, append([]string(nil), x.to...)
+	x.server.mu.Lock()
+	held, holding := x.server.held, x.server.holding
+	x.server.mu.Unlock()
+	if held != nil {
+		holding <- struct{}{}
+		<-held
+	}
 	x.server.add(m)
 	return nil
 }
