@@ -107,9 +107,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
 }
 
-// NewHasher bounds concurrent argon2id hashes to the number of CPUs: a burst of logins then
-// uses at most NumCPU × 19 MiB and leaves the rest of the server responsive.
-func NewHasher() *auth.Hasher { return auth.NewHasher(auth.DefaultParams, runtime.NumCPU()) }
+// NewHasher is the production hasher: at most NumCPU argon2id hashes at once (a burst of
+// logins uses at most NumCPU × 19 MiB), each on a low-priority thread of its own, so that
+// hashing takes the CPU that pages leave over rather than an equal share of it. The Go
+// scheduler gets one extra P per hashing thread, so those threads never hold the Ps that
+// requests run on.
+func NewHasher() *auth.Hasher {
+	slots := runtime.NumCPU()
+	h := auth.NewHasher(auth.DefaultParams, slots)
+	h.RunInBackground()
+	runtime.GOMAXPROCS(runtime.NumCPU() + slots)
+	return h
+}
 
 // Hasher is the app's password hasher (seeding uses the same parameters).
 func (a *App) Hasher() *auth.Hasher { return a.hasher }

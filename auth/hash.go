@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -34,7 +35,8 @@ var ErrMalformedHash = errors.New("auth: malformed password hash")
 type Hasher struct {
 	params Params
 	slots  chan struct{}
-	dummy  string // hash of a random password, verified for unknown users to keep timing equal
+	dummy  string      // hash of a random password, verified for unknown users to keep timing equal
+	work   chan func() // set by RunInBackground: hashes run on low-priority threads
 }
 
 // NewHasher returns a Hasher that runs at most slots hashes at once.
@@ -57,13 +59,45 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() { <-h.slots }
 
+// RunInBackground moves hashing onto one OS thread per slot whose scheduling priority is
+// lowered (nice 15 on Linux): a burst of logins then takes only the CPU that page views leave
+// over, instead of an equal share of it. The caller should give the Go scheduler that many
+// extra Ps (runtime.GOMAXPROCS) so that hashing threads never hold the ones pages run on.
+// Call it once, before the hasher is used.
+func (h *Hasher) RunInBackground() {
+	h.work = make(chan func())
+	for i := 0; i < cap(h.slots); i++ {
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread keeps its priority and serves only hashing
+			_ = lowerThreadPriority()
+			for job := range h.work {
+				job()
+			}
+		}()
+	}
+}
+
+// compute runs fn on a hashing thread when RunInBackground was called, else right here.
+// The caller holds a slot, so a hashing thread is always free.
+func (h *Hasher) compute(fn func()) {
+	if h.work == nil {
+		fn()
+		return
+	}
+	done := make(chan struct{})
+	h.work <- func() { fn(); close(done) }
+	<-done
+}
+
 // Hash returns the PHC string of password with a fresh random salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
 	defer h.release()
-	return h.hash(password), nil
+	var phc string
+	h.compute(func() { phc = h.hash(password) })
+	return phc, nil
 }
 
 func (h *Hasher) hash(password string) string {
@@ -84,10 +118,11 @@ func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash b
 	}
 	defer h.release()
 	if phc == "" {
-		_, _ = verify(password, h.dummy)
+		h.compute(func() { _, _ = verify(password, h.dummy) })
 		return false, false, nil
 	}
-	p, err := verify(password, phc)
+	var p verified
+	h.compute(func() { p, err = verify(password, phc) })
 	if err != nil {
 		return false, false, err
 	}

@@ -97,15 +97,16 @@ const contactFrom = ` FROM contacts c JOIN accounts a ON a.id = c.account_id `
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanContact(row rowScanner) (Contact, error) {
+// scanContact reads the columns of contactColumns, then any extra columns into extra.
+func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	var c Contact
 	var roles string
 	var lockedAt, lastFailed, lastLogin sql.NullInt64
 	var created, updated int64
-	err := row.Scan(&c.ID, &c.AccountID, &c.AccountName, &c.FirstName, &c.LastName, &c.Email,
+	err := row.Scan(append([]any{&c.ID, &c.AccountID, &c.AccountName, &c.FirstName, &c.LastName, &c.Email,
 		&c.Phone, &c.JobTitle, &roles, &c.Status, &c.LockReason, &c.LockedByID, &c.LockedByName,
 		&lockedAt, &c.FailedLogins, &lastFailed, &lastLogin, &c.CreatedByID, &created, &updated,
-		&c.HasPassword)
+		&c.HasPassword}, extra...)...)
 	if err != nil {
 		return Contact{}, err
 	}

@@ -24,28 +24,30 @@ type SessionLimits struct {
 	Absolute time.Duration
 }
 
-// LiveSession reads a session that is within its limits and whose contact is still active.
-// Checking the contact on every read is what ends a locked contact's sessions at once, even
-// when it was locked by hand in the database.
-func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimits) (SessionRow, error) {
+// LiveSession reads a session that is within its limits and whose contact is still active,
+// together with that contact (one query: it runs on every request). Checking the contact
+// on every read is what ends a locked contact's sessions at once, even when it was locked
+// by hand in the database.
+func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimits) (SessionRow, Contact, error) {
 	now := s.now().Unix()
 	var r SessionRow
 	var created, seen int64
-	err := s.read.QueryRowContext(ctx, `
-		SELECT s.id_hash, s.contact_id, s.data, s.created_at, s.last_seen_at
-		FROM sessions s JOIN contacts c ON c.id = s.contact_id
+	c, err := scanContact(s.read.QueryRowContext(ctx, `
+		SELECT `+contactColumns+`, s.id_hash, s.data, s.created_at, s.last_seen_at
+		FROM sessions s JOIN contacts c ON c.id = s.contact_id JOIN accounts a ON a.id = c.account_id
 		WHERE s.id_hash = ? AND c.status = 'active' AND c.password_hash <> ''
 		  AND s.last_seen_at > ? AND s.created_at > ?`,
-		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)).
-		Scan(&r.IDHash, &r.ContactID, &r.Data, &created, &seen)
+		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)),
+		&r.IDHash, &r.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return SessionRow{}, ErrNotFound
+		return SessionRow{}, Contact{}, ErrNotFound
 	}
 	if err != nil {
-		return SessionRow{}, fmt.Errorf("store: session: %w", err)
+		return SessionRow{}, Contact{}, fmt.Errorf("store: session: %w", err)
 	}
+	r.ContactID = c.ID
 	r.CreatedAt, r.LastSeenAt = time.Unix(created, 0).UTC(), time.Unix(seen, 0).UTC()
-	return r, nil
+	return r, c, nil
 }
 
 // CreateSession stores a new session.

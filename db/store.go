@@ -56,6 +56,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	common.Set("_foreign_keys", "on")
 	common.Set("_synchronous", "NORMAL") // WAL + NORMAL: durable across process crashes, never corrupt
 	common.Set("_cache_size", cacheSize)
+	// Keep prepared statements per connection: parsing and planning was a third of the
+	// time of a page of All Contacts.
+	common.Set("_stmt_cache_size", "128")
 
 	writeDSN := url.Values{}
 	for k, v := range common {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/url"
 	"strings"
 
@@ -120,14 +119,8 @@ func loadViewer(d Deps) fiber.Handler {
 		}
 		token, _ := c.Locals(csrfLocal).(string)
 		v := &viewer{sess: sess, req: req, csrf: token, sessions: d.Sessions}
-		if id := session.ContactID(sess); id != 0 {
-			contact, err := d.Store.ContactByID(c.UserContext(), id)
-			switch {
-			case err == nil && !contact.Locked():
-				v.contact = &contact
-			case err != nil && !errors.Is(err, db.ErrNotFound):
-				return err
-			}
+		if contact, ok := session.Contact(sess); ok {
+			v.contact = &contact
 		}
 		c.Locals(viewerKey, v)
 		return c.Next()

@@ -134,7 +134,7 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	if err != nil {
 		return err
 	}
-	terms := []string{"anna", "kow", "müller", "zo", "garcia", "nov", "sk", "ærø", "li", "tan"}
+	terms := []string{"anna", "kowal", "müller", "zoë", "garcía", "novák", "škoda", "ærø", "lindqvist", "tanaka"}
 	mix := hammer(conns, duration, func(worker int) (string, error) {
 		r := rand.IntN(100)
 		switch {
