@@ -160,6 +160,13 @@ func (s *Store) UpdateContactInScope(ctx context.Context, sc Scope, actor Actor,
 		if slices.Contains(changed, "roles") {
 			detail += "; roles: " + rolesDetail(ch.Roles)
 		}
+		if FoldKey(before.Email) != FoldKey(ch.Email) {
+			// A link mailed to the old address must not set the password of the new owner.
+			if err := tx.voidTokens(ctx, id, 0); err != nil {
+				return err
+			}
+			detail += "; open password links voided"
+		}
 		return tx.Audit(ctx, Event{Action: ActionContactEdited, ActorID: actor.ID, TargetID: id,
 			AccountID: ch.AccountID, RemoteIP: actor.RemoteIP, Detail: detail})
 	})
@@ -225,6 +232,10 @@ func (s *Store) LockContact(ctx context.Context, sc Scope, actor Actor, id int64
 			return ErrAlreadyLocked
 		}
 		if err := tx.EndSessions(ctx, id); err != nil {
+			return err
+		}
+		// Links sent before the lock must not come back to life when it is lifted.
+		if err := tx.voidTokens(ctx, id, 0); err != nil {
 			return err
 		}
 		return tx.Audit(ctx, Event{Action: ActionContactLocked, ActorID: actor.ID, TargetID: id,

@@ -182,3 +182,32 @@ func BenchmarkForgotPassword(b *testing.B) {
 		})
 	}
 }
+
+func TestLockAndEmailChangeVoidOpenLinks(t *testing.T) {
+	e := newLoginEnv(t)
+	admin := e.Login(e.admin.Email)
+	admin.Get("/my-contacts")
+	member := "/contacts/" + itoa(e.member.ID)
+
+	issueReset(t, e.Env, e.member)
+	path := mailedLink(t, e.Env, e.member.Email)
+	admin.PostForm(member+"/lock", nil)
+	admin.PostForm(member+"/unlock", nil)
+	if c := e.Reload(e.member); c.Locked() {
+		t.Fatal("contact still locked")
+	}
+	if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
+		t.Errorf("link sent before a lock, after the unlock: got %d, want 410", resp.StatusCode)
+	}
+
+	issueReset(t, e.Env, e.member)
+	path = mailedLink(t, e.Env, e.member.Email)
+	resp := admin.PostForm(member, url.Values{"first_name": {e.member.FirstName}, "last_name": {e.member.LastName},
+		"email": {"lukasz.k@northwind.example"}, "account_id": {itoa(e.account.ID)}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("edit: got %d, want 303: %s", resp.StatusCode, resp.Body)
+	}
+	if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
+		t.Errorf("link mailed to the old address: got %d, want 410", resp.StatusCode)
+	}
+}
