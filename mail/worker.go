@@ -22,9 +22,12 @@ const (
 	// MaxNoticeAge is how long a mail without a link (a notice) is retried before it is
 	// given up; mails with a link are given up when the link expires.
 	MaxNoticeAge = 72 * time.Hour
+	// KeepMail is how long sent and given-up mail and spent links stay in the database.
+	KeepMail = 90 * 24 * time.Hour
 	// pollEvery bounds how long the worker sleeps when nothing wakes it.
-	pollEvery = time.Minute
-	batchSize = 50
+	pollEvery  = time.Minute
+	pruneEvery = time.Hour
+	batchSize  = 50
 )
 
 // Backoff is the delay before retry number attempt (1 for the first retry). jitter in
@@ -61,9 +64,18 @@ type Result struct {
 // pokes it), when a retry falls due, and at least every minute. Cancelling ctx lets the
 // message in hand finish; the rest waits in the outbox for the next start.
 func (w *Worker) Run(ctx context.Context) {
+	var pruned time.Time
 	for {
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			w.log.Error("mail worker", "err", err)
+		}
+		if now := w.store.Now(); now.Sub(pruned) >= pruneEvery {
+			pruned = now
+			if n, err := w.store.PruneMail(ctx, now.Add(-KeepMail)); err != nil && ctx.Err() == nil {
+				w.log.Warn("prune mail", "err", err)
+			} else if n > 0 {
+				w.log.Debug("pruned mail", "rows", n)
+			}
 		}
 		wait := pollEvery
 		if at, ok, err := w.store.NextMailDue(ctx); err == nil && ok {

@@ -336,3 +336,27 @@ func TestShutdownFinishesTheMessageInHand(t *testing.T) {
 		t.Errorf("after restart got %+v, want 1 sent", r)
 	}
 }
+
+func TestPruneKeepsQueuedMailAndRecentHistory(t *testing.T) {
+	env := portaltest.New(t)
+	acc := env.Account("Northwind Traders", nil)
+	anna := env.Contact(acc, "Anna", "Kowalski", "anna@northwind.example")
+	ben := env.Contact(acc, "Ben", "Okafor", "ben@northwind.example")
+	issueLink(t, env, anna, db.PurposeReset, db.ResetLinkTTL)
+	env.DeliverMail() // anna's is sent
+	env.SMTP.Stop()
+	issueLink(t, env, ben, db.PurposeInvite, 200*24*time.Hour)
+	env.DeliverMail() // ben's waits
+	env.Clock.Advance(mail.KeepMail + time.Hour)
+	if _, err := env.Store.PruneMail(env.Ctx, env.Clock.Now().Add(-mail.KeepMail)); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := env.Store.AllMail(env.Ctx)
+	if len(all) != 1 || all[0].ToContactID != ben.ID || all[0].Status != db.MailQueued {
+		t.Fatalf("got %+v, want only ben's queued mail", all)
+	}
+	env.SMTP.Start()
+	if r := env.DeliverMail(); r.Sent != 1 {
+		t.Errorf("got %+v, want ben's mail sent after the prune", r)
+	}
+}
