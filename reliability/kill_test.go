@@ -40,7 +40,7 @@ func TestKill9DuringWritesLosesNothingAcknowledged(t *testing.T) {
 	raw.QueryRow(`SELECT id FROM accounts`).Scan(&accountID)
 
 	var mu sync.Mutex
-	created := map[string]bool{}     // emails whose creation was acknowledged
+	created := map[string]bool{}    // emails whose creation was acknowledged
 	changes := make([]int, workers) // acknowledged lock/unlock changes per target
 
 	rounds := 4
