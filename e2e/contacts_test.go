@@ -98,6 +98,12 @@ func TestCreateContact(t *testing.T) {
 	tb.waitFor(rowOf("Carla Child").within(section("Active contacts")))
 	tb.checkA11y("All Contacts")
 	tb.checkLayout("all-contacts")
+
+	// Carla's invitation: the set-your-password mail, the link, her first login.
+	mailed := p.mailedLink(t, "carla@acme.example", "/set-password/")
+	carla := p.newTab(t)
+	carla.setPasswordFromLink(mailed, "Set your password", "carla@acme.example", "")
+	carla.waitText("Welcome, Carla")
 }
 
 // TestSearchAsYouType: typing narrows the list without a page load (a marker on window
@@ -243,4 +249,38 @@ func TestContactsWithoutJavaScript(t *testing.T) {
 	if got.Status != db.StatusActive || got.AccountID != p.child.ID {
 		t.Errorf("Nora after create, lock, unlock: status %v in account %d, want active in %d", got.Status, got.AccountID, p.child.ID)
 	}
+}
+
+// TestContactListByKeyboard: search, switch sections and open a contact with the keyboard
+// alone.
+func TestContactListByKeyboard(t *testing.T) {
+	p := startAdminPortal(t)
+	p.Contact(p.company, "Kim", "Keys", "kim@acme.example")
+	p.Contact(p.company, "Otto", "Other", "otto@acme.example")
+	tb := p.openMyContacts(t)
+	tb.clickAndLoad(link("Manage your contacts"))
+	tb.waitFor(rowOf("Otto Other"))
+
+	search := field("Search by name or email")
+	tb.tabTo(search)
+	tb.do("type a search", chromedp.SendKeys(search.sel(), "Kim"))
+	tb.until("the list to show only Kim Keys", rowsJS("Kim Keys", "Otto Other"))
+	if !tb.focused(search) {
+		t.Errorf("the search field lost the focus while the list was updated")
+	}
+
+	tb.tabTo(sectionTab("Locked out contacts"))
+	tb.press("\r")
+	tb.waitFor(section("Locked out contacts"))
+	tb.tabTo(sectionTab("Active contacts"))
+	tb.press("\r")
+	tb.waitFor(section("Active contacts"))
+
+	name := link("Kim Keys").within(section("Active contacts"))
+	tb.tabTo(name)
+	tb.press("\r")
+	tb.waitFor(heading("Kim Keys"))
+	tb.tabTo(button("Lock this contact"))
+	tb.press("\r")
+	tb.waitText("Kim Keys has been successfully locked out.")
 }
