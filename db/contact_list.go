@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -53,6 +54,7 @@ func (r ListRow) Name() string { return strings.TrimSpace(r.FirstName + " " + r.
 // Page is one page of a section. PrevID and NextID are the cursors of the neighbouring
 // pages (0 when there is none).
 type Page struct {
+	Counts SectionCounts // both sections, or in search mode their matches
 	Rows   []ListRow
 	PrevID int64 // use as Before
 	NextID int64 // use as After
@@ -235,14 +237,16 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		backward = false
 	}
 	match := SearchQuery(q.Search)
-	probe := false // find matches by walking the index (many matches) instead of sorting them
+	var counts SectionCounts
 	if match != "" {
-		n, err := s.SearchCounts(ctx, sc, match)
-		if err != nil {
-			return Page{}, err
-		}
-		probe = n.AtLeast
+		counts, err = s.SearchCounts(ctx, sc, match)
+	} else {
+		counts, err = s.ContactCounts(ctx, sc)
 	}
+	if err != nil {
+		return Page{}, err
+	}
+	probe := counts.AtLeast // many matches: walk the index and probe them instead of sorting them
 
 	// desc flips for a backward page: read the rows before the cursor nearest first.
 	desc := spec.desc != backward
@@ -295,7 +299,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			branches = append(branches, branch(a.ID, keyset, i))
 		}
 		if len(branches) == 0 {
-			return Page{}, nil
+			return Page{Counts: counts}, nil
 		}
 		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
 		if q.Sort == SortAccount {
@@ -352,7 +356,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	if err != nil {
 		return Page{}, err
 	}
-	p := Page{Rows: rows}
+	p := Page{Counts: counts, Rows: rows}
 	if len(rows) > 0 {
 		first, last := rows[0].ID, rows[len(rows)-1].ID
 		switch {
@@ -395,17 +399,16 @@ func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var b strings.Builder
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%d", id)
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
 	}
+	// The ids travel as one JSON parameter, so the statement's text stays the same from page
+	// to page and the connection's statement cache can reuse it.
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.status, c.lock_reason, c.last_login_at,
 			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')
-		FROM contacts c WHERE c.id IN (`+b.String()+`) AND c.account_id IN `+sc.inList())
+		FROM contacts c WHERE c.id IN (SELECT value FROM json_each(?)) AND c.account_id IN `+sc.inList(), string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
 	}

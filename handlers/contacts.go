@@ -100,17 +100,10 @@ func (h *Contacts) List(c *fiber.Ctx) error {
 		return err
 	}
 	v, q := listView(c)
-	if match := db.SearchQuery(v.Search); match != "" {
-		v.Counts, err = h.store.SearchCounts(ctx, sc, match)
-	} else {
-		v.Counts, err = h.store.ContactCounts(ctx, sc)
-	}
-	if err != nil {
-		return err
-	}
 	if v.Page, err = h.store.ListContacts(ctx, sc, q); err != nil {
 		return err
 	}
+	v.Counts = v.Page.Counts
 	return render(c, fiber.StatusOK, components.AllContactsPage(shell(c, "All Contacts", "my-contacts"), v),
 		components.ContactListFragment(v))
 }
