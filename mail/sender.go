@@ -120,14 +120,10 @@ func build(m Message, from, domain string, now time.Time) (*gomail.Msg, error) {
 	return msg, nil
 }
 
-// headerText turns every control character (CR and LF among them) into a space.
+// headerText puts s on one line: control characters (CR and LF among them) and runs of
+// spaces become one space.
 func headerText(s string) string {
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s))
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }), " ")
 }
 
 // LogSender writes each mail to the log, for installations without an SMTP relay (and the

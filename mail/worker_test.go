@@ -360,3 +360,32 @@ func TestPruneKeepsQueuedMailAndRecentHistory(t *testing.T) {
 		t.Errorf("got %+v, want ben's mail sent after the prune", r)
 	}
 }
+
+func TestHeaderInjectionThroughASubjectAddsNoHeader(t *testing.T) {
+	env := portaltest.New(t)
+	acc := env.Account("Northwind Traders", nil)
+	env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+	eve := env.Contact(acc, "Eve\r\nBcc: x@evil.test", "Smith", "eve@northwind.example")
+	err := env.Store.Write(env.Ctx, func(tx *db.Tx) error {
+		_, err := tx.QueueAutoLockNotices(env.Ctx, eve)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.DeliverMail()
+	msgs := env.SMTP.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("got %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if got := m.To; len(got) != 1 || got[0] != "maria@northwind.example" {
+		t.Errorf("got envelope recipients %v, want only maria", got)
+	}
+	if v := m.Header.Get("Bcc"); v != "" {
+		t.Errorf("got Bcc header %q, want none", v)
+	}
+	if got := m.Subject(); !strings.HasPrefix(got, "Eve Bcc: x@evil.test Smith was locked out") {
+		t.Errorf("got subject %q, want the name on one line", got)
+	}
+}
