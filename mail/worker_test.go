@@ -389,3 +389,21 @@ func TestHeaderInjectionThroughASubjectAddsNoHeader(t *testing.T) {
 		t.Errorf("got subject %q, want the name on one line", got)
 	}
 }
+
+func TestStartTLSModeSendsNothingInTheClear(t *testing.T) {
+	env := portaltest.New(t, portaltest.Options{Args: []string{"--smtp-tls", "starttls"}})
+	acc := env.Account("Northwind Traders", nil)
+	anna := env.Contact(acc, "Anna", "Kowalski", "anna@northwind.example")
+	issueLink(t, env, anna, db.PurposeReset, db.ResetLinkTTL)
+	// The test server offers no STARTTLS: the mail must wait, not go out unencrypted.
+	if r := env.DeliverMail(); r.Retried != 1 || r.Sent != 0 {
+		t.Fatalf("got %+v, want 1 retried", r)
+	}
+	if n := len(env.SMTP.Messages()); n != 0 {
+		t.Errorf("got %d messages over a plain connection, want none", n)
+	}
+	all, _ := env.Store.AllMail(env.Ctx)
+	if len(all) != 1 || !strings.Contains(strings.ToLower(all[0].LastError), "tls") {
+		t.Errorf("got %+v, want the TLS failure recorded", all)
+	}
+}
