@@ -27,10 +27,12 @@ type portal struct {
 }
 
 // startPortal serves a fresh portal (real SQLite file in a temporary directory) until the
-// test ends; args are extra server flags.
+// test ends; args are extra server flags. Each test has its own portal and its own browser
+// context, so tests run in parallel (as many as -parallel, GOMAXPROCS by default).
 func startPortal(t *testing.T, args ...string) *portal {
 	t.Helper()
 	needBrowser(t)
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -61,7 +63,7 @@ type tab struct {
 }
 
 // actionTimeout bounds one step of a flow: a step that waits longer has failed.
-const actionTimeout = 10 * time.Second
+const actionTimeout = 20 * time.Second
 
 type tabOption func(*tab)
 
