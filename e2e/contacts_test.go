@@ -154,6 +154,7 @@ return rows.some((t) => t.includes(%s)) && !rows.some((t) => t.includes(%s)); })
 func TestLockAndUnlock(t *testing.T) {
 	p := startAdminPortal(t)
 	p.Contact(p.child, "Lena", "Locke", "lena@acme.example")
+	p.Contact(p.child, "Lars", "Last", "lars@acme.example", db.RoleContactAdmin)
 
 	lena := p.newTab(t)
 	lena.login("lena@acme.example", portaltest.Password)
@@ -170,6 +171,9 @@ func TestLockAndUnlock(t *testing.T) {
 	}
 	if !tb.focused(testID("alert-success")) {
 		t.Errorf("after Lock this contact the focus is not on the confirmation")
+	}
+	if !eval[bool](tb, `!!document.querySelector('[data-testid="alert-success"]').closest('[aria-live]')`) {
+		t.Errorf("the confirmation is not in a live region: screen readers won't announce it")
 	}
 	if eval[string](tb, `window.e2eMarker || ""`) != "same page" {
 		t.Errorf("Lock this contact reloaded the page; HTMX should swap it in place")
@@ -200,6 +204,22 @@ func TestLockAndUnlock(t *testing.T) {
 
 	lena.login("lena@acme.example", portaltest.Password)
 	lena.waitText("Welcome, Lena")
+
+	// A refusal is announced the same way, and changes nothing.
+	tb.clickAndLoad(link("Lars Last"))
+	tb.click(button("Lock this contact"))
+	tb.waitFor(testID("alert-error"))
+	if got, want := tb.text(testID("alert-error")), "Lars Last is the last active contact admin of Acme Europe and can't be locked out."; got != want {
+		t.Errorf("refusal: got %q, want %q", got, want)
+	}
+	if !eval[bool](tb, `!!document.querySelector('[data-testid="alert-error"]').closest('[aria-live]')`) {
+		t.Errorf("the refusal is not in a live region: screen readers won't announce it")
+	}
+	if !tb.focused(testID("alert-error")) {
+		t.Errorf("after a refused lock the focus is not on the message")
+	}
+	tb.waitFor(button("Lock this contact"))
+	tb.checkA11y("refused lock")
 }
 
 // TestWrongPasswordsLockOut: wrong passwords in the browser until the contact shows in
@@ -283,4 +303,28 @@ func TestContactListByKeyboard(t *testing.T) {
 	tb.tabTo(button("Lock this contact"))
 	tb.press("\r")
 	tb.waitText("Kim Keys has been successfully locked out.")
+}
+
+// TestEditContact: Edit contact from the contact's page changes the fields and confirms.
+func TestEditContact(t *testing.T) {
+	p := startAdminPortal(t)
+	p.Contact(p.company, "Erik", "Edit", "erik@acme.example")
+	tb := p.openMyContacts(t)
+	tb.clickAndLoad(link("Manage your contacts"))
+	tb.clickAndLoad(link("Erik Edit"))
+	tb.clickAndLoad(link("Edit contact"))
+	tb.waitFor(field("Job title"))
+	tb.checkA11y("Edit contact")
+	tb.typeInto(field("Job title"), "Head of support")
+	tb.choose(field("Account"), p.child.Name)
+	tb.click(field("Contact admin"))
+	tb.clickAndLoad(button("Submit"))
+	tb.waitText("Contact Erik Edit has been successfully updated.")
+	if got := tb.text(testID("details-job-title")); got != "Head of support" {
+		t.Errorf("job title after Edit contact: got %q, want %q", got, "Head of support")
+	}
+	if got := tb.text(testID("details-account")); got != p.child.Name {
+		t.Errorf("account after Edit contact: got %q, want %q", got, p.child.Name)
+	}
+	tb.waitText("Contact admin")
 }
