@@ -188,14 +188,32 @@ func (e *Env) Reload(c db.Contact) db.Contact {
 // Browser keeps cookies between requests to the app, like a browser would.
 type Browser struct {
 	env     *Env
-	mu      sync.Mutex
+	t       testing.TB // reports failures; nil: the Env's
+	mu      *sync.Mutex // shared with the copies For makes, as is cookies
 	cookies map[string]*http.Cookie
 	// CSRF is the token of the last page that carried one.
 	CSRF string
 }
 
+func (b *Browser) tb() testing.TB {
+	if b.t != nil {
+		return b.t
+	}
+	return b.env.T
+}
+
+// For returns the same browser (same cookies, same session) reporting to t: a fuzz target
+// or subtest must not report through its parent.
+func (b *Browser) For(t testing.TB) *Browser {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return &Browser{env: b.env, t: t, mu: b.mu, cookies: b.cookies, CSRF: b.CSRF}
+}
+
 // Browser returns a fresh, signed-out browser.
-func (e *Env) Browser() *Browser { return &Browser{env: e, cookies: map[string]*http.Cookie{}} }
+func (e *Env) Browser() *Browser {
+	return &Browser{env: e, mu: &sync.Mutex{}, cookies: map[string]*http.Cookie{}}
+}
 
 // Login signs in as email with Password and fails the test if that doesn't work.
 func (e *Env) Login(email string) *Browser {
@@ -216,7 +234,7 @@ type Response struct {
 
 // Login posts the login form.
 func (b *Browser) Login(email, password string) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	b.Get("/login")
 	return b.PostForm("/login", url.Values{"email": {email}, "password": {password}})
 }
@@ -225,7 +243,7 @@ var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
 
 // Do sends req through the app with the browser's cookies and keeps the cookies it sets.
 func (b *Browser) Do(req *http.Request) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	b.mu.Lock()
 	for _, c := range b.cookies {
 		req.AddCookie(c)
@@ -233,7 +251,7 @@ func (b *Browser) Do(req *http.Request) Response {
 	b.mu.Unlock()
 	resp, err := b.env.App.Handler().Test(req, -1)
 	if err != nil {
-		b.env.T.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		b.tb().Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -254,14 +272,14 @@ func (b *Browser) Do(req *http.Request) Response {
 
 // Get fetches a page as a plain browser navigation.
 func (b *Browser) Get(path string) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://portal.example.test"+path, nil)
 	return b.Do(req)
 }
 
 // HTMXGet fetches path the way HTMX does (HX-Request: true).
 func (b *Browser) HTMXGet(path string) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://portal.example.test"+path, nil)
 	req.Header.Set("HX-Request", "true")
 	return b.Do(req)
@@ -269,13 +287,13 @@ func (b *Browser) HTMXGet(path string) Response {
 
 // PostForm posts a form with the current CSRF token added (unless form already has one).
 func (b *Browser) PostForm(path string, form url.Values) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	return b.post(path, form, false)
 }
 
 // HTMXPost posts a form the way HTMX does: the CSRF token in the header, HX-Request set.
 func (b *Browser) HTMXPost(path string, form url.Values) Response {
-	b.env.T.Helper()
+	b.tb().Helper()
 	return b.post(path, form, true)
 }
 
