@@ -188,7 +188,7 @@ func (e *Env) Reload(c db.Contact) db.Contact {
 // Browser keeps cookies between requests to the app, like a browser would.
 type Browser struct {
 	env     *Env
-	t       testing.TB // reports failures; nil: the Env's
+	t       testing.TB  // reports failures; nil: the Env's
 	mu      *sync.Mutex // shared with the copies For makes, as is cookies
 	cookies map[string]*http.Cookie
 	// CSRF is the token of the last page that carried one.
