@@ -3,7 +3,10 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -22,6 +25,9 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 		} else {
 			d.Log.Debug("request refused", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
 		}
+		if denied(c, status) {
+			auditDenied(c, d, status)
+		}
 		if status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
@@ -38,6 +44,39 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 		}
 		return nil
 	}
+}
+
+// denied reports whether a signed-in contact was refused: 403 anywhere (no right, or a
+// request without its CSRF token), or 404 for a contact (an id outside the admin's scope
+// answers 404 so as to reveal nothing, but it is still an attempt worth recording).
+func denied(c *fiber.Ctx, status int) bool {
+	if viewerOf(c).contact == nil {
+		return false // anonymous refusals would let anyone fill the audit log
+	}
+	return status == fiber.StatusForbidden ||
+		(status == fiber.StatusNotFound && strings.HasPrefix(c.Path(), "/contacts/"))
+}
+
+// auditDenied records a denied access. Failing to record it must not hide the answer the
+// user is owed, so an error here is only logged.
+func auditDenied(c *fiber.Ctx, d Deps, status int) {
+	who := viewerOf(c).contact
+	err := d.Store.Audit(c.UserContext(), db.Event{Action: db.ActionAccessDenied, ActorID: who.ID,
+		AccountID: who.AccountID, RemoteIP: c.IP(),
+		Detail: fmt.Sprintf("%s %s answered %d", c.Method(), truncate(c.Path(), 200), status)})
+	if err != nil {
+		d.Log.Error("audit denied access", "err", err)
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func classifyError(err error) (int, string) {

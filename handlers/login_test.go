@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"database/sql"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -402,4 +403,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.buf.String()
+}
+
+func TestDeniedAccessIsAudited(t *testing.T) {
+	e := newLoginEnv(t)
+	other := e.Account("Contoso Pharma", nil)
+	stranger := e.Contact(other, "Olga", "Ivanova", "olga@contoso.example")
+	member := e.Login(e.member.Email)
+	if resp := member.Get("/my-contacts"); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("contact without roles on My contacts: status %d, want 403", resp.StatusCode)
+	}
+	admin := e.Login(e.admin.Email)
+	if resp := admin.Get(fmt.Sprintf("/contacts/%d", stranger.ID)); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("admin opening another tenant's contact: status %d, want 404", resp.StatusCode)
+	}
+	e.Browser().Get("/my-contacts") // signed out: sent to the login page, nothing recorded
+	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAccessDenied, 0); n != 2 {
+		t.Errorf("access_denied audit rows %d, want 2 (the 403 and the out-of-scope 404)", n)
+	}
 }
