@@ -121,8 +121,12 @@ func TestSearchAsYouType(t *testing.T) {
 
 	eval[bool](tb, `window.e2eMarker = "same page"; true`)
 	search := field("Search by name or email")
+	tb.watchIndicator("#search-indicator")
 	tb.typeInto(search, "Nowak")
 	tb.until("the list to show only Łukasz Nowak", rowsJS("Łukasz Nowak", "Noah Martin"))
+	if !tb.sawIndicator("#search-indicator") {
+		t.Errorf("no loading indicator showed while the search ran")
+	}
 	tb.checkA11y("All Contacts with a search")
 	if got := tb.path(); !strings.Contains(got, "Nowak") {
 		t.Errorf("after searching, the URL is %s; it should carry the search", got)
@@ -164,6 +168,7 @@ func TestLockAndUnlock(t *testing.T) {
 	tb.clickAndLoad(link("Manage your contacts"))
 	tb.clickAndLoad(link("Lena Locke").within(section("Active contacts")))
 	eval[bool](tb, `window.e2eMarker = "same page"; true`)
+	tb.watchIndicator("#action-indicator")
 	tb.click(button("Lock this contact"))
 	tb.waitFor(testID("alert-success"))
 	if got, want := tb.text(testID("alert-success")), "Lena Locke has been successfully locked out."; got != want {
@@ -177,6 +182,9 @@ func TestLockAndUnlock(t *testing.T) {
 	}
 	if eval[string](tb, `window.e2eMarker || ""`) != "same page" {
 		t.Errorf("Lock this contact reloaded the page; HTMX should swap it in place")
+	}
+	if !tb.sawIndicator("#action-indicator") {
+		t.Errorf("no loading indicator showed while Lock this contact ran")
 	}
 	tb.waitFor(button("Unlock this contact"))
 	tb.waitText("Locked by Ada Admin")

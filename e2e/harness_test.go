@@ -360,6 +360,23 @@ func (tb *tab) login(email, password string) {
 	tb.clickAndLoad(button("Log in"))
 }
 
+// watchIndicator starts noting whether the loading indicator css is shown (HTMX marks it
+// htmx-request while a request is in flight, which app.css makes visible).
+func (tb *tab) watchIndicator(css string) {
+	tb.t.Helper()
+	eval[bool](tb, fmt.Sprintf(`(() => { const el = document.querySelector(%[1]s); if (!el) return false;
+window.e2eIndicators = window.e2eIndicators || {};
+new MutationObserver(() => { if (el.classList.contains("htmx-request") || el.closest(".htmx-request")) window.e2eIndicators[%[1]s] = true; })
+	.observe(document.body, {attributes: true, attributeFilter: ["class"], subtree: true});
+return true; })()`, jsString(css)))
+}
+
+// sawIndicator reports whether the indicator showed since watchIndicator.
+func (tb *tab) sawIndicator(css string) bool {
+	tb.t.Helper()
+	return eval[bool](tb, fmt.Sprintf(`!!(window.e2eIndicators && window.e2eIndicators[%s])`, jsString(css)))
+}
+
 // --- accessibility ---
 
 var axeSource = func() string {

@@ -23,6 +23,16 @@
       document.querySelector("main [data-autofocus]");
     if (target) target.focus();
   });
+  // While HTMX replaces a part of the page, tell assistive technology it is busy: the
+  // spinners are only for the eyes.
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target && target.setAttribute) target.setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var target = evt.detail && evt.detail.target;
+    if (target && target.removeAttribute) target.removeAttribute("aria-busy");
+  });
   // Back and Forward restore a page from HTMX's history snapshot, which holds the HTML but
   // not what was typed: put the search form's fields back in step with the URL the list
   // was loaded from.
