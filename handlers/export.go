@@ -56,10 +56,25 @@ var (
 		name: "csv", extension: "csv", contentType: "text/csv; charset=utf-8",
 		write: func(w io.Writer, rows export.Rows, _ export.Meta) (int, error) { return export.CSV(w, rows) },
 	}
+	formatExcel = exportFormat{
+		name: "xlsx", extension: "xlsx",
+		contentType: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		write:       export.Excel,
+	}
+	formatPDF = exportFormat{
+		name: "pdf", extension: "pdf", contentType: "application/pdf",
+		write: export.PDF, buffered: true, maxRows: export.MaxPDFRows,
+	}
 )
 
 // CSV answers GET /contacts/export.csv.
 func (h *Export) CSV(c *fiber.Ctx) error { return h.serve(c, formatCSV) }
+
+// Excel answers GET /contacts/export.xlsx.
+func (h *Export) Excel(c *fiber.Ctx) error { return h.serve(c, formatExcel) }
+
+// PDF answers GET /contacts/export.pdf.
+func (h *Export) PDF(c *fiber.Ctx) error { return h.serve(c, formatPDF) }
 
 func (h *Export) serve(c *fiber.Ctx, f exportFormat) error {
 	admin := viewerOf(c).contact

@@ -1,13 +1,24 @@
 package handlers_test
 
 import (
+	"archive/zip"
 	"encoding/csv"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"portal/db"
+	"portal/demo"
 	"portal/export"
 	"portal/portaltest"
 )
@@ -146,11 +157,271 @@ func TestExportCSV(t *testing.T) {
 	}
 }
 
+// checkFileHeaders checks what makes a response a private download.
+func checkFileHeaders(t *testing.T, resp portaltest.Response, contentType, filename string) {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: got %d, want 200; body: %.300s", resp.StatusCode, resp.Body)
+	}
+	for header, want := range map[string]string{
+		"Content-Type":        contentType,
+		"Content-Disposition": `attachment; filename="` + filename + `"`,
+		"Cache-Control":       "no-store",
+	} {
+		if got := resp.Header.Get(header); got != want {
+			t.Errorf("%s: got %q, want %q", header, got, want)
+		}
+	}
+}
+
+func TestExportExcel(t *testing.T) {
+	fx := newExportFixture(t)
+	resp := fx.env.Login(fx.admin.Email).Get("/contacts/export.xlsx")
+	checkFileHeaders(t, resp, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "contacts-2026-11-22.xlsx")
+
+	f, err := excelize.OpenReader(strings.NewReader(resp.Body))
+	if err != nil {
+		t.Fatalf("workbook does not open: %v", err)
+	}
+	defer f.Close()
+	if got := f.GetSheetList(); !slices.Equal(got, []string{"Contacts"}) {
+		t.Errorf("sheets: got %q, want [Contacts]", got)
+	}
+	rows, err := f.GetRows("Contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rows[0], export.Columns) {
+		t.Errorf("header: got %q, want %q", rows[0], export.Columns)
+	}
+	var names []string
+	rowOf := map[string]int{} // email -> row number in the sheet
+	for i, r := range rows[1:] {
+		names = append(names, r[0]+" "+r[1])
+		rowOf[r[2]] = i + 2
+	}
+	if !slices.Equal(names, fx.inScope) {
+		t.Errorf("contacts: got %q, want %q (every contact in scope, by account then name)", names, fx.inScope)
+	}
+	for _, r := range rows {
+		for _, cell := range r {
+			for _, s := range fx.outOfScope {
+				if strings.Contains(cell, s) {
+					t.Errorf("workbook contains %q from another company", s)
+				}
+			}
+		}
+	}
+
+	cell := func(column, email string) string {
+		return column + strconv.Itoa(rowOf[email])
+	}
+	formula := cell("A", "formula@northwind.example")
+	if got, _ := f.GetCellValue("Contacts", formula); got != `=HYPERLINK("http://evil.example","x")` {
+		t.Errorf("%s: got %q, want the name as typed", formula, got)
+	}
+	if got, _ := f.GetCellType("Contacts", formula); got != excelize.CellTypeInlineString {
+		t.Errorf("%s type: got %v, want an inline string (never a formula)", formula, got)
+	}
+	if got, _ := f.GetCellFormula("Contacts", formula); got != "" {
+		t.Errorf("%s formula: got %q, want none", formula, got)
+	}
+	for _, tt := range []struct{ cell, want string }{
+		{cell("A", "zoe@nordic.example"), "Zoë"},
+		{cell("B", "zoe@nordic.example"), "Ærø"},
+		{cell("B", "tomas@nordic.example"), "Škoda"},
+		{cell("F", "tomas@nordic.example"), "Locked"},
+		{cell("G", "tomas@nordic.example"), "Too many failed login attempts"},
+		{cell("E", "maria@northwind.example"), "Contact admin; Incident contact"},
+		{cell("J", "maria@northwind.example"), "2026-11-22 09:00"},
+		{cell("J", "lukasz@northwind.example"), ""},
+		{cell("K", "lukasz@northwind.example"), "2026-11-22 09:00"},
+	} {
+		if got, _ := f.GetCellValue("Contacts", tt.cell); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.cell, got, tt.want)
+		}
+	}
+	// A real date is a number (days since 1899-12-30) shown through a date format.
+	created := cell("K", "maria@northwind.example")
+	if got, _ := f.GetCellValue("Contacts", created, excelize.Options{RawCellValue: true}); got != "46348.375" {
+		t.Errorf("%s raw value: got %q, want the serial date 46348.375", created, got)
+	}
+
+	styleID, _ := f.GetCellStyle("Contacts", "A1")
+	if style, err := f.GetStyle(styleID); err != nil || style.Font == nil || !style.Font.Bold {
+		t.Errorf("header A1 is not bold (style %d, %v)", styleID, err)
+	}
+	if panes, err := f.GetPanes("Contacts"); err != nil || !panes.Freeze || panes.YSplit != 1 {
+		t.Errorf("panes: got %+v (%v), want the header row frozen", panes, err)
+	}
+	if width, _ := f.GetColWidth("Contacts", "C"); width < 30 {
+		t.Errorf("email column width: got %v, want room for an email", width)
+	}
+	sheetXML := zipEntry(t, resp.Body, "xl/worksheets/sheet1.xml")
+	if want := `<autoFilter ref="A1:K6"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
+		t.Errorf("sheet has no %s (an auto filter over header and every row)", want)
+	}
+	var mins []int
+	for _, m := range colMin.FindAllStringSubmatch(sheetXML, -1) {
+		n, _ := strconv.Atoi(m[1])
+		mins = append(mins, n)
+	}
+	if !slices.IsSorted(mins) || len(mins) != len(export.Columns) {
+		t.Errorf("<col> elements by min: got %v, want one per column in ascending order (Excel repairs the file otherwise)", mins)
+	}
+
+	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	if err != nil || n != 1 {
+		t.Errorf("audit events for the export: got %d (%v), want 1", n, err)
+	}
+}
+
+var colMin = regexp.MustCompile(`<col min="(\d+)"`)
+
+func zipEntry(t *testing.T, archive, name string) string {
+	t.Helper()
+	r, err := zip.NewReader(strings.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.Open(name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// pdfPages returns the text of each page of a PDF, read by pdftotext (poppler-utils). It
+// skips the test when pdftotext is not installed; CI installs it.
+func pdfPages(t *testing.T, pdf string) []string {
+	t.Helper()
+	if !strings.HasPrefix(pdf, "%PDF-") {
+		t.Fatalf("not a PDF: %.40q", pdf)
+	}
+	pdftotext, err := exec.LookPath("pdftotext")
+	if err != nil {
+		t.Skip("pdftotext not installed (apt-get install poppler-utils): cannot read the PDF's text")
+	}
+	path := filepath.Join(t.TempDir(), "contacts.pdf")
+	if err := os.WriteFile(path, []byte(pdf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, "-enc", "UTF-8", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	// Wrapped cells come out as several lines: one space for any run of white space.
+	pages := strings.Split(strings.TrimSuffix(string(out), "\f"), "\f")
+	for i, p := range pages {
+		pages[i] = strings.Join(strings.Fields(p), " ")
+	}
+	return pages
+}
+
+func TestExportPDF(t *testing.T) {
+	fx := newExportFixture(t)
+	resp := fx.env.Login(fx.admin.Email).Get("/contacts/export.pdf")
+	checkFileHeaders(t, resp, "application/pdf", "contacts-2026-11-22.pdf")
+	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	if err != nil || n != 1 {
+		t.Errorf("audit events for the export: got %d (%v), want 1", n, err)
+	}
+
+	pages := pdfPages(t, resp.Body)
+	if len(pages) != 1 {
+		t.Fatalf("pages: got %d, want 1", len(pages))
+	}
+	text := pages[0]
+	for _, want := range []string{
+		"Contacts of Northwind Traders", "Generated 2026-11-22 09:00 UTC", "Page 1 of 1",
+		"Name", "Email", "Account", "Roles", "Status", "Last login (UTC)",
+		"Zoë Ærø", "Tomáš Škoda", "Łukasz Wójcik", "Maria Anders", "Northwind Logistics Nordic",
+		"Locked: Too many failed login attempts", "Contact admin; Incident contact",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("PDF text lacks %q", want)
+		}
+	}
+	if got := strings.Count(text, "@"); got != len(fx.inScope) {
+		t.Errorf("emails in the PDF: got %d, want %d (one per contact in scope)", got, len(fx.inScope))
+	}
+	for _, s := range fx.outOfScope {
+		if strings.Contains(text, s) {
+			t.Errorf("PDF contains %q from another company", s)
+		}
+	}
+}
+
+func TestExportPDFRepeatsHeaderOnEveryPage(t *testing.T) {
+	fx := newExportFixture(t)
+	north, err := fx.env.Store.AccountByName(fx.env.Ctx, "Northwind Traders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const more = 150
+	if _, err := demo.Populate(fx.env.Ctx, fx.env.Store, demo.Scale{Contacts: more, Accounts: 1, Parent: north.ID}); err != nil {
+		t.Fatal(err)
+	}
+	resp := fx.env.Login(fx.admin.Email).Get("/contacts/export.pdf")
+	checkFileHeaders(t, resp, "application/pdf", "contacts-2026-11-22.pdf")
+	pages := pdfPages(t, resp.Body)
+	if len(pages) < 3 {
+		t.Fatalf("pages: got %d, want at least 3 for %d contacts", len(pages), more+len(fx.inScope))
+	}
+	emails := 0
+	for i, page := range pages {
+		for _, want := range []string{"Contacts of Northwind Traders", "Last login (UTC)", fmt.Sprintf("Page %d of %d", i+1, len(pages))} {
+			if !strings.Contains(page, want) {
+				t.Errorf("page %d lacks %q", i+1, want)
+			}
+		}
+		emails += strings.Count(page, "@")
+	}
+	if want := more + len(fx.inScope); emails != want {
+		t.Errorf("emails in the PDF: got %d, want %d (one per contact in scope)", emails, want)
+	}
+}
+
+func TestExportPDFLimit(t *testing.T) {
+	fx := newExportFixture(t)
+	north, err := fx.env.Store.AccountByName(fx.env.Ctx, "Northwind Traders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Populate(fx.env.Ctx, fx.env.Store, demo.Scale{Contacts: export.MaxPDFRows, Accounts: 1, Parent: north.ID}); err != nil {
+		t.Fatal(err)
+	}
+	resp := fx.env.Login(fx.admin.Email).Get("/contacts/export.pdf")
+	if resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("status: got %d, want 422", resp.StatusCode)
+	}
+	want := fmt.Sprintf("A PDF can hold at most 10000 contacts, and you have %d. Use Export Excel or Export CSV instead.",
+		export.MaxPDFRows+len(fx.inScope))
+	if !strings.Contains(resp.Body, want) {
+		t.Errorf("body lacks %q", want)
+	}
+	if got := resp.Header.Get("Content-Disposition"); got != "" {
+		t.Errorf("Content-Disposition: got %q, want none on an error page", got)
+	}
+	if n, _ := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0); n != 0 {
+		t.Errorf("audit events: got %d, want 0 (nothing was exported)", n)
+	}
+	// CSV has no limit.
+	if got := fx.env.Login(fx.admin.Email).Get("/contacts/export.csv").StatusCode; got != http.StatusOK {
+		t.Errorf("CSV of the same scope: got %d, want 200", got)
+	}
+}
+
 func TestExportNeedsContactAdmin(t *testing.T) {
 	fx := newExportFixture(t)
 	member := fx.env.Login(fx.member.Email)
 	signedOut := fx.env.Browser()
-	for _, path := range []string{"/contacts/export.csv"} {
+	for _, path := range []string{"/contacts/export.csv", "/contacts/export.xlsx", "/contacts/export.pdf"} {
 		if got := member.Get(path).StatusCode; got != http.StatusForbidden {
 			t.Errorf("GET %s as a contact without the Contact admin role: got %d, want 403", path, got)
 		}

@@ -94,6 +94,8 @@ func New(d Deps) *fiber.App {
 	// as a contact id.
 	exports := NewExport(d.Log, d.Store)
 	app.Get("/contacts/export.csv", requireAdmin, exports.CSV)
+	app.Get("/contacts/export.xlsx", requireAdmin, exports.Excel)
+	app.Get("/contacts/export.pdf", requireAdmin, exports.PDF)
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	contacts := NewContacts(d.Log, d.Store)
