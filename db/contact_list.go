@@ -74,7 +74,8 @@ const SearchCountCap = 2000
 
 // unionMaxAccounts is the largest scope listed with one ordered branch per account; beyond
 // it a single IN query (which sorts the whole scope) costs less than planning many branches.
-const unionMaxAccounts = 64
+// A variable only so that tests can run the fallback on a small tree.
+var unionMaxAccounts = 64
 
 // SearchQuery turns what a user typed into a safe FTS5 MATCH expression: every word becomes
 // a quoted prefix phrase ("zoe"*), all of them must match. Only letters, digits and
@@ -205,17 +206,18 @@ func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64)
 }
 
 // ListContacts returns one page of one section of All Contacts in scope, by keyset (never
-// OFFSET: page 2,000 costs what page 1 costs).
+// OFFSET: page 2,000 costs what page 1 costs), with the section counts.
 //
-// For a scope of a few accounts it runs one ordered, limited branch per account, each an
-// index range scan of contacts(account_id, status, key, id) that stops after a page, and
-// lets SQLite merge them: an `account_id IN (...)` with ORDER BY would sort the whole scope.
-// Sorting by account needs no merge at all: branches run in account-name order, and
-// accounts wholly before the cursor's are skipped.
+// For a scope of up to unionMaxAccounts accounts it is a UNION ALL of one branch per
+// account, each an index range scan of contacts(account_id, status, key, id) from the
+// cursor on, under one ORDER BY: SQLite merges the sorted branches lazily, so a page reads
+// about a page of index entries per account and sorts nothing (an `account_id IN (...)`
+// with ORDER BY would sort the whole scope). Sorting by account skips accounts wholly
+// before the cursor's and takes those after it without a keyset condition.
 //
-// A search first counts its matches (SearchCounts): few matches are fetched through FTS5
-// and sorted; many are found by walking the sort index and probing the matches, which stops
-// after a page.
+// A search first counts its matches (up to SearchCountCap). Few matches are fetched through
+// FTS5 and sorted; many are found by walking the merged index order and keeping the rows in
+// the match set (computed once), which stops after a page.
 func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, error) {
 	if q.Limit <= 0 {
 		q.Limit = 25
@@ -265,21 +267,17 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	}
 	limit := q.Limit + 1 // one more than a page tells whether another page follows
 
+	// A branch reads one account's section in sort order from its index; no LIMIT is
+	// needed, since the merge below pulls rows from the branches only as it needs them.
 	branch := func(accountID int64, keyset bool, ordinal int) string {
-		b := fmt.Sprintf(`SELECT * FROM (SELECT id, %d AS k0, %s AS k1 FROM contacts WHERE account_id = %d AND status = ?`,
+		b := fmt.Sprintf(`SELECT id, %d AS k0, %s AS k1 FROM contacts WHERE account_id = %d AND status = ?`,
 			ordinal, spec.key, accountID)
 		args = append(args, q.Status)
 		if keyset {
 			b += ` AND (` + spec.key + `, id) ` + cmp + ` (?, ?)`
 			args = append(args, cur.key, cur.id)
 		}
-		if match != "" {
-			// Many matches: walk the sort index and probe the match set, stopping after a
-			// page (the unary + keeps SQLite from driving the loop by the matches instead).
-			b += ` AND +id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)`
-			args = append(args, match)
-		}
-		return b + fmt.Sprintf(` ORDER BY %s %s, id %s LIMIT %d)`, spec.key, dir, dir, limit)
+		return b
 	}
 
 	switch {
@@ -305,8 +303,18 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		if q.Sort == SortAccount {
 			order = `k0, ` + order
 		}
-		query = `SELECT id FROM (` + strings.Join(branches, " UNION ALL ") + `) ORDER BY ` + order +
-			fmt.Sprintf(` LIMIT %d`, limit)
+		// A compound SELECT whose branches each come sorted from an index is merged by
+		// SQLite (MERGE (UNION ALL) in the plan): a page reads about a page of index entries
+		// per account and sorts nothing.
+		query = `SELECT id FROM (` + strings.Join(branches, " UNION ALL ") + ` ORDER BY ` + order + `)`
+		if match != "" {
+			// Many matches: walk the merged index order and keep the matches, stopping after
+			// a page. The match set is computed once, before the walk.
+			query = `WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) ` +
+				query + ` WHERE +id IN matches`
+			args = append([]any{match}, args...)
+		}
+		query += fmt.Sprintf(` LIMIT %d`, limit)
 	default:
 		// Hundreds of accounts, or a search with few matches: one query over the whole scope,
 		// sorted by SQLite. A search is driven by its matches (CROSS JOIN fixes the loop

@@ -61,6 +61,14 @@ func ids(rows []db.ListRow) []int64 {
 }
 
 func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
+	t.Run("one branch per account", func(t *testing.T) { testPaging(t) })
+	t.Run("single query for large trees", func(t *testing.T) {
+		defer db.SetUnionMaxAccounts(1)()
+		testPaging(t)
+	})
+}
+
+func testPaging(t *testing.T) {
 	ctx := context.Background()
 	store, sc := populated(t, 3000, 3)
 	counts, err := store.ContactCounts(ctx, sc)
