@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,8 +19,9 @@ import (
 // Export serves the contacts list as a file: every contact in the admin's scope, active and
 // locked (SPEC R-EXPORT). Rows flow from one read transaction of SQLite to the response.
 type Export struct {
-	log   *slog.Logger
-	store *db.Store
+	log    *slog.Logger
+	store  *db.Store
+	secure bool // cookies only over https
 	// slots bounds concurrent exports. Each one holds a connection of the read pool for as
 	// long as its client takes to download, so without a bound a few slow downloads could
 	// starve every page of the portal.
@@ -34,8 +36,8 @@ const MaxConcurrentExports = 2
 const maxExportDuration = 15 * time.Minute
 
 // NewExport builds the export handlers.
-func NewExport(log *slog.Logger, store *db.Store) *Export {
-	return &Export{log: log, store: store, slots: make(chan struct{}, MaxConcurrentExports)}
+func NewExport(log *slog.Logger, store *db.Store, secure bool) *Export {
+	return &Export{log: log, store: store, secure: secure, slots: make(chan struct{}, MaxConcurrentExports)}
 }
 
 // exportFormat is one kind of file the contacts list can be exported as.
@@ -163,4 +165,13 @@ func (h *Export) setFileHeaders(c *fiber.Ctx, f exportFormat, filename string) {
 	c.Set(fiber.HeaderContentType, f.contentType)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	// The export menu's script waits for this cookie to know that the download has begun
+	// (app.js): it carries back the random token the link was given, nothing else.
+	if token := c.Query("ready"); readyToken.MatchString(token) {
+		c.Cookie(&fiber.Cookie{Name: "export_ready", Value: token, Path: "/contacts", MaxAge: 60,
+			Secure: h.secure, SameSite: fiber.CookieSameSiteStrictMode})
+	}
 }
+
+// readyToken is what the export menu's script sends: 24 hex digits.
+var readyToken = regexp.MustCompile(`^[0-9a-f]{24}$`)

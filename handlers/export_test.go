@@ -55,6 +55,14 @@ func newExportFixture(t *testing.T) exportFixture {
 		t.Fatal("fixture: Tomáš Škoda should be locked")
 	}
 	env.Contact(contoso, "Olga", "Ivanova", "olga@contoso.example", db.RoleContactAdmin)
+	soren := env.Contact(north, "Søren", "Nielsen", "soren@northwind.example")
+	scope, err := env.Store.ScopeOf(env.Ctx, north.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.LockContact(env.Ctx, scope, db.Actor{ID: admin.ID}, soren.ID); err != nil {
+		t.Fatal(err)
+	}
 
 	return exportFixture{
 		env:   env,
@@ -62,7 +70,7 @@ func newExportFixture(t *testing.T) exportFixture {
 		// Sorted by account name (Northwind Logistics Nordic < Northwind Traders), then last name.
 		inScope: []string{
 			"Zoë Ærø", "Tomáš Škoda",
-			"=HYPERLINK(\"http://evil.example\",\"x\") +Plus", "Maria Anders", "Łukasz Wójcik",
+			"=HYPERLINK(\"http://evil.example\",\"x\") +Plus", "Maria Anders", "Søren Nielsen", "Łukasz Wójcik",
 		},
 		outOfScope: []string{"Olga", "Ivanova", "olga@contoso.example", "Contoso"},
 		member:     member,
@@ -135,6 +143,8 @@ func TestExportCSV(t *testing.T) {
 		{"tomas@nordic.example", 5, "Locked"},
 		{"tomas@nordic.example", 6, "Too many failed login attempts"},
 		{"maria@northwind.example", 4, "Contact admin; Incident contact"},
+		{"soren@northwind.example", 5, "Locked"},
+		{"soren@northwind.example", 6, "Locked by Maria Anders"},
 		{"maria@northwind.example", 9, "2026-11-22 09:00"}, // signed in for this export
 		{"maria@northwind.example", 10, "2026-11-22 09:00"},
 		{"lukasz@northwind.example", 0, "Łukasz"},
@@ -233,6 +243,7 @@ func TestExportExcel(t *testing.T) {
 		{cell("F", "tomas@nordic.example"), "Locked"},
 		{cell("G", "tomas@nordic.example"), "Too many failed login attempts"},
 		{cell("E", "maria@northwind.example"), "Contact admin; Incident contact"},
+		{cell("G", "soren@northwind.example"), "Locked by Maria Anders"},
 		{cell("J", "maria@northwind.example"), "2026-11-22 09:00"},
 		{cell("J", "lukasz@northwind.example"), ""},
 		{cell("K", "lukasz@northwind.example"), "2026-11-22 09:00"},
@@ -258,7 +269,7 @@ func TestExportExcel(t *testing.T) {
 		t.Errorf("email column width: got %v, want room for an email", width)
 	}
 	sheetXML := zipEntry(t, resp.Body, "xl/worksheets/sheet1.xml")
-	if want := `<autoFilter ref="A1:K6"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
+	if want := `<autoFilter ref="A1:K7"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
 		t.Errorf("sheet has no %s (an auto filter over header and every row)", want)
 	}
 	var mins []int
@@ -341,7 +352,7 @@ func TestExportPDF(t *testing.T) {
 		"Contacts of Northwind Traders", "Generated 2026-11-22 09:00 UTC", "Page 1 of 1",
 		"Name", "Email", "Account", "Roles", "Status", "Last login (UTC)",
 		"Zoë Ærø", "Tomáš Škoda", "Łukasz Wójcik", "Maria Anders", "Northwind Logistics Nordic",
-		"Locked: Too many failed login attempts", "Contact admin; Incident contact",
+		"Locked: Too many failed login attempts", "Locked: Locked by Maria Anders", "Contact admin; Incident contact",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q", want)
@@ -414,6 +425,79 @@ func TestExportPDFLimit(t *testing.T) {
 	// CSV has no limit.
 	if got := fx.env.Login(fx.admin.Email).Get("/contacts/export.csv").StatusCode; got != http.StatusOK {
 		t.Errorf("CSV of the same scope: got %d, want 200", got)
+	}
+}
+
+func TestExportMenuOnAllContacts(t *testing.T) {
+	fx := newExportFixture(t)
+	page := fx.env.Login(fx.admin.Email).Get("/contacts")
+	if page.StatusCode != http.StatusOK {
+		t.Fatalf("All Contacts: got %d, want 200", page.StatusCode)
+	}
+	doc := htmlDoc(t, page.Body)
+	menu := doc.Find(`[data-testid="export-menu"]`)
+	if !menu.Is("details.menu.dots-menu") {
+		t.Fatalf("export menu: got %d elements, want one <details class=\"menu dots-menu\"> (works without JavaScript)", menu.Length())
+	}
+	summary := menu.Find("summary")
+	if got, _ := summary.Attr("aria-haspopup"); got != "true" {
+		t.Errorf("menu button aria-haspopup: got %q, want true", got)
+	}
+	if got, _ := summary.Attr("aria-label"); got == "" {
+		t.Errorf("menu button has no accessible name")
+	}
+	// Top-left corner: the menu comes before the page's title.
+	head := doc.Find(".page-head").First().Children()
+	if head.First().Find(`[data-testid="export-menu"]`).Length() == 0 {
+		t.Errorf("the export menu is not the first thing of the page head")
+	}
+	for _, item := range []struct{ testID, text, href string }{
+		{"export-pdf", "Export PDF", "/contacts/export.pdf"},
+		{"export-excel", "Export Excel", "/contacts/export.xlsx"},
+		{"export-csv", "Export CSV", "/contacts/export.csv"},
+	} {
+		link := menu.Find(`a[data-testid="` + item.testID + `"]`)
+		if got := strings.TrimSpace(link.Contents().First().Text()); got != item.text {
+			t.Errorf("%s text: got %q, want %q", item.testID, got, item.text)
+		}
+		if got, _ := link.Attr("href"); got != item.href {
+			t.Errorf("%s href: got %q, want %q", item.testID, got, item.href)
+		}
+	}
+	if doc.Find(`[data-testid="export-status"][role="status"]`).Length() != 1 {
+		t.Errorf("no status line for the loading indication")
+	}
+
+	member := fx.env.Login(fx.member.Email).Get("/contacts")
+	if strings.Contains(member.Body, "export-menu") {
+		t.Errorf("a contact without the Contact admin role sees the export menu")
+	}
+}
+
+// The menu's script learns that a download began from a cookie echoing its token.
+func TestExportReadyCookie(t *testing.T) {
+	fx := newExportFixture(t)
+	browser := fx.env.Login(fx.admin.Email)
+	const token = "0123456789abcdef01234567"
+	for _, tt := range []struct {
+		query string
+		want  string
+	}{
+		{"?ready=" + token, token},
+		{"?ready=" + token + "%3B%20Path%3D%2F", ""},
+		{"?ready=short", ""},
+		{"", ""},
+	} {
+		resp := browser.Get("/contacts/export.csv" + tt.query)
+		got := ""
+		for _, c := range resp.Cookies() {
+			if c.Name == "export_ready" {
+				got = c.Value
+			}
+		}
+		if got != tt.want {
+			t.Errorf("export_ready cookie for %q: got %q, want %q", tt.query, got, tt.want)
+		}
 	}
 }
 

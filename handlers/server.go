@@ -92,7 +92,7 @@ func New(d Deps) *fiber.App {
 
 	// Exports are registered before any /contacts/:id route, so "export.csv" is never read
 	// as a contact id.
-	exports := NewExport(d.Log, d.Store)
+	exports := NewExport(d.Log, d.Store, d.Config.Secure())
 	app.Get("/contacts/export.csv", requireAdmin, exports.CSV)
 	app.Get("/contacts/export.xlsx", requireAdmin, exports.Excel)
 	app.Get("/contacts/export.pdf", requireAdmin, exports.PDF)

@@ -65,3 +65,45 @@
     }
   });
 })();
+
+// Export menu (All Contacts): a download gives the page no event, so each export link gets
+// a random token; the server answers with a short-lived cookie export_ready=<token>, and
+// while it has not come the status line says the export is being prepared. Without this
+// script the links are plain downloads.
+(function () {
+  "use strict";
+  var pollMs = 300, giveUpMs = 5 * 60 * 1000;
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? m[1] : "";
+  }
+  function token() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  document.addEventListener("click", function (evt) {
+    var link = evt.target.closest ? evt.target.closest("a[data-export]") : null;
+    if (!link) return;
+    var menu = link.closest("details.menu");
+    var status = link.closest(".export-menu") && link.closest(".export-menu").querySelector(".export-status");
+    var text = status && status.querySelector(".export-status-text");
+    var t = token();
+    var url = new URL(link.href, location.href);
+    url.searchParams.set("ready", t);
+    link.href = url.pathname + url.search; // the navigation that follows the click uses it
+    if (menu) menu.removeAttribute("open");
+    if (!status || !text) return;
+    status.classList.add("busy");
+    text.textContent = "Preparing your export…";
+    var started = Date.now();
+    var timer = setInterval(function () {
+      var done = cookie("export_ready") === t;
+      if (!done && Date.now() - started < giveUpMs) return;
+      clearInterval(timer);
+      status.classList.remove("busy");
+      text.textContent = done ? "Your download has started." : "";
+      if (done) setTimeout(function () { text.textContent = ""; }, 5000);
+    }, pollMs);
+  });
+})();
