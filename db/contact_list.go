@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 )
@@ -349,6 +350,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		query = `SELECT c.id` + from + where + order + fmt.Sprintf(` LIMIT %d`, limit)
 	}
 
+	lastListQuery.Store(&listQueryArgs{query, args})
 	ids, err := s.queryIDs(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list contacts: %w", err)
@@ -383,6 +385,14 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		}
 	}
 	return p, nil
+}
+
+// lastListQuery keeps the last page statement ListContacts ran, for the plan tests.
+var lastListQuery atomic.Pointer[listQueryArgs]
+
+type listQueryArgs struct {
+	query string
+	args  []any
 }
 
 func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
