@@ -2,9 +2,11 @@ package handlers_test
 
 import (
 	"archive/zip"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,14 +15,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/xuri/excelize/v2"
 
 	"portal/db"
 	"portal/demo"
 	"portal/export"
+	"portal/handlers"
 	"portal/portaltest"
+	"portal/session"
 )
 
 // exportFixture is an organization with a child account, a locked contact, names a
@@ -498,6 +504,107 @@ func TestExportReadyCookie(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("export_ready cookie for %q: got %q, want %q", tt.query, got, tt.want)
 		}
+	}
+}
+
+// dialSlowReader connects to addr with a tiny receive buffer, so that the server's writes
+// block as soon as its own buffers are full: a download that the client stops reading.
+func dialSlowReader(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		if cerr := c.Control(func(fd uintptr) {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); cerr != nil {
+			return cerr
+		}
+		return err
+	}}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// TestExportLimitsAndStops: while two downloads run, a third export is told to come back
+// later; a client that goes away mid-download stops its export, which frees its place.
+func TestExportLimitsAndStops(t *testing.T) {
+	fx := newExportFixture(t)
+	north, err := fx.env.Store.AccountByName(fx.env.Ctx, "Northwind Traders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// About 10 MB of CSV: more than the socket buffers between server and client hold.
+	const more = 80_000
+	if _, err := demo.Populate(fx.env.Ctx, fx.env.Store, demo.Scale{Contacts: more, Accounts: 1, Parent: north.ID}); err != nil {
+		t.Fatal(err)
+	}
+	session := fx.env.Login(fx.admin.Email).Cookie(session.CookieName)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- fx.env.App.Serve(ctx, ln) }()
+	t.Cleanup(func() { stop(); <-served })
+	addr := ln.Addr().String()
+	request := "GET /contacts/export.csv HTTP/1.1\r\nHost: " + addr + "\r\nCookie: " + session.Name + "=" + session.Value + "\r\n\r\n"
+	get := func() (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/contacts/export.csv", nil)
+		req.AddCookie(session)
+		return http.DefaultClient.Do(req)
+	}
+
+	var stalled []net.Conn
+	for range handlers.MaxConcurrentExports {
+		conn := dialSlowReader(t, addr)
+		if _, err := io.WriteString(conn, request); err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 512)
+		if _, err := io.ReadFull(conn, head); err != nil || !strings.HasPrefix(string(head), "HTTP/1.1 200") {
+			t.Fatalf("stalled download: got %.40q (%v), want 200", head, err)
+		}
+		stalled = append(stalled, conn)
+	}
+	resp, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("export while %d run: got %d (Retry-After %q), want 503 with Retry-After",
+			handlers.MaxConcurrentExports, resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+
+	for _, conn := range stalled {
+		conn.Close()
+	}
+	// The stalled exports fail at their next write and give their places back.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err = get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("export after the stalled clients left: got %d, want 200", resp.StatusCode)
+	}
+	records, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(records)-1, more+len(fx.inScope); got != want {
+		t.Errorf("rows: got %d, want %d", got, want)
 	}
 }
 
