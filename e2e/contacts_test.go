@@ -270,6 +270,17 @@ func TestContactsWithoutJavaScript(t *testing.T) {
 	tb.clickAndLoad(button("Unlock this contact"))
 	tb.waitText("Nora Noscript has been successfully unlocked.")
 
+	// Search and sections are plain GET forms and links.
+	tb.clickAndLoad(link("All Contacts"))
+	tb.typeInto(field("Search by name or email"), "Noscript")
+	tb.clickAndLoad(button("Search"))
+	tb.waitFor(rowOf("Nora Noscript"))
+	if n := eval[int](tb, `document.querySelectorAll('[data-testid="contact-row"]').length`); n != 1 {
+		t.Errorf("search without JavaScript shows %d rows, want 1", n)
+	}
+	tb.clickAndLoad(sectionTab("Locked out contacts"))
+	tb.waitFor(section("Locked out contacts"))
+
 	got, err := p.Store.ContactByEmail(p.Ctx, "nora@acme.example")
 	if err != nil {
 		t.Fatal(err)
