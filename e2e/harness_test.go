@@ -377,6 +377,21 @@ func (tb *tab) sawIndicator(css string) bool {
 	return eval[bool](tb, fmt.Sprintf(`!!(window.e2eIndicators && window.e2eIndicators[%s])`, jsString(css)))
 }
 
+// watchText starts recording every text the element shows, for messages that come and go.
+func (tb *tab) watchText(e element) {
+	tb.t.Helper()
+	eval[bool](tb, fmt.Sprintf(`(() => { const el = %s; if (!el) return false; window.e2eTexts = [];
+new MutationObserver(() => window.e2eTexts.push(el.textContent.replace(/\s+/g, " ").trim()))
+	.observe(el, {childList: true, characterData: true, subtree: true});
+return true; })()`, e.js))
+}
+
+// watchedText is every text recorded since watchText, joined by " | ".
+func (tb *tab) watchedText() string {
+	tb.t.Helper()
+	return eval[string](tb, `(window.e2eTexts || []).join(" | ")`)
+}
+
 // --- accessibility ---
 
 var axeSource = func() string {
