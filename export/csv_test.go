@@ -103,3 +103,11 @@ func FuzzCSVCell(f *testing.F) {
 		}
 	})
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567"} {
+		if got := export.Thousands(n); got != want {
+			t.Errorf("Thousands(%d): got %q, want %q", n, got, want)
+		}
+	}
+}

@@ -121,8 +121,8 @@ func (h *Export) serve(c *fiber.Ctx, f exportFormat) error {
 	}
 	if f.maxRows > 0 && exp.Total > f.maxRows {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, fmt.Sprintf(
-			"A PDF can hold at most %d contacts, and you have %d. Use Export Excel or Export CSV instead.",
-			f.maxRows, exp.Total))
+			"A PDF can hold at most %s contacts, and you have %s. Use Export Excel or Export CSV instead.",
+			export.Thousands(f.maxRows), export.Thousands(exp.Total)))
 	}
 	// The event is written before the first row leaves: an export is on record even if the
 	// server stops halfway. The snapshot makes its row count exact.
