@@ -39,7 +39,7 @@ func ExportMenu() templ.Component {
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"export-menu\"><details class=\"menu dots-menu\" data-testid=\"export-menu\"><summary role=\"button\" aria-haspopup=\"true\" aria-label=\"Export contacts\" title=\"Export contacts\" data-testid=\"export-menu-button\"><span aria-hidden=\"true\">⋮</span></summary><ul class=\"menu-items\"><li><a href=\"/contacts/export.pdf\" data-export data-testid=\"export-pdf\">Export PDF <small class=\"muted\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"export-menu\"><details class=\"menu dots-menu\" data-testid=\"export-menu\"><summary aria-haspopup=\"true\" aria-label=\"Export contacts\" title=\"Export contacts\" data-testid=\"export-menu-button\"><span aria-hidden=\"true\">⋮</span></summary><ul class=\"menu-items\"><li><a href=\"/contacts/export.pdf\" data-export data-testid=\"export-pdf\">Export PDF <small class=\"muted\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

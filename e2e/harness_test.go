@@ -478,6 +478,9 @@ return wide.slice(0, 3).map((el) => el.outerHTML.slice(0, 120)).join("\n"); })()
 		if overflow != "" {
 			tb.t.Errorf("%s at %d px: the page is wider than the screen; widest elements:\n%s", name, w.width, indent(overflow))
 		}
+		if w.name == "phone" {
+			tb.checkA11y(name + " on a phone") // some problems (target sizes, reflow) show only there
+		}
 		if save {
 			png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 			if err != nil {
