@@ -198,17 +198,6 @@ func actorName(e db.Event) string {
 	return "A deleted contact"
 }
 
-func rolesText(roles []db.Role) string {
-	if len(roles) == 0 {
-		return "No role"
-	}
-	var labels []string
-	for _, r := range roles {
-		labels = append(labels, r.Label())
-	}
-	return strings.Join(labels, ", ")
-}
-
 func lastLogin(c db.ListRow) string { return formatTime(c.LastLoginAt) }
 
 func orDash(s string) string {
