@@ -58,12 +58,7 @@ func (p *Policy) Check(password string, contextWords ...string) error {
 		return &PolicyError{Reason: "Use at most 128 characters."}
 	}
 	folded := strings.ToLower(normalized)
-	if p.blocked[folded] || isRepetitive(folded) {
-		return &PolicyError{Reason: "This password is too common or too easy to guess. Choose another one."}
-	}
-	// A common password padded with digits or symbols ("password123456789") is no better.
-	if core := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) }); core != folded &&
-		(p.blocked[core] || len(core) < 4) {
+	if p.guessable(folded) {
 		return &PolicyError{Reason: "This password is too common or too easy to guess. Choose another one."}
 	}
 	for _, w := range contextWords {
@@ -73,6 +68,40 @@ func (p *Policy) Check(password string, contextWords ...string) error {
 		}
 	}
 	return nil
+}
+
+// guessable reports what an attacker's word list would try early: a common password, one
+// repeated ("passwordpassword", "password password"), two glued together, or any of these
+// padded with digits and symbols ("password12345678"). Spaces and punctuation between the
+// parts don't help, so they are ignored.
+func (p *Policy) guessable(folded string) bool {
+	if p.blocked[folded] || isRepetitive(folded) {
+		return true
+	}
+	// The letters and digits alone, without padding digits at either end.
+	core := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, folded)
+	if trimmed := strings.TrimFunc(core, unicode.IsDigit); len(trimmed) >= 4 {
+		core = trimmed
+	}
+	if utf8.RuneCountInString(core) < 8 || p.blocked[core] || isRepetitive(core) {
+		return true
+	}
+	for _, unit := range []int{2, 3} { // the same word two or three times
+		if n := len(core); n%unit == 0 && strings.Repeat(core[:n/unit], unit) == core {
+			return true
+		}
+	}
+	for i := 1; i < len(core); i++ { // two common passwords glued together
+		if p.blocked[core[:i]] && p.blocked[core[i:]] {
+			return true
+		}
+	}
+	return false
 }
 
 // isRepetitive catches passwords made of one short unit repeated ("aaaaaaaaaaaaaaa",

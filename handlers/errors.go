@@ -89,7 +89,9 @@ func classifyError(err error) (int, string) {
 	case errors.Is(err, db.ErrFull):
 		return fiber.StatusInsufficientStorage, messageFor(fiber.StatusInsufficientStorage)
 	case errors.As(err, &fe):
-		if fe.Code >= 500 || fe.Message == "" || fe.Message == http.StatusText(fe.Code) || fe.Message == fiber.ErrNotFound.Message {
+		// Fiber's router answers unmatched routes with "Cannot GET /path": ours reads better.
+		if fe.Code >= 500 || fe.Code == fiber.StatusNotFound || fe.Code == fiber.StatusMethodNotAllowed ||
+			fe.Message == "" || fe.Message == http.StatusText(fe.Code) {
 			return fe.Code, messageFor(fe.Code)
 		}
 		return fe.Code, fe.Message // our own messages, written for users

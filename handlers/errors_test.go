@@ -24,12 +24,13 @@ func TestClassifyErrorNeverShowsInternals(t *testing.T) {
 		{fiber.NewError(fiber.StatusForbidden, "Only contact admins can manage contacts."), 403, "Only contact admins"},
 		{fiber.NewError(fiber.StatusInternalServerError, "secret internal detail"), 500, "went wrong on our side"},
 		{fiber.ErrNotFound, 404, "does not exist"},
+		{fiber.NewError(fiber.StatusNotFound, "Cannot GET /<script>"), 404, "does not exist"},
 	} {
 		status, msg := classifyError(tc.err)
 		if status != tc.wantStatus || !strings.Contains(msg, tc.wantWords) {
 			t.Errorf("classifyError(%v) = %d %q, want %d and a message with %q", tc.err, status, msg, tc.wantStatus, tc.wantWords)
 		}
-		for _, leak := range []string{"store:", "sql", "database is locked", "secret", "disk is full"} {
+		for _, leak := range []string{"store:", "sql", "database is locked", "secret", "disk is full", "Cannot GET"} {
 			if strings.Contains(msg, leak) {
 				t.Errorf("classifyError(%v) message %q leaks %q", tc.err, msg, leak)
 			}

@@ -135,6 +135,9 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 	if err := v.save(c); err != nil {
 		return err
 	}
+	if _, err := newCSRFSeed(c, h.cfg.Secure()); err != nil {
+		return err
+	}
 	h.log.Info("login", "contact_id", contact.ID)
 	return c.Redirect(orHome(form.Next), fiber.StatusSeeOther)
 }

@@ -205,6 +205,7 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 	if first == nil {
 		t.Fatal("no session cookie after login")
 	}
+	csrfBefore := b.Cookie("portal_csrf").Value
 	resp := b.Login(e.admin.Email, portaltest.Password) // signing in again rotates the id
 	var raw string
 	for _, h := range resp.Header.Values("Set-Cookie") {
@@ -216,6 +217,9 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 		if !strings.Contains(raw, want) {
 			t.Errorf("session cookie %q lacks %s", raw, want)
 		}
+	}
+	if b.Cookie("portal_csrf").Value == csrfBefore {
+		t.Error("CSRF seed unchanged by login, want a new one")
 	}
 	second := b.Cookie(session.CookieName)
 	if second.Value == first.Value {
@@ -320,10 +324,11 @@ func TestSecurityHeaders(t *testing.T) {
 	for _, path := range []string{"/login", "/", "/no-such-page"} {
 		resp := b.Get(path)
 		for header, want := range map[string]string{
-			"Content-Security-Policy": "frame-ancestors 'none'",
-			"X-Content-Type-Options":  "nosniff",
-			"Cache-Control":           "no-store",
-			"X-Frame-Options":         "DENY",
+			"Content-Security-Policy":   "frame-ancestors 'none'",
+			"X-Content-Type-Options":    "nosniff",
+			"Cache-Control":             "no-store",
+			"X-Frame-Options":           "DENY",
+			"Strict-Transport-Security": "max-age=",
 		} {
 			if got := resp.Header.Get(header); !strings.Contains(got, want) {
 				t.Errorf("%s: %s = %q, want it to contain %q", path, header, got, want)
@@ -340,7 +345,9 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestLoginRedirectsOnlyToLocalPaths(t *testing.T) {
 	e := newLoginEnv(t)
-	for next, want := range map[string]string{"/my-contacts": "/my-contacts", "//evil.example/x": "/", "https://evil.example": "/"} {
+	for next, want := range map[string]string{"/my-contacts": "/my-contacts", "/contacts?q=anna&sort=email": "/contacts?q=anna&sort=email",
+		"//evil.example/x": "/", "https://evil.example": "/", "/\t/evil.example": "/", "/\\evil.example": "/",
+		"/\n/evil.example": "/", "/%09/evil.example": "/%09/evil.example", "javascript:alert(1)": "/", "": "/"} {
 		b := e.Browser()
 		b.Get("/login")
 		resp := b.PostForm("/login", url.Values{"email": {e.admin.Email}, "password": {portaltest.Password}, "next": {next}})

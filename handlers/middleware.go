@@ -24,7 +24,17 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 
 // securityHeaders sets the headers of SPEC R-SEC on every response. Dynamic responses are
 // no-store (they show personal data); static files override that with long caching.
-func securityHeaders(c *fiber.Ctx) error {
+// Served over https, browsers are also told to never use plain http for it again.
+func securityHeaders(secure bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if secure {
+			c.Response().Header.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return setSecurityHeaders(c)
+	}
+}
+
+func setSecurityHeaders(c *fiber.Ctx) error {
 	h := &c.Response().Header
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -71,13 +81,10 @@ func csrf(key []byte, secure bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		seed := c.Cookies(csrfCookie)
 		if len(seed) < 32 {
-			b := make([]byte, 32)
-			if _, err := rand.Read(b); err != nil {
+			var err error
+			if seed, err = newCSRFSeed(c, secure); err != nil {
 				return err
 			}
-			seed = base64.RawURLEncoding.EncodeToString(b)
-			c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: secure,
-				SameSite: fiber.CookieSameSiteLaxMode})
 		}
 		mac := hmac.New(sha256.New, key)
 		mac.Write([]byte(seed))
@@ -100,6 +107,19 @@ func csrf(key []byte, secure bool) fiber.Handler {
 }
 
 const csrfLocal = "csrf"
+
+// newCSRFSeed gives the browser a fresh random seed (at its first visit, and at login so
+// that a seed planted before signing in is worthless afterwards).
+func newCSRFSeed(c *fiber.Ctx, secure bool) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	seed := base64.RawURLEncoding.EncodeToString(b)
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: secure,
+		SameSite: fiber.CookieSameSiteLaxMode})
+	return seed, nil
+}
 
 var errCSRF = fiber.NewError(fiber.StatusForbidden,
 	"This form has expired or was sent from somewhere else. Reload the page and try again.")
@@ -162,9 +182,21 @@ func requireAdmin(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// localPath keeps a post-login destination on this site: a path, never another host.
+// localPath keeps a post-login destination on this site: an absolute path, never another
+// host. Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+// "/\t/evil.example" would become "//evil.example": any control character or backslash
+// refuses the value, and what is left must parse as a bare path.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || len(p) > 2048 {
+		return ""
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return ""
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return ""
 	}
 	return p

@@ -57,7 +57,7 @@ func New(d Deps) *fiber.App {
 			d.Log.Error("panic", "path", c.Path(), "panic", e)
 		},
 	}))
-	app.Use(securityHeaders)
+	app.Use(securityHeaders(d.Config.Secure()))
 	app.Use("/set-password", noReferrer) // before anything can answer, error pages included
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)

@@ -233,10 +233,16 @@ type Response struct {
 }
 
 // Login posts the login form.
+// Like a browser, it then follows the redirect of a successful login, which also picks up
+// the CSRF token of the new sign-in; the login response itself is returned.
 func (b *Browser) Login(email, password string) Response {
 	b.tb().Helper()
 	b.Get("/login")
-	return b.PostForm("/login", url.Values{"email": {email}, "password": {password}})
+	resp := b.PostForm("/login", url.Values{"email": {email}, "password": {password}})
+	if resp.StatusCode == http.StatusSeeOther {
+		b.Get(resp.Header.Get("Location"))
+	}
+	return resp
 }
 
 var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
