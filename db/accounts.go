@@ -64,3 +64,12 @@ func (s *Store) AccountByName(ctx context.Context, name string) (Account, error)
 	a.ParentID = parent.Int64
 	return a, nil
 }
+
+// AccountCount counts the accounts of the portal (the demo refuses to mix with real ones).
+func (s *Store) AccountCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count accounts: %w", err)
+	}
+	return n, nil
+}

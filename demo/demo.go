@@ -40,6 +40,10 @@ var lastNames = []string{"Kowalski", "Müller", "Ærø", "Dubois", "Novák", "Ga
 var jobTitles = []string{"IT Manager", "Service Desk Lead", "Procurement", "Network Engineer", "CIO",
 	"Operations Analyst", "Security Officer", "Finance Controller", "", "Support Coordinator"}
 
+// ErrNotDemo is returned when the database holds accounts but not the demo's.
+var ErrNotDemo = errors.New("this database already holds accounts of its own, so the demo won't add to it; " +
+	"run the demo on a database of its own (--db demo.db)")
+
 // Seed creates the demo organization if the database has no demo admin yet. Either way it
 // sets a fresh random password for the admin and returns it, so the printed login works.
 func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, password string, err error) {
@@ -54,9 +58,21 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 	admin, err := store.ContactByEmail(ctx, AdminEmail)
 	switch {
 	case err == nil:
-		return AdminEmail, password, store.Write(ctx, func(tx *db.Tx) error { return tx.SetPassword(ctx, admin.ID, hash) })
+		// A new password ends the sessions signed in with the old one, as everywhere else.
+		return AdminEmail, password, store.Write(ctx, func(tx *db.Tx) error {
+			if err := tx.SetPassword(ctx, admin.ID, hash); err != nil {
+				return err
+			}
+			return tx.EndSessions(ctx, admin.ID)
+		})
 	case !errors.Is(err, db.ErrNotFound):
 		return "", "", err
+	}
+	// Never mix demo people, and an admin whose password is printed, into a real portal.
+	if n, err := store.AccountCount(ctx); err != nil {
+		return "", "", err
+	} else if n > 0 {
+		return "", "", ErrNotDemo
 	}
 
 	ids := map[string]int64{}

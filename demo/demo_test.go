@@ -1,6 +1,7 @@
 package demo_test
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 
@@ -28,5 +29,39 @@ func TestSeedPrintsAWorkingLogin(t *testing.T) {
 	}
 	if _, err := env.Store.AccountByName(env.Ctx, "Northwind Logistics Nordic"); err != nil {
 		t.Errorf("child organization missing: %v", err)
+	}
+}
+
+// TestSeedRefusesARealDatabase: `portal demo --db prod.db` must not add demo people, and an
+// admin whose password it prints, to an installation's own accounts.
+func TestSeedRefusesARealDatabase(t *testing.T) {
+	env := portaltest.New(t)
+	acc := env.Account("Real Corp", nil)
+	env.Contact(acc, "Rita", "Real", "rita@real.example")
+	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher); !errors.Is(err, demo.ErrNotDemo) {
+		t.Fatalf("Seed on a database with its own accounts = %v, want ErrNotDemo", err)
+	}
+	if n, _ := env.Store.AccountCount(env.Ctx); n != 1 {
+		t.Errorf("%d accounts after the refusal, want 1 (nothing added)", n)
+	}
+}
+
+// TestSeedAgainEndsTheOldSessions: the printed password replaces the old one, and whoever
+// was signed in with the old one is signed out.
+func TestSeedAgainEndsTheOldSessions(t *testing.T) {
+	env := portaltest.New(t)
+	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := env.Browser()
+	if resp := b.Login(email, password); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher); err != nil {
+		t.Fatal(err)
+	}
+	if resp := b.Get("/"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("old session after the demo restarted: status %d, want 303 to the login page", resp.StatusCode)
 	}
 }
