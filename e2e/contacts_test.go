@@ -347,3 +347,32 @@ func TestEditContact(t *testing.T) {
 	}
 	tb.waitText("Contact admin")
 }
+
+// TestCreateContactDuplicate: an email of a contact in scope is named and linked; one of
+// another customer's contact is refused without saying whose it is.
+func TestCreateContactDuplicate(t *testing.T) {
+	p := startAdminPortal(t)
+	p.Contact(p.child, "Dora", "Double", "dora@acme.example")
+	other := p.Account("Globex", nil)
+	p.Contact(other, "Otto", "Outside", "otto@globex.example")
+	tb := p.openMyContacts(t)
+
+	tb.createContact("Dora", "Again", "DORA@acme.example", "")
+	tb.waitFor(testID("form-duplicate"))
+	if !tb.focused(field("Email")) {
+		t.Errorf("the form should start at the Email field, which says the email is in use")
+	}
+	if got := eval[string](tb, field("Last name").js+".value"); got != "Again" {
+		t.Errorf("the form lost what was typed: Last name %q", got)
+	}
+	tb.checkA11y("Create contact, email in use")
+	tb.clickAndLoad(link("Dora Double"))
+	tb.waitFor(heading("Dora Double"))
+
+	tb.visit("/my-contacts")
+	tb.createContact("Otto", "Other", "otto@globex.example", "")
+	tb.waitText("This contact cannot be created. Please contact customer support via live chat or by submitting a support case through the portal.")
+	if strings.Contains(eval[string](tb, `document.body.innerText`), "Outside") {
+		t.Errorf("the refusal reveals the other customer's contact")
+	}
+}
