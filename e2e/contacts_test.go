@@ -56,6 +56,26 @@ func (tb *tab) createContact(first, last, email, account string, roles ...string
 // the contact in Active contacts.
 func TestCreateContact(t *testing.T) {
 	p := startAdminPortal(t)
+	// Colleagues already there, so that All Contacts (and its screenshot) looks like a
+	// customer's list, not an empty test database.
+	for _, c := range []struct {
+		first, last, email string
+		child              bool
+		roles              []db.Role
+	}{
+		{"Zoë", "Ærø", "zoe.aero@acme.example", true, []db.Role{db.RoleIncidentContact}},
+		{"Łukasz", "Nowak", "lukasz.nowak@acme.example", true, nil},
+		{"Amelia", "Schmidt", "amelia.schmidt@acme.example", false, []db.Role{db.RoleContactAdmin}},
+		{"Bruno", "Škoda", "bruno.skoda@acme.example", false, nil},
+		{"Chloé", "Martin", "chloe.martin@acme.example", true, []db.Role{db.RoleContactAdmin, db.RoleIncidentContact}},
+		{"Daniel", "O'Brien", "daniel.obrien@acme.example", false, nil},
+	} {
+		account := p.company
+		if c.child {
+			account = p.child
+		}
+		p.Contact(account, c.first, c.last, c.email, c.roles...)
+	}
 	tb := p.openMyContacts(t)
 	tb.checkA11y("My contacts")
 	tb.checkLayout("my-contacts")

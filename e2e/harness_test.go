@@ -482,6 +482,8 @@ return wide.slice(0, 3).map((el) => el.outerHTML.slice(0, 120)).join("\n"); })()
 			tb.checkA11y(name + " on a phone") // some problems (target sizes, reflow) show only there
 		}
 		if save {
+			// A blinking caret would make every run's picture differ from the last.
+			eval[chromedp.Void](tb, `document.documentElement.style.caretColor = "transparent"`)
 			png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
 			if err != nil {
 				tb.fail("screenshot %s: %v", name, err)
