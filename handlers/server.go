@@ -101,9 +101,12 @@ func New(d Deps) *fiber.App {
 	contacts := NewContacts(d.Log, d.Store)
 	contacts.Tiles = append(contacts.Tiles, components.Tile{Title: "Reset password",
 		Text: "Send a colleague a link to choose a new password.", Href: "/reset-password", TestID: "tile-reset-password"})
+	contacts.Tiles = append(contacts.Tiles, components.Tile{Title: "Audit log",
+		Text: "See who did what: sign-ins, changes, locks, resets and exports.", Href: "/audit", TestID: "tile-audit-log"})
 	contacts.DetailActions = append(contacts.DetailActions, passwords.DetailsExtra)
 	contacts.OnCreated = passwords.Invite
 	app.Get("/my-contacts", requireAdmin, contacts.MyContacts)
+	app.Get("/audit", requireAdmin, NewAudit(d.Store).Show)
 	app.Get("/contacts", requireAdmin, contacts.List)
 	app.Get("/contacts/new", requireAdmin, contacts.New)
 	app.Post("/contacts", requireAdmin, contacts.Create)

@@ -38,6 +38,7 @@ type SMTPServer struct {
 
 	mu      sync.Mutex
 	srv     *smtp.Server
+	down    bool // between Stop and Start: refuse every session
 	msgs    []Message
 	arrived chan struct{} // closed and replaced whenever a message arrives
 	held    chan struct{} // non-nil while Hold is on: DATA waits for it to close
@@ -63,7 +64,7 @@ func NewSMTPServer(t testing.TB) *SMTPServer {
 	}
 	s := &SMTPServer{t: t, addr: ln.Addr().String(), arrived: make(chan struct{})}
 	s.serve(ln)
-	t.Cleanup(s.Stop)
+	t.Cleanup(s.close)
 	return s
 }
 
@@ -84,6 +85,12 @@ func (s *SMTPServer) Args() []string {
 
 func (s *SMTPServer) serve(ln net.Listener) {
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
+		s.mu.Lock()
+		down := s.down
+		s.mu.Unlock()
+		if down {
+			return nil, &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service not available (test outage)"}
+		}
 		return &smtpSession{server: s}, nil
 	}))
 	srv.Domain = "localhost"
@@ -97,31 +104,32 @@ func (s *SMTPServer) serve(ln net.Listener) {
 	go func() { _ = srv.Serve(ln) }()
 }
 
-// Stop closes the server: connections are refused until Start. Stopping twice is fine.
+// Stop simulates an outage of the relay: until Start, every connection is answered "421
+// service not available" and closed, so nothing is delivered. The server keeps its port
+// meanwhile (closing it would let another test's listener take the port). Stopping twice
+// is fine.
 func (s *SMTPServer) Stop() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = true
+}
+
+// Start ends the outage begun by Stop.
+func (s *SMTPServer) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = false
+}
+
+// close shuts the server down for good, when the test ends.
+func (s *SMTPServer) close() {
+	s.mu.Lock()
 	srv := s.srv
-	s.srv = nil
+	s.srv, s.down = nil, true
 	s.mu.Unlock()
 	if srv != nil {
 		_ = srv.Close()
 	}
-}
-
-// Start listens again on the same address after Stop.
-func (s *SMTPServer) Start() {
-	s.t.Helper()
-	s.mu.Lock()
-	running := s.srv != nil
-	s.mu.Unlock()
-	if running {
-		return
-	}
-	ln, err := net.Listen("tcp", s.addr)
-	if err != nil {
-		s.t.Fatalf("smtp server: listen again on %s: %v", s.addr, err)
-	}
-	s.serve(ln)
 }
 
 // Hold makes the server keep the next messages in DATA, before it answers, until Release:

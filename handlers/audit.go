@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/components"
+	"portal/db"
+)
+
+// auditPageSize is how many events one page of the audit log shows.
+const auditPageSize = 50
+
+// Audit shows contact admins the audit log of the accounts they manage.
+type Audit struct {
+	store *db.Store
+}
+
+// NewAudit returns the audit log handlers.
+func NewAudit(store *db.Store) *Audit { return &Audit{store: store} }
+
+// Show renders one page of the scope's audit log, newest first.
+func (h *Audit) Show(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	sc, err := h.store.ScopeOf(ctx, viewerOf(c).contact.AccountID)
+	if err != nil {
+		return err
+	}
+	before, err := strconv.ParseInt(c.Query("before", "0"), 10, 64)
+	if err != nil || before < 0 {
+		return fiber.NewError(fiber.StatusBadRequest, "That page of the audit log does not exist.")
+	}
+	// One event more than a page tells whether an older page follows.
+	events, err := h.store.AuditLog(ctx, sc, before, auditPageSize+1)
+	if err != nil {
+		return err
+	}
+	v := components.AuditView{Events: events, Before: before}
+	if len(events) > auditPageSize {
+		v.Events = events[:auditPageSize]
+		v.OlderID = v.Events[auditPageSize-1].ID
+	}
+	return render(c, fiber.StatusOK, components.AuditPage(shell(c, "Audit log", "my-contacts"), v), nil)
+}
