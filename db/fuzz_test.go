@@ -18,7 +18,7 @@ func FuzzSearchBox(f *testing.F) {
 		"anna\x00kowalski", `{first_name last_name}:anna`, `anna + kowalski`, strings.Repeat("a ", 100)} {
 		f.Add(seed)
 	}
-	s := openFuzzStore(f)
+	s := openTestStore(f)
 	ctx := context.Background()
 	acc, err := s.CreateAccount(ctx, "Northwind Traders", 0)
 	if err != nil {
@@ -61,7 +61,7 @@ func FuzzResetToken(f *testing.F) {
 		strings.ToUpper(good), "AAAA.AAAA"} {
 		f.Add(seed)
 	}
-	s := openFuzzStore(f)
+	s := openTestStore(f)
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw string) {
 		hash := HashToken(raw)
@@ -78,16 +78,4 @@ func FuzzResetToken(f *testing.F) {
 			t.Fatalf("TokenByRaw(%q) on an empty table = %v, want ErrNotFound", raw, err)
 		}
 	})
-}
-
-func openFuzzStore(f *testing.F) *Store {
-	s, err := Open(f.TempDir() + "/fuzz.db")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { s.Close() })
-	if err := s.Migrate(context.Background()); err != nil {
-		f.Fatal(err)
-	}
-	return s
 }

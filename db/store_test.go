@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func openTestStore(t *testing.T) *Store {
+func openTestStore(t testing.TB) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {

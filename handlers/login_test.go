@@ -378,7 +378,7 @@ func lockDirectly(t *testing.T, e *portaltest.Env, contactID int64) {
 }
 
 func TestLogsNeverContainPasswords(t *testing.T) {
-	var logs syncBuffer
+	var logs portaltest.LogBuffer
 	e := newLoginEnv(t, portaltest.Options{Log: &logs})
 	e.Browser().Login(e.member.Email, "a wrong password typed here")
 	b := e.Login(e.member.Email)
@@ -393,23 +393,6 @@ func TestLogsNeverContainPasswords(t *testing.T) {
 			t.Errorf("log contains a secret %q:\n%s", secret, out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 func TestDeniedAccessIsAudited(t *testing.T) {

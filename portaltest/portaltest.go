@@ -367,3 +367,22 @@ func (e *Env) Serve() string {
 	})
 	return "http://" + ln.Addr().String()
 }
+
+// LogBuffer collects log output (or a child process's) safely from many goroutines, for
+// tests that read what was logged.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"portal/portaltest"
 )
 
 // portalBinary builds the portal once per test run (with the race detector when the tests
@@ -42,25 +44,8 @@ type process struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	logs *syncLog
+	logs *portaltest.LogBuffer
 	done chan error
-}
-
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startPortal runs `portal <args...> serve`-style commands and waits until /healthz answers.
@@ -76,7 +61,7 @@ func startPortal(t *testing.T, args ...string) *process {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &process{t: t, base: "http://" + addr, logs: &syncLog{}, done: make(chan error, 1)}
+	p := &process{t: t, base: "http://" + addr, logs: &portaltest.LogBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(bin, append(args, "--addr", addr)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
