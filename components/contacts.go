@@ -29,6 +29,9 @@ type ContactFields struct {
 	JobTitle  string
 	AccountID int64
 	Roles     []db.Role
+	// Version is the db.Contact.EditVersion the Edit form was filled from, posted back in
+	// a hidden field; empty on Create.
+	Version string
 }
 
 // HasRole reports whether role is ticked.

@@ -18,6 +18,9 @@ var (
 	ErrLastAdmin      = errors.New("the last active contact admin of an account must stay one")
 	ErrDemoteSelf     = errors.New("an admin cannot remove their own Contact admin role")
 	ErrAccountOutside = errors.New("account is not in scope")
+	// ErrEditConflict: the contact changed after the edit form was filled (see
+	// Contact.EditVersion); nothing was written.
+	ErrEditConflict = errors.New("contact was changed since the form was filled")
 )
 
 // Actor is who performs an admin action, for the audit log.
@@ -95,11 +98,16 @@ type ContactChanges struct {
 	Phone     string
 	JobTitle  string
 	Roles     []Role
+	// Version is the EditVersion of the contact the form was filled from; the edit is
+	// saved only if it is still the stored one.
+	Version string
 }
 
-// UpdateContactInScope changes a contact of sc. It refuses moving a contact to an account
-// outside sc, an admin removing their own Contact admin role, and leaving an account without
-// an active contact admin. The audit detail names the fields that changed.
+// UpdateContactInScope changes a contact of sc. It refuses an edit made from an outdated
+// form (ErrEditConflict), moving a contact to an account outside sc, an admin removing
+// their own Contact admin role, and leaving an account without an active contact admin.
+// The version check, the checks and the write share one BEGIN IMMEDIATE transaction, so no
+// other write can come between them. The audit detail names the fields that changed.
 func (s *Store) UpdateContactInScope(ctx context.Context, sc Scope, actor Actor, id int64, ch ContactChanges) error {
 	if !sc.Contains(ch.AccountID) {
 		return ErrAccountOutside
@@ -111,6 +119,9 @@ func (s *Store) UpdateContactInScope(ctx context.Context, sc Scope, actor Actor,
 		before, err := scanContact(tx.tx.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+`WHERE c.id = ?`, id))
 		if err != nil {
 			return err
+		}
+		if ch.Version != before.EditVersion() {
+			return ErrEditConflict
 		}
 		losesAdmin := before.IsAdmin() && (!slices.Contains(ch.Roles, RoleContactAdmin) || ch.AccountID != before.AccountID)
 		if losesAdmin && id == actor.ID && !slices.Contains(ch.Roles, RoleContactAdmin) {

@@ -2,7 +2,9 @@ package db
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,6 +85,19 @@ func (c Contact) IsAdmin() bool { return c.HasRole(RoleContactAdmin) }
 
 // Locked reports whether the contact is locked out.
 func (c Contact) Locked() bool { return c.Status == StatusLocked }
+
+// EditVersion fingerprints the fields the Edit contact form changes. The form carries it,
+// and UpdateContactInScope refuses an edit whose form was filled from other values (someone
+// saved in between), so that a save from an older form never silently undoes a newer one.
+// A fingerprint of the values rather than a counter: whatever writes these fields changes
+// it without having to remember to, and lock, unlock and logins (which the form does not
+// show) do not make an open form stale.
+func (c Contact) EditVersion() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d %q %q %q %q %q %q", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
+		sortedRoles(c.Roles))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
 
 // contactColumns selects every field of Contact; scanContact reads them in this order.
 const contactColumns = `

@@ -31,6 +31,7 @@ func bindContactForm(c *fiber.Ctx) contactForm {
 	f.Email = strings.TrimSpace(c.FormValue("email"))
 	f.Phone = strings.TrimSpace(c.FormValue("phone"))
 	f.JobTitle = strings.TrimSpace(c.FormValue("job_title"))
+	f.Version = c.FormValue("version")
 	f.AccountID, _ = strconv.ParseInt(f.accountRaw, 10, 64)
 	seen := map[db.Role]bool{}
 	for _, raw := range c.Request().PostArgs().PeekMulti("role") {
@@ -147,12 +148,21 @@ func (h *Contacts) Edit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := h.formView(c, sc, "Edit contact", contactHref(id), contactHref(id), components.ContactFields{
-		FirstName: contact.FirstName, LastName: contact.LastName, Email: contact.Email, Phone: contact.Phone,
-		JobTitle: contact.JobTitle, AccountID: contact.AccountID, Roles: contact.Roles,
-	})
+	v := h.formView(c, sc, "Edit contact", contactHref(id), contactHref(id), storedFields(contact))
 	return h.renderForm(c, fiber.StatusOK, v)
 }
+
+// storedFields fills the Edit contact form from the stored contact, with its version.
+func storedFields(contact db.Contact) components.ContactFields {
+	return components.ContactFields{
+		FirstName: contact.FirstName, LastName: contact.LastName, Email: contact.Email, Phone: contact.Phone,
+		JobTitle: contact.JobTitle, AccountID: contact.AccountID, Roles: contact.Roles, Version: contact.EditVersion(),
+	}
+}
+
+// errEditConflict is shown above the Edit contact form, refilled with what is stored now,
+// when the form being saved was filled before someone else saved the contact.
+const errEditConflict = "Someone else changed this contact while you were editing. Review the current details and apply your change again."
 
 // Update saves the Edit contact form.
 func (h *Contacts) Update(c *fiber.Ctx) error {
@@ -175,9 +185,16 @@ func (h *Contacts) Update(c *fiber.Ctx) error {
 	}
 	err = h.store.UpdateContactInScope(ctx, sc, h.actor(c), id, db.ContactChanges{
 		AccountID: f.AccountID, FirstName: f.FirstName, LastName: f.LastName, Email: f.Email,
-		Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles,
+		Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles, Version: f.Version,
 	})
 	switch {
+	case errors.Is(err, db.ErrEditConflict):
+		current, err := h.store.ContactInScope(ctx, sc, id)
+		if err != nil {
+			return err
+		}
+		v.Values, v.Problem = storedFields(current), errEditConflict
+		return h.renderForm(c, fiber.StatusConflict, v)
 	case errors.Is(err, db.ErrEmailTaken):
 		owner, lookupErr := h.store.ContactByEmail(ctx, f.Email)
 		if lookupErr == nil && sc.Contains(owner.AccountID) {

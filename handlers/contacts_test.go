@@ -111,7 +111,8 @@ func TestContactActionsAreScoped(t *testing.T) {
 			do: func(b *portaltest.Browser, w tenants) portaltest.Response {
 				return b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), url.Values{
 					"first_name": {"Zoë"}, "last_name": {"Ærø"}, "email": {"zoe@northwind.example"},
-					"job_title": {"Changed"}, "account_id": {fmt.Sprint(w.target.AccountID)}})
+					"job_title": {"Changed"}, "account_id": {fmt.Sprint(w.target.AccountID)},
+					"role": {"incident_contact"}, "version": {w.Reload(w.target).EditVersion()}})
 			},
 			changed: func(w tenants) bool { return w.Reload(w.target).JobTitle == "Changed" }},
 		{name: "lock", auditFor: db.ActionContactLocked, okStatus: http.StatusSeeOther,
@@ -378,9 +379,9 @@ func TestCreateContactRefusesBadInput(t *testing.T) {
 func TestEditContact(t *testing.T) {
 	w := newTenants(t)
 	b := w.Login(w.parentAdmin.Email)
-	b.Get(fmt.Sprintf("/contacts/%d/edit", w.target.ID))
 	v := createForm(w.sibling, "Zoë", "Ærø-Smith", "zoe.smith@northwind.example")
 	v["role"] = []string{"contact_admin"}
+	v.Set("version", editVersion(t, b, w.target.ID))
 	resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), v)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("got %d, want 303: %.400s", resp.StatusCode, resp.Body)
@@ -396,22 +397,174 @@ func TestEditContact(t *testing.T) {
 	}
 
 	// Removing your own admin role, or the last admin of an account, is refused.
-	b.Get(fmt.Sprintf("/contacts/%d/edit", w.parentAdmin.ID))
 	v = createForm(w.parent, "Maria", "Anders", "maria@northwind.example")
+	v.Set("version", editVersion(t, b, w.parentAdmin.ID))
 	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.parentAdmin.ID), v)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !w.Reload(w.parentAdmin).IsAdmin() {
 		t.Errorf("removing your own admin role: got %d", resp.StatusCode)
 	}
 	v = createForm(w.child, "Søren", "Nielsen", "soren@northwind.example")
+	v.Set("version", editVersion(t, b, w.childAdmin.ID))
 	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.childAdmin.ID), v)
 	if resp.StatusCode != http.StatusUnprocessableEntity || !w.Reload(w.childAdmin).IsAdmin() {
 		t.Errorf("removing the last admin of an account: got %d", resp.StatusCode)
 	}
 	// Moving a contact out of scope is refused.
 	v = createForm(w.other, "Zoë", "Ærø", "zoe.smith@northwind.example")
+	v.Set("version", editVersion(t, b, w.target.ID))
 	resp = b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), v)
 	if resp.StatusCode != http.StatusUnprocessableEntity || w.Reload(w.target).AccountID != w.sibling.ID {
 		t.Errorf("moving to another tenant: got %d", resp.StatusCode)
+	}
+}
+
+// editVersion opens the Edit contact form of a contact and returns the version it carries.
+func editVersion(t *testing.T, b *portaltest.Browser, id int64) string {
+	t.Helper()
+	resp := b.Get(fmt.Sprintf("/contacts/%d/edit", id))
+	version, _ := htmlDoc(t, resp.Body).Find(`[data-testid="field-version"]`).Attr("value")
+	if resp.StatusCode != http.StatusOK || version == "" {
+		t.Fatalf("edit form of %d: got %d and version %q", id, resp.StatusCode, version)
+	}
+	return version
+}
+
+// editFormOf is the Edit contact form of c as its page fills it, with the version given.
+func editFormOf(c db.Contact, version string) url.Values {
+	v := url.Values{"first_name": {c.FirstName}, "last_name": {c.LastName}, "email": {c.Email},
+		"phone": {c.Phone}, "job_title": {c.JobTitle}, "account_id": {fmt.Sprint(c.AccountID)}, "version": {version}}
+	for _, r := range c.Roles {
+		v.Add("role", string(r))
+	}
+	return v
+}
+
+// TestEditFromAnOutdatedFormLosesNothing: two tabs open Edit contact; the first saves a
+// phone change, then the second, older form saves a job title change. The second save must
+// not undo the first: it is refused with the current details, writes nothing, and applies
+// once redone from the refreshed form (SPEC R-REL).
+func TestEditFromAnOutdatedFormLosesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// meanwhile runs between opening the second form and saving it.
+		meanwhile  func(t *testing.T, w tenants, firstTab *portaltest.Browser)
+		htmx       bool
+		noVersion  bool // a hand-made form without the version field
+		wantStatus int
+	}{
+		{name: "another tab saved a change", meanwhile: savePhone, wantStatus: http.StatusConflict},
+		{name: "another tab saved a change, HTMX", meanwhile: savePhone, htmx: true, wantStatus: http.StatusConflict},
+		{name: "another admin locked the contact", wantStatus: http.StatusSeeOther,
+			meanwhile: func(t *testing.T, w tenants, _ *portaltest.Browser) { w.lockDirect(t, w.target) }},
+		{name: "form without a version", noVersion: true, wantStatus: http.StatusConflict,
+			meanwhile: func(*testing.T, tenants, *portaltest.Browser) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTenants(t)
+			firstTab, secondTab := w.Login(w.parentAdmin.Email), w.Login(w.childAdmin.Email)
+			oldForm := editFormOf(w.target, editVersion(t, secondTab, w.target.ID))
+			tc.meanwhile(t, w, firstTab)
+			before := w.Reload(w.target)
+			edits, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID)
+
+			oldForm.Set("job_title", "Head of logistics")
+			if tc.noVersion {
+				oldForm.Del("version")
+			}
+			post := secondTab.PostForm
+			if tc.htmx {
+				post = secondTab.HTMXPost
+			}
+			resp := post(fmt.Sprintf("/contacts/%d", w.target.ID), oldForm)
+			if resp.StatusCode != tc.wantStatus {
+				t.Fatalf("save from the older form: got %d, want %d: %.400s", resp.StatusCode, tc.wantStatus, resp.Body)
+			}
+			if tc.wantStatus == http.StatusSeeOther {
+				if got := w.Reload(w.target); got.JobTitle != "Head of logistics" || got.Phone != before.Phone {
+					t.Errorf("after the save: job title %q, phone %q; want the new job title and phone %q", got.JobTitle, got.Phone, before.Phone)
+				}
+				return
+			}
+
+			d := htmlDoc(t, resp.Body)
+			if got := testText(t, resp.Body, "form-problem"); got != errEditConflict {
+				t.Errorf("message: got %q, want %q", got, errEditConflict)
+			}
+			for field, want := range map[string]string{"phone": before.Phone, "job_title": before.JobTitle} {
+				if got, _ := d.Find(`[data-testid="field-` + field + `"]`).Attr("value"); got != want {
+					t.Errorf("%s in the refreshed form: got %q, want the stored %q", field, got, want)
+				}
+			}
+			after := w.Reload(w.target)
+			if after.Phone != before.Phone || after.JobTitle != before.JobTitle || !after.UpdatedAt.Equal(before.UpdatedAt) {
+				t.Errorf("refused save changed the contact: %+v → %+v", before, after)
+			}
+			if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != edits {
+				t.Errorf("got %d edit audit rows, want %d: the refused save wrote one", n, edits)
+			}
+
+			// Applying the change again from the refreshed form saves it, keeping the other.
+			version, _ := d.Find(`[data-testid="field-version"]`).Attr("value")
+			again := editFormOf(before, version)
+			again.Set("job_title", "Head of logistics")
+			if resp := secondTab.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), again); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("save from the refreshed form: got %d, want 303: %.400s", resp.StatusCode, resp.Body)
+			}
+			if got := w.Reload(w.target); got.JobTitle != "Head of logistics" || got.Phone != before.Phone {
+				t.Errorf("after saving again: job title %q, phone %q; want both changes", got.JobTitle, got.Phone)
+			}
+		})
+	}
+}
+
+// TestConcurrentEditsFromOneFormSaveOnce: saves racing from forms of the same version
+// save exactly one of them; the others are refused and write nothing.
+func TestConcurrentEditsFromOneFormSaveOnce(t *testing.T) {
+	w := newTenants(t)
+	admins := []*portaltest.Browser{w.Login(w.parentAdmin.Email), w.Login(w.childAdmin.Email)}
+	version := editVersion(t, admins[0], w.target.ID)
+	editVersion(t, admins[1], w.target.ID)
+	statuses := make([]int, 20)
+	var wg sync.WaitGroup
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			form := editFormOf(w.target, version)
+			form.Set("job_title", fmt.Sprintf("Job %d", i))
+			statuses[i] = admins[i%2].PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), form).StatusCode
+		}()
+	}
+	wg.Wait()
+	saved := -1
+	for i, status := range statuses {
+		switch {
+		case status == http.StatusSeeOther && saved < 0:
+			saved = i
+		case status != http.StatusConflict:
+			t.Errorf("save %d: got %d, want 409 (or 303 for exactly one)", i, status)
+		}
+	}
+	if saved < 0 {
+		t.Fatal("no save succeeded")
+	}
+	if got, want := w.Reload(w.target).JobTitle, fmt.Sprintf("Job %d", saved); got != want {
+		t.Errorf("job title: got %q, want %q (the save that answered 303)", got, want)
+	}
+	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 1 {
+		t.Errorf("got %d edit audit rows, want 1", n)
+	}
+}
+
+const errEditConflict = "Someone else changed this contact while you were editing. Review the current details and apply your change again."
+
+// savePhone changes the target's phone from a freshly opened Edit contact form.
+func savePhone(t *testing.T, w tenants, b *portaltest.Browser) {
+	t.Helper()
+	form := editFormOf(w.Reload(w.target), editVersion(t, b, w.target.ID))
+	form.Set("phone", "+45 33 12 34 56")
+	if resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first save: got %d, want 303: %.400s", resp.StatusCode, resp.Body)
 	}
 }
 
