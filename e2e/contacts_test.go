@@ -331,6 +331,10 @@ func TestContactListByKeyboard(t *testing.T) {
 	tb.tabTo(sectionTab("Locked out contacts"))
 	tb.press("\r")
 	tb.waitFor(section("Locked out contacts"))
+	if !tb.focused(sectionTab("Locked out contacts")) {
+		t.Errorf("after switching sections by keyboard the focus is not on the section's tab (it is on %s)",
+			eval[string](tb, `document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`))
+	}
 	tb.tabTo(sectionTab("Active contacts"))
 	tb.press("\r")
 	tb.waitFor(section("Active contacts"))

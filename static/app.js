@@ -9,8 +9,24 @@
   // After HTMX swaps in a confirmation or an error, move focus to it so that keyboard and
   // screen reader users land where the page changed. Confirmations often arrive out of band
   // (into #alerts), which HTMX reports with its own event.
+  // A swap that replaces the focused control (a section tab, a page link) would drop a
+  // keyboard user back at the top of the page: remember it and focus its successor.
+  var refocus = null;
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var el = document.activeElement, target = evt.detail && evt.detail.target;
+    refocus = null;
+    if (!el || el === document.body || !target || !target.contains(el)) return;
+    if (el.id) refocus = "#" + CSS.escape(el.id);
+    else if (el.getAttribute("data-testid")) refocus = '[data-testid="' + CSS.escape(el.getAttribute("data-testid")) + '"]';
+  });
   document.addEventListener("htmx:afterSettle", function (evt) {
     focusIn(evt.detail && evt.detail.elt);
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (refocus && lost) {
+      var again = document.querySelector(refocus);
+      if (again) again.focus();
+    }
+    refocus = null;
   });
   document.addEventListener("htmx:oobAfterSwap", function (evt) {
     focusIn(evt.target);
