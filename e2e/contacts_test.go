@@ -400,3 +400,29 @@ func TestCreateContactDuplicate(t *testing.T) {
 		t.Errorf("the refusal reveals the other customer's contact")
 	}
 }
+
+// TestPagesByKeyboard: Next → shows the next page in place, keeps the keyboard focus in the
+// pager, and the URL follows, so reload keeps the page.
+func TestPagesByKeyboard(t *testing.T) {
+	p := startAdminPortal(t)
+	for i := range 27 {
+		p.Contact(p.company, "Paula", fmt.Sprintf("Page%02d", i), fmt.Sprintf("paula%02d@acme.example", i))
+	}
+	tb := p.openMyContacts(t)
+	tb.clickAndLoad(link("Manage your contacts"))
+	tb.waitFor(rowOf("Paula Page00"))
+	next := link("Next →")
+	tb.tabTo(next)
+	tb.press("\r")
+	tb.waitFor(rowOf("Paula Page26"))
+	if n := eval[int](tb, `document.querySelectorAll('[data-testid="contact-row"]').length`); n != 3 {
+		t.Errorf("the second page shows %d rows, want 3 (28 contacts, 25 a page)", n)
+	}
+	if !tb.focused(link("← Previous")) {
+		t.Errorf("after Next → the focus left the pager (it is on %s)",
+			eval[string](tb, `document.activeElement ? document.activeElement.outerHTML.slice(0, 120) : "nothing"`))
+	}
+	tb.checkA11y("All Contacts, second page")
+	tb.do("reload", chromedp.Reload())
+	tb.waitFor(rowOf("Paula Page26"))
+}

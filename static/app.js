@@ -11,22 +11,29 @@
   // (into #alerts), which HTMX reports with its own event.
   // A swap that replaces the focused control (a section tab, a page link) would drop a
   // keyboard user back at the top of the page: remember it and focus its successor.
-  var refocus = null;
+  // When the successor is gone (Next on the last page), the first control of the same
+  // navigation (Previous) takes the focus instead.
+  var refocus = [];
   document.addEventListener("htmx:beforeSwap", function (evt) {
     var el = document.activeElement, target = evt.detail && evt.detail.target;
-    refocus = null;
+    refocus = [];
     if (!el || el === document.body || !target || !target.contains(el)) return;
-    if (el.id) refocus = "#" + CSS.escape(el.id);
-    else if (el.getAttribute("data-testid")) refocus = '[data-testid="' + CSS.escape(el.getAttribute("data-testid")) + '"]';
+    if (el.id) refocus.push("#" + CSS.escape(el.id));
+    if (el.getAttribute("data-testid")) refocus.push('[data-testid="' + CSS.escape(el.getAttribute("data-testid")) + '"]');
+    var nav = el.closest("nav[aria-label]");
+    if (nav) refocus.push('nav[aria-label="' + CSS.escape(nav.getAttribute("aria-label")) + '"] a');
   });
   document.addEventListener("htmx:afterSettle", function (evt) {
     focusIn(evt.detail && evt.detail.elt);
     var lost = !document.activeElement || document.activeElement === document.body;
-    if (refocus && lost) {
-      var again = document.querySelector(refocus);
-      if (again) again.focus();
+    for (var i = 0; lost && i < refocus.length; i++) {
+      var again = document.querySelector(refocus[i]);
+      if (again) {
+        again.focus();
+        lost = false;
+      }
     }
-    refocus = null;
+    refocus = [];
   });
   document.addEventListener("htmx:oobAfterSwap", function (evt) {
     focusIn(evt.target);
