@@ -189,12 +189,25 @@ func timed(fn func()) time.Duration {
 
 // compare reports the export's time as ns/op and each baseline's time and the export's
 // ratio to it as extra metrics. The contenders take turns within every iteration, so that
-// they share whatever else the machine is doing at the time. The export goes first, after
-// a collection: the baselines' garbage must not count as its peak heap.
+// they share whatever else the machine is doing at the time, and who goes first alternates,
+// so that neither always runs on a cache the other warmed or in a load spike it met.
 type compare struct {
 	b         *testing.B
 	baselines map[string]time.Duration
 	names     []string
+	turns     int
+}
+
+// turn runs one iteration: the export and the baselines, in alternating order.
+func (c *compare) turn(export, baselines func()) {
+	c.turns++
+	if c.turns%2 == 0 {
+		baselines()
+		export()
+		return
+	}
+	export()
+	baselines()
 }
 
 func newCompare(b *testing.B) *compare { return &compare{b: b, baselines: map[string]time.Duration{}} }
@@ -229,15 +242,16 @@ func BenchmarkCSV(b *testing.B) {
 			c := newCompare(b)
 			b.ResetTimer()
 			for b.Loop() {
-				peakHeap(b, func() { runExport(b, d, writeCSV, contacts) })
-				c.baseline("bare-encoding-csv", func() {
-					if n := bareCSV(b, d); n != contacts {
-						b.Fatalf("bare CSV wrote %d rows, want %d", n, contacts)
+				c.turn(func() { peakHeap(b, func() { runExport(b, d, writeCSV, contacts) }) }, func() {
+					c.baseline("bare-encoding-csv", func() {
+						if n := bareCSV(b, d); n != contacts {
+							b.Fatalf("bare CSV wrote %d rows, want %d", n, contacts)
+						}
+					})
+					if sqlite3 != "" {
+						c.baseline("sqlite3-csv", func() { sqlite3CSV(b, sqlite3, d) })
 					}
 				})
-				if sqlite3 != "" {
-					c.baseline("sqlite3-csv", func() { sqlite3CSV(b, sqlite3, d) })
-				}
 			}
 			c.report()
 		})
@@ -308,11 +322,12 @@ func BenchmarkExcel(b *testing.B) {
 			c := newCompare(b)
 			b.ResetTimer()
 			for b.Loop() {
-				peakHeap(b, func() { runExport(b, d, export.Excel, contacts) })
-				c.baseline("bare-streamwriter", func() {
-					if n := bareExcel(b, d); n != contacts {
-						b.Fatalf("bare Excel wrote %d rows, want %d", n, contacts)
-					}
+				c.turn(func() { peakHeap(b, func() { runExport(b, d, export.Excel, contacts) }) }, func() {
+					c.baseline("bare-streamwriter", func() {
+						if n := bareExcel(b, d); n != contacts {
+							b.Fatalf("bare Excel wrote %d rows, want %d", n, contacts)
+						}
+					})
 				})
 			}
 			c.report()
@@ -384,11 +399,12 @@ func BenchmarkPDF(b *testing.B) {
 	c := newCompare(b)
 	b.ResetTimer()
 	for b.Loop() {
-		peakHeap(b, func() { runExport(b, d, export.PDF, contacts) })
-		c.baseline("bare-maroto", func() {
-			if n := barePDF(b, d); n != contacts {
-				b.Fatalf("bare PDF wrote %d rows, want %d", n, contacts)
-			}
+		c.turn(func() { peakHeap(b, func() { runExport(b, d, export.PDF, contacts) }) }, func() {
+			c.baseline("bare-maroto", func() {
+				if n := barePDF(b, d); n != contacts {
+					b.Fatalf("bare PDF wrote %d rows, want %d", n, contacts)
+				}
+			})
 		})
 	}
 	c.report()
