@@ -19,11 +19,13 @@ const errOutsideScope = "This contact cannot be created. Please contact customer
 // contactForm is the create and edit form as posted.
 type contactForm struct {
 	components.ContactFields
-	accountRaw string
+	accountRaw  string
+	unknownRole bool // a role value that is none of the roles: refused, never dropped silently
 }
 
 // bindContactForm reads the form. Only the fields of the form are read: the tenant comes
-// from the session, and role values other than the two roles are ignored.
+// from the session. A role value other than the two roles is remembered, so that Validate
+// refuses the form as the command line does, rather than saving it with a role missing.
 func bindContactForm(c *fiber.Ctx) contactForm {
 	f := contactForm{accountRaw: strings.TrimSpace(c.FormValue("account_id"))}
 	f.FirstName = strings.TrimSpace(c.FormValue("first_name"))
@@ -35,7 +37,12 @@ func bindContactForm(c *fiber.Ctx) contactForm {
 	f.AccountID, _ = strconv.ParseInt(f.accountRaw, 10, 64)
 	seen := map[db.Role]bool{}
 	for _, raw := range c.Request().PostArgs().PeekMulti("role") {
-		if r, ok := db.ParseRole(string(raw)); ok && !seen[r] {
+		r, ok := db.ParseRole(string(raw))
+		if !ok {
+			f.unknownRole = true
+			continue
+		}
+		if !seen[r] {
 			seen[r] = true
 			f.Roles = append(f.Roles, r)
 		}
@@ -59,6 +66,9 @@ func (f contactForm) Validate(sc db.Scope) map[string]string {
 	check("job_title", validate.JobTitle(f.JobTitle))
 	if !sc.Contains(f.AccountID) {
 		problems["account_id"] = "Choose an account from the list."
+	}
+	if f.unknownRole {
+		problems["role"] = "Choose Contact admin, Incident contact, or neither."
 	}
 	return problems
 }

@@ -288,8 +288,8 @@ func TestCreateContact(t *testing.T) {
 	}
 
 	v := createForm(w.child, "Chloé", "Dubois", "chloe@northwind.example")
-	v["role"] = []string{"incident_contact", "superuser"} // unknown roles are ignored
-	v.Set("status", "locked")                             // not a field of the form: ignored
+	v["role"] = []string{"incident_contact"}
+	v.Set("status", "locked") // not a field of the form: ignored
 	resp := b.PostForm("/contacts", v)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create: got %d, want 303; %.500s", resp.StatusCode, resp.Body)
@@ -335,6 +335,9 @@ func TestCreateContactRefusesBadInput(t *testing.T) {
 		{"account of another tenant", func(v url.Values) { v.Set("account_id", fmt.Sprint(w.other.ID)) }, "account_id", "Choose an account from the list."},
 		{"no account", func(v url.Values) { v.Del("account_id") }, "account_id", "Choose an account from the list."},
 		{"duplicate in scope", func(v url.Values) { v.Set("email", "ZOE@northwind.example") }, "email", "A contact with this email already exists."},
+		{"unknown role", func(v url.Values) { v.Set("role", "superadmin") }, "role", "Choose Contact admin, Incident contact, or neither."},
+		{"unknown role beside a known one", func(v url.Values) { v["role"] = []string{"incident_contact", "superadmin"} }, "role", "Choose Contact admin, Incident contact, or neither."},
+		{"empty role value", func(v url.Values) { v.Set("role", "") }, "role", "Choose Contact admin, Incident contact, or neither."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := createForm(w.child, "Anna", "Nowak", "anna.nowak@northwind.example")
@@ -565,6 +568,44 @@ func savePhone(t *testing.T, w tenants, b *portaltest.Browser) {
 	form.Set("phone", "+45 33 12 34 56")
 	if resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), form); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first save: got %d, want 303: %.400s", resp.StatusCode, resp.Body)
+	}
+}
+
+// TestEditContactRefusesUnknownRoles: a role value that is none of the roles is refused
+// with a message beside Contact role, and the contact keeps its roles and everything else.
+func TestEditContactRefusesUnknownRoles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		roles []string
+	}{
+		{"unknown role", []string{"superadmin"}},
+		{"unknown role beside a known one", []string{"contact_admin", "superadmin"}},
+		{"role label instead of its value", []string{"Contact admin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTenants(t)
+			b := w.Login(w.parentAdmin.Email)
+			form := editFormOf(w.target, editVersion(t, b, w.target.ID))
+			form.Set("job_title", "Changed")
+			form["role"] = tc.roles
+			resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), form)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Fatalf("got %d, want 422", resp.StatusCode)
+			}
+			if got, want := testText(t, resp.Body, "error-role"), "Choose Contact admin, Incident contact, or neither."; got != want {
+				t.Errorf("error beside Contact role: got %q, want %q", got, want)
+			}
+			if got, _ := htmlDoc(t, resp.Body).Find(`[data-testid="field-job_title"]`).Attr("value"); got != "Changed" {
+				t.Errorf("job title not kept: got %q, want %q", got, "Changed")
+			}
+			after := w.Reload(w.target)
+			if after.JobTitle != w.target.JobTitle || after.IsAdmin() || !after.HasRole(db.RoleIncidentContact) {
+				t.Errorf("refused edit changed the contact: %+v", after)
+			}
+			if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 0 {
+				t.Errorf("got %d edit audit rows, want 0", n)
+			}
+		})
 	}
 }
 
