@@ -53,7 +53,7 @@ type ContactFormView struct {
 	Errors      map[string]string // field name → message shown beside the field
 	Problem     string            // a message about the whole form (shown above it)
 	Duplicate   *db.Contact       // the contact in scope that already has the email
-	AccountName string            // the admin's own account (the Account Name field)
+	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
 	Accounts    []db.Account      // the Account dropdown: the scope, children indented
 }
 

@@ -73,10 +73,13 @@ func (f contactForm) Validate(sc db.Scope) map[string]string {
 	return problems
 }
 
-func (h *Contacts) formView(c *fiber.Ctx, sc db.Scope, title, action, cancel string, values components.ContactFields) components.ContactFormView {
+// formView is the form with its values. accountName fills the read-only Account Name: the
+// admin's own account on Create (SPEC 3.2), the contact's stored account on Edit, which
+// may be a child organization's.
+func (h *Contacts) formView(sc db.Scope, title, action, cancel, accountName string, values components.ContactFields) components.ContactFormView {
 	return components.ContactFormView{
 		Title: title, Action: action, CancelHref: cancel, Values: values, Errors: map[string]string{},
-		AccountName: viewerOf(c).contact.AccountName, Accounts: sc.Accounts(),
+		AccountName: accountName, Accounts: sc.Accounts(),
 	}
 }
 
@@ -90,7 +93,7 @@ func (h *Contacts) New(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := h.formView(c, sc, "Create contact", "/contacts", "/my-contacts",
+	v := h.formView(sc, "Create contact", "/contacts", "/my-contacts", viewerOf(c).contact.AccountName,
 		components.ContactFields{AccountID: sc.Root().ID})
 	return h.renderForm(c, fiber.StatusOK, v)
 }
@@ -103,7 +106,7 @@ func (h *Contacts) Create(c *fiber.Ctx) error {
 		return err
 	}
 	f := bindContactForm(c)
-	v := h.formView(c, sc, "Create contact", "/contacts", "/my-contacts", f.ContactFields)
+	v := h.formView(sc, "Create contact", "/contacts", "/my-contacts", viewerOf(c).contact.AccountName, f.ContactFields)
 	if v.Errors = f.Validate(sc); len(v.Errors) > 0 {
 		return h.renderForm(c, fiber.StatusUnprocessableEntity, v)
 	}
@@ -158,7 +161,7 @@ func (h *Contacts) Edit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := h.formView(c, sc, "Edit contact", contactHref(id), contactHref(id), storedFields(contact))
+	v := h.formView(sc, "Edit contact", contactHref(id), contactHref(id), contact.AccountName, storedFields(contact))
 	return h.renderForm(c, fiber.StatusOK, v)
 }
 
@@ -185,11 +188,12 @@ func (h *Contacts) Update(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	if _, err := h.store.ContactInScope(ctx, sc, id); err != nil {
+	stored, err := h.store.ContactInScope(ctx, sc, id)
+	if err != nil {
 		return err
 	}
 	f := bindContactForm(c)
-	v := h.formView(c, sc, "Edit contact", contactHref(id), contactHref(id), f.ContactFields)
+	v := h.formView(sc, "Edit contact", contactHref(id), contactHref(id), stored.AccountName, f.ContactFields)
 	if v.Errors = f.Validate(sc); len(v.Errors) > 0 {
 		return h.renderForm(c, fiber.StatusUnprocessableEntity, v)
 	}
@@ -203,7 +207,7 @@ func (h *Contacts) Update(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		v.Values, v.Problem = storedFields(current), errEditConflict
+		v.Values, v.AccountName, v.Problem = storedFields(current), current.AccountName, errEditConflict
 		return h.renderForm(c, fiber.StatusConflict, v)
 	case errors.Is(err, db.ErrEmailTaken):
 		owner, lookupErr := h.store.ContactByEmail(ctx, f.Email)

@@ -609,6 +609,66 @@ func TestEditContactRefusesUnknownRoles(t *testing.T) {
 	}
 }
 
+// TestAccountNameOnTheForms: Account Name is the admin's own account on Create (SPEC 3.2)
+// and the contact's account on Edit, also when Edit is shown again after a refusal.
+func TestAccountNameOnTheForms(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		admin func(w tenants) db.Contact
+		page  func(t *testing.T, w tenants, b *portaltest.Browser) portaltest.Response
+		want  string
+	}{
+		{"create, parent admin", func(w tenants) db.Contact { return w.parentAdmin },
+			func(_ *testing.T, _ tenants, b *portaltest.Browser) portaltest.Response {
+				return b.Get("/contacts/new")
+			},
+			"Northwind Traders"},
+		{"create, child admin", func(w tenants) db.Contact { return w.childAdmin },
+			func(_ *testing.T, _ tenants, b *portaltest.Browser) portaltest.Response {
+				return b.Get("/contacts/new")
+			},
+			"Northwind Logistics"},
+		{"create refused", func(w tenants) db.Contact { return w.parentAdmin },
+			func(_ *testing.T, w tenants, b *portaltest.Browser) portaltest.Response {
+				b.Get("/contacts/new")
+				return b.PostForm("/contacts", createForm(w.child, "", "Nowak", "anna@northwind.example"))
+			}, "Northwind Traders"},
+		{"edit a contact of a child organization", func(w tenants) db.Contact { return w.parentAdmin },
+			func(_ *testing.T, w tenants, b *portaltest.Browser) portaltest.Response {
+				return b.Get(fmt.Sprintf("/contacts/%d/edit", w.target.ID))
+			}, "Northwind Logistics"},
+		{"edit a contact of the admin's account", func(w tenants) db.Contact { return w.parentAdmin },
+			func(_ *testing.T, w tenants, b *portaltest.Browser) portaltest.Response {
+				return b.Get(fmt.Sprintf("/contacts/%d/edit", w.member.ID))
+			}, "Northwind Traders"},
+		{"edit refused", func(w tenants) db.Contact { return w.parentAdmin },
+			func(t *testing.T, w tenants, b *portaltest.Browser) portaltest.Response {
+				form := editFormOf(w.target, editVersion(t, b, w.target.ID))
+				form.Set("phone", "call me")
+				return b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), form)
+			}, "Northwind Logistics"},
+		{"edit from an outdated form, after another tab moved the contact", func(w tenants) db.Contact { return w.parentAdmin },
+			func(t *testing.T, w tenants, b *portaltest.Browser) portaltest.Response {
+				version := editVersion(t, b, w.target.ID)
+				moved := editFormOf(w.target, version)
+				moved.Set("account_id", fmt.Sprint(w.sibling.ID))
+				if resp := b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), moved); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("move: got %d, want 303", resp.StatusCode)
+				}
+				return b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), editFormOf(w.target, version))
+			}, "Northwind Retail"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTenants(t)
+			b := w.Login(tc.admin(w).Email)
+			resp := tc.page(t, w, b)
+			if got, _ := htmlDoc(t, resp.Body).Find(`[data-testid="field-account_name"]`).Attr("value"); got != tc.want {
+				t.Errorf("Account Name: got %q, want %q (status %d)", got, tc.want, resp.StatusCode)
+			}
+		})
+	}
+}
+
 func TestLockAndUnlock(t *testing.T) {
 	w := newTenants(t)
 	zoe := w.Login(w.target.Email)
