@@ -160,8 +160,6 @@ type NewContact struct {
 // ErrEmailTaken is returned when the email already belongs to a contact.
 var ErrEmailTaken = errors.New("email already belongs to a contact")
 
-// NameKey is the folded sort key of a name: last name first.
-func NameKey(first, last string) string { return FoldKey(last + " " + first) }
 
 // CreateContact inserts a contact with its roles inside tx.
 func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {

@@ -85,6 +85,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}
 	}
+	if err := s.refreshNameKeys(ctx); err != nil {
+		return fmt.Errorf("store: migrate name keys: %w", err)
+	}
 	return nil
 }
 
