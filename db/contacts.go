@@ -160,7 +160,6 @@ type NewContact struct {
 // ErrEmailTaken is returned when the email already belongs to a contact.
 var ErrEmailTaken = errors.New("email already belongs to a contact")
 
-
 // CreateContact inserts a contact with its roles inside tx.
 func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {
 	now := unix(t.now)
