@@ -428,7 +428,7 @@ func barePDF(b *testing.B, d *benchDB) int {
 		WithPageNumber(props.PageNumber{Pattern: "Page {current} of {total}", Place: props.Bottom, Size: 7}).
 		WithCompression(true).Build()
 	m := maroto.New(cfg)
-	widths := []int{13, 19, 12, 9, 11, 8, 10, 9, 9}
+	widths := []int{12, 22, 12, 8, 10, 8, 10, 9, 9}
 	titles := []string{"Name", "Email", "Account", "Roles", "Status", "Phone", "Job title", "Last login (UTC)", "Created (UTC)"}
 	header := make([]core.Col, len(titles))
 	for i, t := range titles {
