@@ -301,10 +301,17 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		if len(branches) == 0 {
 			return Page{Counts: counts}, nil
 		}
-		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
 		if q.Sort == SortAccount {
-			order = `k0, ` + order
+			// Accounts come one after another: read them in order, each from its index,
+			// until the page is full. (Merging them under ORDER BY k0, k1 made SQLite sort
+			// the whole scope: 20 ms instead of 1.)
+			byAccount, err := s.pageAccountByAccount(ctx, branches, args, match, dir, limit)
+			if err != nil {
+				return Page{}, fmt.Errorf("store: list contacts: %w", err)
+			}
+			return s.finishPage(ctx, sc, q, counts, byAccount, backward, cur)
 		}
+		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
 		// A compound SELECT whose branches each come sorted from an index is merged by
 		// SQLite (MERGE (UNION ALL) in the plan): a page reads about a page of index entries
 		// per account and sorts nothing.
@@ -355,6 +362,39 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list contacts: %w", err)
 	}
+	return s.finishPage(ctx, sc, q, counts, ids, backward, cur)
+}
+
+// pageAccountByAccount reads up to limit ids from the branches in turn (each branch is one
+// account's section; args holds their keyset arguments in branch order, two per branch
+// that has a ?, after the match expression when there is one).
+func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, args []any, match, dir string, limit int) ([]int64, error) {
+	var ids []int64
+	for _, b := range branches {
+		n := strings.Count(b, "?")
+		branchArgs := args[:n]
+		args = args[n:]
+		query := `SELECT id FROM (` + b + fmt.Sprintf(` ORDER BY k1 %s, id %s)`, dir, dir)
+		if match != "" {
+			query = `WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) ` +
+				query + ` WHERE +id IN matches`
+			branchArgs = append([]any{match}, branchArgs...)
+		}
+		query += fmt.Sprintf(` LIMIT %d`, limit-len(ids))
+		more, err := s.queryIDs(ctx, query, branchArgs...)
+		if err != nil {
+			return nil, err
+		}
+		if ids = append(ids, more...); len(ids) >= limit {
+			break
+		}
+	}
+	return ids, nil
+}
+
+// finishPage turns the ids of a page (one more than a page when another follows) into the
+// page's rows and its links to the pages before and after.
+func (s *Store) finishPage(ctx context.Context, sc Scope, q ListQuery, counts SectionCounts, ids []int64, backward bool, cur *cursor) (Page, error) {
 	more := len(ids) > q.Limit
 	if more {
 		ids = ids[:q.Limit]
