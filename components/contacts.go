@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -144,19 +145,41 @@ type DetailsView struct {
 func lockReason(c db.Contact) string {
 	switch c.LockReason {
 	case db.LockedByAdmin:
-		by := c.LockedByName
-		if by == "" {
-			by = "a contact admin"
-		}
-		return fmt.Sprintf("Locked by %s on %s", by, formatTime(c.LockedAt))
+		return lockedByText(c.LockedByName, c.LockedAt)
 	case db.LockedByFailedLogins:
-		at := c.LastFailedAt
-		if at.IsZero() {
-			at = c.LockedAt
-		}
-		return fmt.Sprintf("Too many failed login attempts (%d), the last on %s", c.FailedLogins, formatTime(at))
+		return fmt.Sprintf("Too many failed login attempts (%d), the last on %s", c.FailedLogins,
+			formatTime(lastFailure(c.LastFailedAt, c.LockedAt)))
 	}
 	return ""
+}
+
+// whyLocked is the Why column of Locked out contacts (SPEC 3.4): who locked the contact
+// and when, or the failed login count and when.
+func whyLocked(r db.ListRow) string {
+	switch r.LockReason {
+	case db.LockedByAdmin:
+		return lockedByText(r.LockedByName, r.LockedAt)
+	case db.LockedByFailedLogins:
+		return fmt.Sprintf("Too many failed login attempts (%d) on %s", r.FailedLogins,
+			formatTime(lastFailure(r.LastFailedAt, r.LockedAt)))
+	}
+	return ""
+}
+
+func lockedByText(by string, at time.Time) string {
+	if by == "" { // the admin who locked it has been deleted since
+		by = "a contact admin"
+	}
+	return fmt.Sprintf("Locked by %s on %s", by, formatTime(at))
+}
+
+// lastFailure is when the failed login that locked the contact happened; contacts locked
+// before the time was recorded fall back to the lock's time.
+func lastFailure(lastFailedAt, lockedAt time.Time) time.Time {
+	if lastFailedAt.IsZero() {
+		return lockedAt
+	}
+	return lastFailedAt
 }
 
 // actionLabels name audit actions in the history; unknown ones (added by later features)

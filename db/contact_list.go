@@ -44,9 +44,14 @@ type ListRow struct {
 	AccountID   int64
 	AccountName string
 	Status      string
-	LockReason  string
 	LastLoginAt time.Time
 	Roles       []Role
+	// Why a locked contact is locked, for the Locked out contacts section (SPEC 3.4).
+	LockReason   string
+	LockedByName string // "" when locked automatically, or when the locker was deleted
+	LockedAt     time.Time
+	FailedLogins int
+	LastFailedAt time.Time
 }
 
 // Name is "First Last".
@@ -462,10 +467,14 @@ func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow,
 		return nil, err
 	}
 	// The ids travel as one JSON parameter, so the statement's text stays the same from page
-	// to page and the connection's statement cache can reuse it.
+	// to page and the connection's statement cache can reuse it. The locker's name is looked
+	// up here, for the rows of the page only, and only for rows an admin locked.
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.status, c.lock_reason, c.last_login_at,
-			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')
+			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''),
+			CASE WHEN c.locked_by IS NULL THEN ''
+				ELSE coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), '') END,
+			c.locked_at, c.failed_logins, c.last_failed_at
 		FROM contacts c WHERE c.id IN (SELECT value FROM json_each(?)) AND c.account_id IN `+sc.inList(), string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
@@ -480,10 +489,13 @@ func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow,
 		var r ListRow
 		var lastLogin int64
 		var roles string
+		var lockedAt, lastFailed sql.NullInt64
 		if err := rows.Scan(&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &r.Status, &r.LockReason,
-			&lastLogin, &roles); err != nil {
+			&lastLogin, &roles, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed); err != nil {
 			return nil, fmt.Errorf("store: list rows: %w", err)
 		}
+		r.LockedAt = timeOrZero(lockedAt)
+		r.LastFailedAt = timeOrZero(lastFailed)
 		if lastLogin > 0 {
 			r.LastLoginAt = time.Unix(lastLogin, 0).UTC()
 		}

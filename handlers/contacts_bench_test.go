@@ -99,6 +99,7 @@ func benchmarkAllContacts(b *testing.B, contacts, accounts int) {
 			{"row-50000", fmt.Sprintf("/contacts?after=%d", f.after50k)},
 			{"search-common", "/contacts?q=anna"},
 			{"search-rare", "/contacts?q=" + url.QueryEscape(f.rare)},
+			{"locked-section", "/contacts?section=locked"}, // with the Why column (who locked, when)
 		} {
 			b.Run(page.name, func(b *testing.B) {
 				timed(b, func() {

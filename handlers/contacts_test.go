@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -755,6 +756,67 @@ func TestAutoLockShowsInLockedOutContacts(t *testing.T) {
 	b.PostForm(fmt.Sprintf("/contacts/%d/unlock", w.target.ID), nil)
 	if c := w.Reload(w.target); c.Locked() || c.FailedLogins != 0 || c.LockReason != "" || !c.LockedAt.IsZero() {
 		t.Errorf("after unlock: %+v, want active with the count and lock fields cleared", c)
+	}
+}
+
+// TestLockedOutContactsShowWhy: Locked out contacts has a Why column saying who locked a
+// contact and when, or how many failed logins locked it and when (SPEC 3.4), labelled for
+// the phone layout too; the reason is not mixed into Roles, and Active contacts has no Why.
+func TestLockedOutContactsShowWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lock func(t *testing.T, w tenants)
+		want string
+	}{
+		{"locked by an admin", func(t *testing.T, w tenants) { w.lockDirect(t, w.target) },
+			"Locked by Maria Anders on 22 Nov 2026, 10:00 UTC"},
+		{"locked by the contact admin of the child organization", func(t *testing.T, w tenants) {
+			b := w.Login(w.childAdmin.Email)
+			b.Get(fmt.Sprintf("/contacts/%d", w.target.ID))
+			if resp := b.PostForm(fmt.Sprintf("/contacts/%d/lock", w.target.ID), nil); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("lock: got %d, want 303", resp.StatusCode)
+			}
+		}, "Locked by Søren Nielsen on 22 Nov 2026, 10:00 UTC"},
+		{"too many failed login attempts", func(t *testing.T, w tenants) {
+			for range w.Config.LockoutThreshold {
+				w.Browser().Login(w.target.Email, "wrong password, wrong password")
+			}
+		}, "Too many failed login attempts (10) on 22 Nov 2026, 10:00 UTC"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newTenants(t)
+			if w.Config.LockoutThreshold != 10 {
+				t.Fatalf("lockout threshold %d, the test expects the default 10", w.Config.LockoutThreshold)
+			}
+			w.Clock.Advance(time.Hour)
+			tc.lock(t, w)
+			w.Clock.Advance(time.Hour) // the time shown is the lock's, not the page's
+			b := w.Login(w.parentAdmin.Email)
+			for _, page := range []portaltest.Response{b.Get("/contacts?section=locked"), b.HTMXGet("/contacts?section=locked")} {
+				d := htmlDoc(t, page.Body)
+				row := d.Find(fmt.Sprintf(`[data-testid="contact-row"][data-contact-id="%d"]`, w.target.ID))
+				if row.Length() != 1 {
+					t.Fatalf("%s: the locked contact is not listed", page.Request.URL)
+				}
+				why := row.Find(`[data-testid="contact-why-locked"]`)
+				if got := strings.TrimSpace(why.Text()); got != tc.want {
+					t.Errorf("%s: Why: got %q, want %q", page.Request.URL, got, tc.want)
+				}
+				if label, _ := why.Attr("data-label"); label != "Why" {
+					t.Errorf("%s: Why cell labelled %q for phones, want %q", page.Request.URL, label, "Why")
+				}
+				if got := d.Find(`[data-testid="contact-table"] th:last-child`).Text(); got != "Why" {
+					t.Errorf("%s: last column is %q, want Why", page.Request.URL, got)
+				}
+				if roles := row.Find(`td[data-label="Roles"]`).Text(); strings.Contains(roles, "Locked") || strings.Contains(roles, "failed") {
+					t.Errorf("%s: the reason is in Roles: %q", page.Request.URL, roles)
+				}
+			}
+			active := htmlDoc(t, b.Get("/contacts").Body)
+			if n := active.Find(`[data-testid="contact-why-locked"]`).Length() + active.Find(`th:contains("Why")`).Length(); n != 0 {
+				t.Errorf("Active contacts shows a Why column (%d elements)", n)
+			}
+		})
 	}
 }
 
