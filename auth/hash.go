@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -66,15 +67,19 @@ func (h *Hasher) release() { <-h.slots }
 // Call it once, before the hasher is used.
 func (h *Hasher) RunInBackground() {
 	h.work = make(chan func())
+	var ready sync.WaitGroup
 	for i := 0; i < cap(h.slots); i++ {
+		ready.Add(1)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread keeps its priority and serves only hashing
 			_ = lowerThreadPriority()
+			ready.Done()
 			for job := range h.work {
 				job()
 			}
 		}()
 	}
+	ready.Wait() // every hashing thread runs at its lower priority before the first hash
 }
 
 // compute runs fn on a hashing thread when RunInBackground was called, else right here.
