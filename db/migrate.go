@@ -49,7 +49,9 @@ func migrations() ([]migration, error) {
 }
 
 // Migrate brings the schema up to date. Each migration runs in its own transaction together
-// with the bump of schema_version, so a crash leaves the database at a known version.
+// with the record that it ran, so a crash leaves the database at a known state. Every
+// applied version is recorded, not only the highest, so a migration numbered below one
+// that is already applied (work that landed out of order) still runs.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.write.ExecContext(ctx,
 		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
@@ -61,18 +63,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	for _, m := range list {
 		err := s.Write(ctx, func(tx *Tx) error {
-			var current int
+			var applied int
 			if err := tx.tx.QueryRowContext(ctx,
-				`SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&current); err != nil {
+				`SELECT count(*) FROM schema_version WHERE version = ?`, m.version).Scan(&applied); err != nil {
 				return err
 			}
-			if m.version <= current {
+			if applied > 0 {
 				return nil
 			}
 			if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
-				return err
-			}
-			if _, err := tx.tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
 				return err
 			}
 			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, m.version)

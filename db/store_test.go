@@ -81,3 +81,26 @@ func TestWriteRollsBackOnError(t *testing.T) {
 		t.Fatalf("first contact of the failed transaction: %v, want ErrNotFound (rolled back)", err)
 	}
 }
+
+// TestMigrateRunsAMigrationThatLandedOutOfOrder: a database that has 0020 but not 0011
+// (work merged in a different order than its numbers) gets 0011 at the next start.
+func TestMigrateRunsAMigrationThatLandedOutOfOrder(t *testing.T) {
+	s := openTestStore(t)
+	ctx := context.Background()
+	if _, err := s.write.ExecContext(ctx, `DROP INDEX password_tokens_open; DELETE FROM schema_version WHERE version = 11`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'password_tokens_open'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("index of migration 0011 after Migrate: %d, %v; want it created", n, err)
+	}
+	var versions int
+	s.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&versions)
+	list, _ := migrations()
+	if versions != len(list) {
+		t.Errorf("%d versions recorded, want %d (one per migration)", versions, len(list))
+	}
+}
