@@ -133,6 +133,7 @@ type DetailsView struct {
 	Contact db.Contact
 	History []db.Event
 	CanLock bool   // false when the viewer is this contact (nobody locks themselves)
+	NoLock  string // why Lock this contact isn't offered, when that isn't obvious
 	Notice  string // why the last action did nothing, shown beside the actions
 	// Actions and Panels let other features add to the page (a reset link, invitation
 	// status) without changing this component: actions render beside Lock/Unlock, panels

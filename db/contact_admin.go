@@ -309,3 +309,20 @@ func (s *Store) History(ctx context.Context, sc Scope, contactID int64, limit in
 	}
 	return out, rows.Err()
 }
+
+// IsLastActiveAdmin reports whether c is the only active contact admin of its account: the
+// one contact that can't be locked out (the details page then offers no lock button).
+func (s *Store) IsLastActiveAdmin(ctx context.Context, c Contact) (bool, error) {
+	if !c.IsAdmin() || c.Locked() {
+		return false, nil
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, `
+		SELECT count(*) FROM contact_roles r JOIN contacts c ON c.id = r.contact_id
+		WHERE r.role = 'contact_admin' AND c.account_id = ? AND c.status = 'active' AND c.id <> ?`,
+		c.AccountID, c.ID).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: admins of account %d: %w", c.AccountID, err)
+	}
+	return n == 0, nil
+}

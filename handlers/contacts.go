@@ -123,6 +123,14 @@ func (h *Contacts) details(c *fiber.Ctx, sc db.Scope, id int64) (components.Deta
 		return components.DetailsView{}, err
 	}
 	v := components.DetailsView{Contact: contact, History: history, CanLock: contact.ID != viewerOf(c).contact.ID}
+	// The last active contact admin of an account can't be locked: offer no button that
+	// could only answer with a refusal, and say why.
+	if last, err := h.store.IsLastActiveAdmin(ctx, contact); err != nil {
+		return components.DetailsView{}, err
+	} else if last && v.CanLock {
+		v.CanLock = false
+		v.NoLock = contact.Name() + " is the last active contact admin of " + contact.AccountName + ", so they can't be locked out."
+	}
 	for _, extra := range h.DetailActions {
 		e := extra(c, contact)
 		v.Actions = append(v.Actions, e.Actions...)

@@ -937,3 +937,30 @@ func TestListFragmentsAndPaging(t *testing.T) {
 		}
 	}
 }
+
+// TestNoLockButtonForTheLastActiveAdmin: a button must work or be absent. The last active
+// contact admin of an account can't be locked out, so its page offers no Lock button and
+// says why; once a second admin exists, the button is there.
+func TestNoLockButtonForTheLastActiveAdmin(t *testing.T) {
+	e := portaltest.New(t)
+	parent := e.Account("Northwind Traders", nil)
+	child := e.Account("Northwind Retail", &parent)
+	e.Contact(parent, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+	chad := e.Contact(child, "Chad", "Child", "chad@northwind.example", db.RoleContactAdmin)
+	b := e.Login("maria@northwind.example")
+	page := func() *goquery.Document {
+		doc, _ := goquery.NewDocumentFromReader(strings.NewReader(b.Get(fmt.Sprintf("/contacts/%d", chad.ID)).Body))
+		return doc
+	}
+	doc := page()
+	if n := doc.Find(`[data-testid="lock-contact"]`).Length(); n != 0 {
+		t.Errorf("last active admin of Northwind Retail: %d Lock buttons, want none", n)
+	}
+	if got := doc.Find(`[data-testid="no-lock"]`).Text(); !strings.Contains(got, "last active contact admin of Northwind Retail") {
+		t.Errorf("reason shown %q, want it to name the account", got)
+	}
+	e.Contact(child, "Rita", "Retail", "rita@northwind.example", db.RoleContactAdmin)
+	if n := page().Find(`[data-testid="lock-contact"]`).Length(); n != 1 {
+		t.Errorf("with a second admin: %d Lock buttons, want 1", n)
+	}
+}
