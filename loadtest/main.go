@@ -61,14 +61,20 @@ func main() {
 	duration := flag.Duration("duration", 10*time.Second, "length of each phase")
 	burst := flag.Int("burst", 200, "logins in the burst of phase 4")
 	portalBin := flag.String("portal", "", "portal binary (default: build it from this module)")
+	mixFlag := flag.String("mix", "list=40,search=25,details=20,lock=12,login=3", "weights of the routes in phase 3")
 	flag.Parse()
-	if err := run(*contacts, *conns, *duration, *burst, *portalBin); err != nil {
+	weights, err := parseMix(*mixFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(2)
+	}
+	if err := run(*contacts, *conns, *duration, *burst, *portalBin, weights); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(contacts, conns int, duration time.Duration, burst int, portalBin string) error {
+func run(contacts, conns int, duration time.Duration, burst int, portalBin string, weights mix) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "portal-loadtest-")
 	if err != nil {
@@ -136,15 +142,14 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	}
 	terms := []string{"anna", "kowal", "müller", "zoë", "garcía", "novák", "škoda", "ærø", "lindqvist", "tanaka"}
 	mix := hammer(conns, duration, func(worker int) (string, error) {
-		r := rand.IntN(100)
-		switch {
-		case r < 40:
+		switch weights.pick() {
+		case "list":
 			return "list", get(admin, portalURL+listPath+"?sort="+[]string{"name", "email", "account", "last_login"}[rand.IntN(4)])
-		case r < 65:
+		case "search":
 			return "search", get(admin, portalURL+listPath+"?q="+url.QueryEscape(terms[rand.IntN(len(terms))]))
-		case r < 85:
+		case "details":
 			return "details", get(admin, fmt.Sprintf("%s/contacts/%d", portalURL, fx.contactIDs[rand.IntN(len(fx.contactIDs))]))
-		case r < 97:
+		case "lock":
 			// Each worker locks and unlocks its own contacts, so the outcome is predictable.
 			id := fx.contactIDs[worker%len(fx.contactIDs)]
 			return "lock/unlock", lockUnlock(admin, portalURL, id, token)
@@ -182,6 +187,40 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 		return errors.New("requests failed")
 	}
 	return nil
+}
+
+// mix is the weighted choice of routes in phase 3.
+type mix struct {
+	routes []string
+	upTo   []int // cumulative weights
+}
+
+func parseMix(spec string) (mix, error) {
+	var m mix
+	total := 0
+	for _, part := range strings.Split(spec, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, err := strconv.Atoi(w)
+		if !ok || err != nil || n < 0 || !slices.Contains([]string{"list", "search", "details", "lock", "login"}, name) {
+			return mix{}, fmt.Errorf("-mix %q: want route=weight,... with routes list, search, details, lock, login", spec)
+		}
+		total += n
+		m.routes, m.upTo = append(m.routes, name), append(m.upTo, total)
+	}
+	if total == 0 {
+		return mix{}, fmt.Errorf("-mix %q: the weights add up to 0", spec)
+	}
+	return m, nil
+}
+
+func (m mix) pick() string {
+	r := rand.IntN(m.upTo[len(m.upTo)-1])
+	for i, limit := range m.upTo {
+		if r < limit {
+			return m.routes[i]
+		}
+	}
+	return m.routes[len(m.routes)-1]
 }
 
 // listPath is All Contacts.
