@@ -29,7 +29,7 @@ func TestOpenTunesSQLiteForAWebServer(t *testing.T) {
 		{"writer", func(p string) (v string, err error) { err = s.write.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); return }},
 		{"reader", func(p string) (v string, err error) { err = s.read.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v); return }},
 	} {
-		for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000"} {
+		for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "mmap_size": "268435456"} {
 			got, err := pool.q(pragma)
 			if err != nil || got != want {
 				t.Errorf("%s: PRAGMA %s = %q, %v; want %q", pool.name, pragma, got, err, want)
