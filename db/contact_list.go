@@ -118,13 +118,18 @@ func (s *Store) ContactCounts(ctx context.Context, sc Scope) (SectionCounts, err
 	if err != nil {
 		return SectionCounts{}, fmt.Errorf("store: contact counts: %w", err)
 	}
+	return scanSectionCounts(rows, "contact counts")
+}
+
+// scanSectionCounts reads (status, count) rows into the two sections' counts.
+func scanSectionCounts(rows *sql.Rows, what string) (SectionCounts, error) {
 	defer rows.Close()
 	var c SectionCounts
 	for rows.Next() {
 		var status string
 		var n int
 		if err := rows.Scan(&status, &n); err != nil {
-			return SectionCounts{}, fmt.Errorf("store: contact counts: %w", err)
+			return SectionCounts{}, fmt.Errorf("store: %s: %w", what, err)
 		}
 		switch status {
 		case StatusActive:
@@ -148,25 +153,12 @@ func (s *Store) SearchCounts(ctx context.Context, sc Scope, match string) (Secti
 	if err != nil {
 		return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
 	}
-	defer rows.Close()
-	var c SectionCounts
-	for rows.Next() {
-		var status string
-		var n int
-		if err := rows.Scan(&status, &n); err != nil {
-			return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
-		}
-		switch status {
-		case StatusActive:
-			c.Active = n
-		case StatusLocked:
-			c.Locked = n
-		}
+	c, err := scanSectionCounts(rows, "search counts")
+	if err != nil {
+		return SectionCounts{}, err
 	}
-	if c.Active+c.Locked > SearchCountCap {
-		c.AtLeast = true
-	}
-	return c, rows.Err()
+	c.AtLeast = c.Active+c.Locked > SearchCountCap
+	return c, nil
 }
 
 // sortSpec is how one sort order reads in SQL.
