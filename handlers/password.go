@@ -135,15 +135,24 @@ func (h *Passwords) linkInvalid(c *fiber.Ctx) error {
 // ShowSetPassword renders the form a link opens. It only reads: mail scanners open links,
 // and that must not use them up.
 func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
-	tok, contact, err := h.linkContact(c)
+	form, _, err := h.linkForm(c)
 	if errors.Is(err, db.ErrLinkInvalid) {
 		return h.linkInvalid(c)
 	}
 	if err != nil {
 		return err
 	}
-	form := components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}
 	return h.setPasswordPage(c, fiber.StatusOK, form)
+}
+
+// linkForm reads the request's link and its contact, and the form the link opens
+// (db.ErrLinkInvalid when the link can't be used).
+func (h *Passwords) linkForm(c *fiber.Ctx) (components.SetPasswordForm, db.Contact, error) {
+	tok, contact, err := h.linkContact(c)
+	if err != nil {
+		return components.SetPasswordForm{}, db.Contact{}, err
+	}
+	return components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}, contact, nil
 }
 
 func (h *Passwords) setPasswordPage(c *fiber.Ctx, status int, f components.SetPasswordForm) error {
@@ -159,14 +168,13 @@ func (h *Passwords) setPasswordPage(c *fiber.Ctx, status int, f components.SetPa
 // the other gets the invalid-link page.
 func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	tok, contact, err := h.linkContact(c)
+	form, contact, err := h.linkForm(c)
 	if errors.Is(err, db.ErrLinkInvalid) {
 		return h.linkInvalid(c)
 	}
 	if err != nil {
 		return err
 	}
-	form := components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}
 	password, confirm := c.FormValue("password"), c.FormValue("confirm")
 	switch {
 	case !h.limiter.Allow(c.IP()):
