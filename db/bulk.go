@@ -46,10 +46,10 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 		return fmt.Errorf("store: bulk insert contacts: %w", err)
 	}
 	insert, err := t.tx.PrepareContext(ctx, `
-		INSERT INTO contacts(account_id, first_name, last_name, email, email_key, name_key, phone,
+		INSERT INTO contacts(account_id, first_name, last_name, email, email_key, name_key, search_text, phone,
 			job_title, status, lock_reason, locked_by, locked_at, password_hash, password_changed_at,
 			failed_logins, last_failed_at, last_login_at, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("store: bulk insert contacts: %w", err)
 	}
@@ -84,7 +84,7 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 			lockedBy = r.LockedByID
 		}
 		res, err := insert.ExecContext(ctx, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email),
-			FoldKey(r.Email), NameKey(r.FirstName, r.LastName), r.Phone, r.JobTitle, status, r.LockReason,
+			FoldKey(r.Email), NameKey(r.FirstName, r.LastName), SearchText(r.FirstName, r.LastName, r.Email), r.Phone, r.JobTitle, status, r.LockReason,
 			nullID(lockedBy), lockedAt, r.PasswordHash, changedAt, r.FailedLogins, lastFailed, lastLogin,
 			nullID(r.CreatedByID), now, now)
 		if isUniqueViolation(err) {
@@ -112,8 +112,11 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 	return nil
 }
 
-// ftsInsertTrigger is the trigger that indexes each new contact for search (0001_init.sql).
-const ftsInsertTrigger = "contacts_fts_insert"
+// The triggers that keep the search index (0030_search_text.sql).
+const (
+	ftsInsertTrigger = "contacts_fts_insert"
+	ftsUpdateTrigger = "contacts_fts_update"
+)
 
 // dropForBulkLoad drops the secondary indexes of contacts (not the unique ones, which guard
 // the data) and the FTS insert trigger, and returns the function that restores them and
@@ -152,8 +155,8 @@ func (t *Tx) dropForBulkLoad(ctx context.Context) (rebuild func(firstID int64) e
 	return func(firstID int64) error {
 		if ftsDropped && firstID > 0 {
 			if _, err := t.tx.ExecContext(ctx, `
-				INSERT INTO contacts_fts(rowid, first_name, last_name, email)
-				SELECT id, first_name, last_name, email FROM contacts WHERE id >= ?`, firstID); err != nil {
+				INSERT INTO contacts_fts(rowid, search_text)
+				SELECT id, search_text FROM contacts WHERE id >= ?`, firstID); err != nil {
 				return err
 			}
 		}

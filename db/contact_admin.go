@@ -154,10 +154,10 @@ func (s *Store) UpdateContactInScope(ctx context.Context, sc Scope, actor Actor,
 		}
 		_, err = tx.tx.ExecContext(ctx, `
 			UPDATE contacts SET account_id = ?, first_name = ?, last_name = ?, email = ?, email_key = ?,
-				name_key = ?, phone = ?, job_title = ?, updated_at = ?
+				name_key = ?, search_text = ?, phone = ?, job_title = ?, updated_at = ?
 			WHERE id = ?`,
 			ch.AccountID, ch.FirstName, ch.LastName, strings.TrimSpace(ch.Email), FoldKey(ch.Email),
-			NameKey(ch.FirstName, ch.LastName), ch.Phone, ch.JobTitle, unix(tx.now), id)
+			NameKey(ch.FirstName, ch.LastName), SearchText(ch.FirstName, ch.LastName, ch.Email), ch.Phone, ch.JobTitle, unix(tx.now), id)
 		if isUniqueViolation(err) {
 			return ErrEmailTaken
 		}

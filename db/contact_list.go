@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode"
 )
 
 // Sort orders of All Contacts. Names, emails and accounts read A to Z; last login shows the
@@ -82,33 +81,6 @@ const SearchCountCap = 2000
 // it a single IN query (which sorts the whole scope) costs less than planning many branches.
 // A variable only so that tests can run the fallback on a small tree.
 var unionMaxAccounts = 64
-
-// SearchQuery turns what a user typed into a safe FTS5 MATCH expression: every word becomes
-// a quoted prefix phrase ("zoe"*), all of them must match. Only letters, digits and
-// combining marks survive inside the quotes, so quotes, NEAR(, *, -, parentheses or column
-// filters typed by the user can never reach the FTS5 parser as syntax. Empty when nothing
-// searchable was typed.
-func SearchQuery(input string) string {
-	const maxTerms, maxTermRunes = 8, 64
-	var phrases []string
-	for _, word := range strings.Fields(input) {
-		tokens := strings.FieldsFunc(word, func(r rune) bool {
-			return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mn, r)
-		})
-		if len(tokens) == 0 {
-			continue
-		}
-		phrase := strings.Join(tokens, " ")
-		if r := []rune(phrase); len(r) > maxTermRunes {
-			phrase = string(r[:maxTermRunes])
-		}
-		phrases = append(phrases, `"`+strings.ReplaceAll(phrase, `"`, `""`)+`"*`)
-		if len(phrases) == maxTerms {
-			break
-		}
-	}
-	return strings.Join(phrases, " ")
-}
 
 // ContactCounts returns the section sizes of the whole scope from contact_counts, which
 // triggers keep, so a page never counts 100,000 rows.
@@ -213,9 +185,8 @@ func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64)
 // with ORDER BY would sort the whole scope). Sorting by account skips accounts wholly
 // before the cursor's and takes those after it without a keyset condition.
 //
-// A search first counts its matches (up to SearchCountCap). Few matches are fetched through
-// FTS5 and sorted; many are found by walking the merged index order and keeping the rows in
-// the match set (computed once), which stops after a page.
+// A search first counts its matches through FTS5 (up to SearchCountCap). Few matches are
+// fetched through FTS5 and sorted. Many are found in list order by pageOfMatches.
 func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, error) {
 	if q.Limit <= 0 {
 		q.Limit = 25
@@ -239,6 +210,9 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		backward = false
 	}
 	match := SearchQuery(q.Search)
+	if match == "" {
+		q.Search = "" // nothing searchable was typed: list everyone
+	}
 	var counts SectionCounts
 	if match != "" {
 		counts, err = s.SearchCounts(ctx, sc, match)
@@ -248,7 +222,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	if err != nil {
 		return Page{}, err
 	}
-	probe := counts.AtLeast // many matches: walk the index and probe them instead of sorting them
+	walk := counts.AtLeast // many matches: walk the index and test each row instead of sorting them all
 
 	// desc flips for a backward page: read the rows before the cursor nearest first.
 	desc := spec.desc != backward
@@ -269,8 +243,12 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 
 	// A branch reads one account's section in sort order from its index; no LIMIT is
 	// needed, since the merge below pulls rows from the branches only as it needs them.
+	columns := "id, %d AS k0, %s AS k1"
+	if match != "" {
+		columns += ", search_text" // for the walk of pageOfMatches
+	}
 	branch := func(accountID int64, keyset bool, ordinal int) string {
-		b := fmt.Sprintf(`SELECT id, %d AS k0, %s AS k1 FROM contacts WHERE account_id = %d AND status = '%s'`,
+		b := fmt.Sprintf(`SELECT `+columns+` FROM contacts WHERE account_id = %d AND status = '%s'`,
 			ordinal, spec.key, accountID, q.Status)
 		if keyset {
 			b += ` AND (` + spec.key + `, id) ` + cmp + ` (?, ?)`
@@ -280,7 +258,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	}
 
 	switch {
-	case len(accounts) <= unionMaxAccounts && (match == "" || probe):
+	case len(accounts) <= unionMaxAccounts && (match == "" || walk):
 		var branches []string
 		for i, a := range accounts {
 			keyset := cur != nil
@@ -302,7 +280,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			// Accounts come one after another: read them in order, each from its index,
 			// until the page is full. (Merging them under ORDER BY k0, k1 made SQLite sort
 			// the whole scope: 20 ms instead of 1.)
-			byAccount, err := s.pageAccountByAccount(ctx, branches, args, match, dir, limit)
+			byAccount, err := s.pageAccountByAccount(ctx, branches, args, q.Search, dir, limit)
 			if err != nil {
 				return Page{}, fmt.Errorf("store: list contacts: %w", err)
 			}
@@ -312,15 +290,15 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		// A compound SELECT whose branches each come sorted from an index is merged by
 		// SQLite (MERGE (UNION ALL) in the plan): a page reads about a page of index entries
 		// per account and sorts nothing.
-		query = `SELECT id FROM (` + strings.Join(branches, " UNION ALL ") + ` ORDER BY ` + order + `)`
+		merged := strings.Join(branches, " UNION ALL ") + ` ORDER BY ` + order
 		if match != "" {
-			// Many matches: walk the merged index order and keep the matches, stopping after
-			// a page. The match set is computed once, before the walk.
-			query = `WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) ` +
-				query + ` WHERE +id IN matches`
-			args = append([]any{match}, args...)
+			ids, err := s.pageOfMatches(ctx, merged, args, q.Search, limit)
+			if err != nil {
+				return Page{}, fmt.Errorf("store: list contacts: %w", err)
+			}
+			return s.finishPage(ctx, sc, q, counts, ids, backward, cur)
 		}
-		query += fmt.Sprintf(` LIMIT %d`, limit)
+		query = `SELECT id FROM (` + merged + `)` + fmt.Sprintf(` LIMIT %d`, limit)
 	default:
 		// Hundreds of accounts, or a search with few matches: one query over the whole scope,
 		// sorted by SQLite. A search is driven by its matches (CROSS JOIN fixes the loop
@@ -354,7 +332,6 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		query = `SELECT c.id` + from + where + order + fmt.Sprintf(` LIMIT %d`, limit)
 	}
 
-	lastListQuery.Store(&listQueryArgs{query, args})
 	ids, err := s.queryIDs(ctx, query, args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: list contacts: %w", err)
@@ -362,23 +339,54 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	return s.finishPage(ctx, sc, q, counts, ids, backward, cur)
 }
 
+// searchWalkRows bounds how many rows pageOfMatches tests in list order before it collects
+// the match set instead: a common word's matches are spread through name order, but can all
+// sit far down another order (in email order, "anna" starts after every "a..." before it).
+// A variable only so that tests can make the walk fall short.
+var searchWalkRows = 4000
+
+// pageOfMatches reads the first limit ids, in list order, of the rows of ordered (a sorted
+// SELECT of id and search_text) that match search, a search with many matches.
+//
+// It walks the sorted rows and keeps those whose search_text holds every typed phrase (the
+// same test as the FTS5 match, see search.go). For a common word a page is found within a
+// few thousand rows, so the search costs about what a page costs however large the
+// database. Should searchWalkRows rows not fill the page, it collects the FTS5 matches once
+// and walks the whole order probing them, which is slower but bounded by the match count.
+func (s *Store) pageOfMatches(ctx context.Context, ordered string, args []any, search string, limit int) ([]int64, error) {
+	test, walkArgs := "1", slices.Clone(args)
+	for _, n := range searchNeedles(search) {
+		test += ` AND instr(search_text, ?) > 0`
+		walkArgs = append(walkArgs, n)
+	}
+	ids, err := s.queryIDs(ctx, fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) LIMIT %d) WHERE %s LIMIT %d`,
+		ordered, searchWalkRows, test, limit), walkArgs...)
+	if err != nil || len(ids) == limit {
+		return ids, err
+	}
+	return s.queryIDs(ctx, fmt.Sprintf(`
+		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
+		SELECT id FROM (%s) WHERE +id IN matches LIMIT %d`, ordered, limit),
+		append([]any{SearchQuery(search)}, args...)...)
+}
+
 // pageAccountByAccount reads up to limit ids from the branches in turn (each branch is one
-// account's section; args holds their keyset arguments in branch order, two per branch
-// that has a ?, after the match expression when there is one).
-func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, args []any, match, dir string, limit int) ([]int64, error) {
+// account's section; args holds the arguments of every branch's placeholders, in order),
+// keeping only the matches of search when there is one.
+func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, args []any, search, dir string, limit int) ([]int64, error) {
 	var ids []int64
 	for _, b := range branches {
 		n := strings.Count(b, "?")
 		branchArgs := args[:n]
 		args = args[n:]
-		query := `SELECT id FROM (` + b + fmt.Sprintf(` ORDER BY k1 %s, id %s)`, dir, dir)
-		if match != "" {
-			query = `WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) ` +
-				query + ` WHERE +id IN matches`
-			branchArgs = append([]any{match}, branchArgs...)
+		ordered := b + fmt.Sprintf(` ORDER BY k1 %s, id %s`, dir, dir)
+		var more []int64
+		var err error
+		if search != "" {
+			more, err = s.pageOfMatches(ctx, ordered, branchArgs, search, limit-len(ids))
+		} else {
+			more, err = s.queryIDs(ctx, `SELECT id FROM (`+ordered+`)`+fmt.Sprintf(` LIMIT %d`, limit-len(ids)), branchArgs...)
 		}
-		query += fmt.Sprintf(` LIMIT %d`, limit-len(ids))
-		more, err := s.queryIDs(ctx, query, branchArgs...)
 		if err != nil {
 			return nil, err
 		}
@@ -424,7 +432,8 @@ func (s *Store) finishPage(ctx context.Context, sc Scope, q ListQuery, counts Se
 	return p, nil
 }
 
-// lastListQuery keeps the last page statement ListContacts ran, for the plan tests.
+// lastListQuery keeps the last statement queryIDs ran (the page statement of a list), for
+// the plan tests.
 var lastListQuery atomic.Pointer[listQueryArgs]
 
 type listQueryArgs struct {
@@ -433,6 +442,7 @@ type listQueryArgs struct {
 }
 
 func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
+	lastListQuery.Store(&listQueryArgs{query, args})
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

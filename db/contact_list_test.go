@@ -66,6 +66,10 @@ func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
 		defer db.SetUnionMaxAccounts(1)()
 		testPaging(t)
 	})
+	t.Run("searches whose walk falls short", func(t *testing.T) {
+		defer db.SetSearchWalkRows(50)()
+		testPaging(t)
+	})
 }
 
 func testPaging(t *testing.T) {
@@ -94,6 +98,24 @@ func testPaging(t *testing.T) {
 				for _, r := range all.Rows {
 					if r.Status != status {
 						t.Fatalf("%s: contact %d has status %s", name, r.ID, r.Status)
+					}
+				}
+				if search != "" {
+					// Every contact of the section whose words start with the typed ones, and
+					// no other: checked against the listing without a search.
+					everyone, err := store.ListContacts(ctx, sc, db.ListQuery{Status: status, Sort: sort, Limit: 100_000})
+					if err != nil {
+						t.Fatal(err)
+					}
+					needle := strings.TrimRight(db.SearchText(search, "", ""), " ")
+					var matching []int64
+					for _, r := range everyone.Rows {
+						if strings.Contains(db.SearchText(r.FirstName, r.LastName, r.Email), needle) {
+							matching = append(matching, r.ID)
+						}
+					}
+					if len(matching) == 0 || !slices.Equal(ids(all.Rows), matching) {
+						t.Fatalf("%s: got %d rows, want the %d contacts whose words start with %q", name, len(all.Rows), len(matching), needle)
 					}
 				}
 				if search == "" {
@@ -159,7 +181,7 @@ func TestSearchQueryIsAlwaysValidFTS(t *testing.T) {
 			}
 		}
 	}
-	if got, want := db.SearchQuery(`Zoë "x" NEAR(`), `"Zoë"* "x"* "NEAR"*`; got != want {
+	if got, want := db.SearchQuery(`Zoë "x" NEAR( anna.k@north`), `"zoe"* "x"* "near"* "anna k north"*`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

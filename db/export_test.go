@@ -8,6 +8,14 @@ func SetUnionMaxAccounts(n int) (restore func()) {
 	return func() { unionMaxAccounts = old }
 }
 
+// SetSearchWalkRows lets tests make a search's walk fall short of a page, so that it collects
+// the match set; the returned function restores the bound.
+func SetSearchWalkRows(n int) (restore func()) {
+	old := searchWalkRows
+	searchWalkRows = n
+	return func() { searchWalkRows = old }
+}
+
 // LastListQuery is the SQL of the last ListContacts page (tests look at its plan).
 var LastListQuery = &lastListQuery
 

@@ -84,8 +84,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}
 	}
-	if err := s.refreshNameKeys(ctx); err != nil {
-		return fmt.Errorf("store: migrate name keys: %w", err)
+	if err := s.refreshContactKeys(ctx); err != nil {
+		return fmt.Errorf("store: migrate name keys and search texts: %w", err)
 	}
 	return nil
 }

@@ -26,9 +26,10 @@ func TestNamesSortWhereReadersLookForThem(t *testing.T) {
 	}
 }
 
-// TestMigrateRefreshesOldNameKeys: rows written under the old rule (plain lower case) get
-// the new key at the next start, once.
-func TestMigrateRefreshesOldNameKeys(t *testing.T) {
+// TestMigrateRefreshesOldContactKeys: rows written under an old rule (name keys in plain
+// lower case, no search text) get the new values at the next start, once, and can be
+// found by search afterwards.
+func TestMigrateRefreshesOldContactKeys(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
 	acc, err := s.CreateAccount(ctx, "Northwind Traders", 0)
@@ -42,8 +43,9 @@ func TestMigrateRefreshesOldNameKeys(t *testing.T) {
 			return err
 		}
 		// As an older version of the portal wrote it.
-		_, err = tx.tx.ExecContext(ctx, `UPDATE contacts SET name_key = 'ærø søren' WHERE id = ?;
-			UPDATE settings SET value = '1' WHERE key = 'name_key_version'`, id)
+		_, err = tx.tx.ExecContext(ctx, `
+			UPDATE contacts SET name_key = 'ærø søren', search_text = '' WHERE id = ?;
+			UPDATE settings SET value = 'name 1' WHERE key = 'contact_keys_version'`, id)
 		return err
 	})
 	if err != nil {
@@ -55,5 +57,20 @@ func TestMigrateRefreshesOldNameKeys(t *testing.T) {
 	var key string
 	if err := s.read.QueryRowContext(ctx, `SELECT name_key FROM contacts WHERE id = ?`, id).Scan(&key); err != nil || key != "aero soren" {
 		t.Fatalf("name key after Migrate = %q, %v; want %q", key, err, "aero soren")
+	}
+	sc, err := s.ScopeOf(ctx, acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, search := range []string{"aero", "søren", "SOREN@north"} {
+		p, err := s.ListContacts(ctx, sc, ListQuery{Search: search})
+		if err != nil || len(p.Rows) != 1 || p.Rows[0].ID != id || p.Counts.Active != 1 {
+			t.Errorf("search %q after Migrate: %+v, %v; want contact %d", search, p, err, id)
+		}
+	}
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?`,
+		ftsUpdateTrigger).Scan(&n); err != nil || n != 1 {
+		t.Errorf("search index update trigger after Migrate: %d, %v", n, err)
 	}
 }
