@@ -61,7 +61,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 func (h *Hasher) release() { <-h.slots }
 
 // RunInBackground moves hashing onto one OS thread per slot whose scheduling priority is
-// lowered (nice 15 on Linux): a burst of logins then takes only the CPU that page views leave
+// lowered (SCHED_IDLE on Linux): a burst of logins then takes only the CPU that page views leave
 // over, instead of an equal share of it. The caller should give the Go scheduler that many
 // extra Ps (runtime.GOMAXPROCS) so that hashing threads never hold the ones pages run on.
 // Call it once, before the hasher is used.

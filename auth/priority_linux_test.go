@@ -4,14 +4,17 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestBackgroundHashingRunsOnNiceThreads checks that RunInBackground hashes correctly and on
-// threads whose nice value was raised, so the kernel prefers the threads serving pages.
-func TestBackgroundHashingRunsOnNiceThreads(t *testing.T) {
-	before := niceThreads()
+// TestBackgroundHashingRunsOnIdleThreads checks that RunInBackground hashes correctly and on
+// threads of the SCHED_IDLE class, so the kernel prefers the threads serving pages.
+func TestBackgroundHashingRunsOnIdleThreads(t *testing.T) {
+	before := idleThreads()
 	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
 	h.RunInBackground()
 	ctx := context.Background()
@@ -23,12 +26,13 @@ func TestBackgroundHashingRunsOnNiceThreads(t *testing.T) {
 		t.Fatalf("Verify on a background thread = %v, %v; want true, nil", ok, err)
 	}
 	// Hashing threads stay for the life of the process, also those of earlier runs (-count).
-	if got := niceThreads() - before; got != 2 {
-		t.Errorf("%d new threads at nice 15, want 2 (one per hashing slot)", got)
+	if got := idleThreads() - before; got != 2 {
+		t.Errorf("%d new SCHED_IDLE threads, want 2 (one per hashing slot)", got)
 	}
 }
 
-func niceThreads() int {
+// idleThreads counts this process's threads in the SCHED_IDLE class.
+func idleThreads() int {
 	n := 0
 	tasks, _ := filepath.Glob("/proc/self/task/*/stat")
 	for _, task := range tasks {
@@ -36,9 +40,10 @@ func niceThreads() int {
 		if err != nil {
 			continue
 		}
-		// Fields after the command name (which ends with ')'): nice is field 19, index 16 here.
+		// Fields after the command name (which ends with ')'): the scheduling policy is
+		// field 41 of proc(5), index 38 here.
 		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) > 16 && fields[16] == "15" {
+		if len(fields) > 38 && fields[38] == strconv.Itoa(unix.SCHED_IDLE) {
 			n++
 		}
 	}

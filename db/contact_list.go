@@ -407,7 +407,7 @@ func (s *Store) finishPage(ctx context.Context, sc Scope, q ListQuery, counts Se
 	if backward {
 		slices.Reverse(ids)
 	}
-	rows, err := s.listRows(ctx, sc, ids)
+	rows, err := s.listRows(ctx, sc, q, ids)
 	if err != nil {
 		return Page{}, err
 	}
@@ -459,8 +459,8 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int6
 	return ids, rows.Err()
 }
 
-// listRows reads the lines of a page by id, in the order given.
-func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow, error) {
+// listRows reads the lines of a page of section q.Status by id, in the order given.
+func (s *Store) listRows(ctx context.Context, sc Scope, q ListQuery, ids []int64) ([]ListRow, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -469,15 +469,22 @@ func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow,
 		return nil, err
 	}
 	// The ids travel as one JSON parameter, so the statement's text stays the same from page
-	// to page and the connection's statement cache can reuse it. The locker's name is looked
-	// up here, for the rows of the page only, and only for rows an admin locked.
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.status, c.lock_reason, c.last_login_at,
-			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''),
+	// to page and the connection's statement cache can reuse it. Only Locked out contacts
+	// show why they are locked, so only that section reads the lock's columns (each column
+	// read costs calls into SQLite for every row). The locker's name is looked up for the
+	// rows of the page only, and only for rows an admin locked.
+	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
+			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
+	locked := q.Status == StatusLocked
+	if locked {
+		query += `, c.lock_reason,
 			CASE WHEN c.locked_by IS NULL THEN ''
 				ELSE coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), '') END,
-			c.locked_at, c.failed_logins, c.last_failed_at
-		FROM contacts c WHERE c.id IN (SELECT value FROM json_each(?)) AND c.account_id IN `+sc.inList(), string(list))
+			c.locked_at, c.failed_logins, c.last_failed_at`
+	}
+	rows, err := s.read.QueryContext(ctx, query+` FROM contacts c
+		WHERE c.id IN (SELECT value FROM json_each(?)) AND c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList(),
+		string(list))
 	if err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
 	}
@@ -488,12 +495,15 @@ func (s *Store) listRows(ctx context.Context, sc Scope, ids []int64) ([]ListRow,
 	}
 	byID := make(map[int64]ListRow, len(ids))
 	for rows.Next() {
-		var r ListRow
+		r := ListRow{Status: q.Status}
 		var lastLogin int64
 		var roles string
 		var lockedAt, lastFailed sql.NullInt64
-		if err := rows.Scan(&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &r.Status, &r.LockReason,
-			&lastLogin, &roles, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed); err != nil {
+		dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles}
+		if locked {
+			dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("store: list rows: %w", err)
 		}
 		r.LockedAt = timeOrZero(lockedAt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Scope is the set of accounts a contact admin manages: their own account and every
@@ -15,8 +16,51 @@ type Scope struct {
 	ids      map[int64]bool
 }
 
-// ScopeOf computes the scope rooted at accountID with a recursive query over the tree.
+// ScopeOf returns the scope rooted at accountID, computed with a recursive query over the
+// tree. Every request of a contact admin needs it, so computed scopes are kept: accounts are
+// only ever added, never moved or deleted, so a scope stays right until an account is added
+// anywhere, and the largest account id (one index lookup) tells whether that happened, also
+// when another process (the CLI) added it.
 func (s *Store) ScopeOf(ctx context.Context, accountID int64) (Scope, error) {
+	var newest int64
+	if err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM accounts`).Scan(&newest); err != nil {
+		return Scope{}, fmt.Errorf("store: scope of account %d: %w", accountID, err)
+	}
+	if sc, ok := s.scopes.get(accountID, newest); ok {
+		return sc, nil
+	}
+	sc, err := s.computeScope(ctx, accountID)
+	if err != nil {
+		return Scope{}, err
+	}
+	s.scopes.put(accountID, newest, sc)
+	return sc, nil
+}
+
+// scopeCache holds the scopes computed while newest was the largest account id.
+type scopeCache struct {
+	mu     sync.Mutex
+	newest int64
+	scopes map[int64]Scope
+}
+
+func (c *scopeCache) get(accountID, newest int64) (Scope, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sc, ok := c.scopes[accountID]
+	return sc, ok && c.newest == newest
+}
+
+func (c *scopeCache) put(accountID, newest int64, sc Scope) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.newest != newest || c.scopes == nil {
+		c.newest, c.scopes = newest, map[int64]Scope{}
+	}
+	c.scopes[accountID] = sc
+}
+
+func (s *Store) computeScope(ctx context.Context, accountID int64) (Scope, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		WITH RECURSIVE tree(id, name, parent_id, depth, path) AS (
 			SELECT id, name, coalesce(parent_id, 0), 0, name_key FROM accounts WHERE id = ?
@@ -55,7 +99,8 @@ func (sc Scope) Root() Account {
 	return sc.accounts[0]
 }
 
-// Accounts lists the accounts in scope, root first, children indented by Depth.
+// Accounts lists the accounts in scope, root first, children indented by Depth. Scopes are
+// shared between requests: callers must not change the slice.
 func (sc Scope) Accounts() []Account { return sc.accounts }
 
 // Contains reports whether accountID lies in the scope.

@@ -32,11 +32,15 @@ func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimit
 	now := s.now().Unix()
 	var r SessionRow
 	var created, seen int64
+	// The session is read first, on its own (MATERIALIZED): joined directly, SQLite took
+	// eight times as long over the same three primary-key lookups (27 µs against 3.4).
 	c, err := scanContact(s.read.QueryRowContext(ctx, `
+		WITH s AS MATERIALIZED (
+			SELECT contact_id, id_hash, data, created_at, last_seen_at FROM sessions
+			WHERE id_hash = ? AND last_seen_at > ? AND created_at > ?)
 		SELECT `+contactColumns+`, s.id_hash, s.data, s.created_at, s.last_seen_at
-		FROM sessions s JOIN contacts c ON c.id = s.contact_id JOIN accounts a ON a.id = c.account_id
-		WHERE s.id_hash = ? AND c.status = 'active' AND c.password_hash <> ''
-		  AND s.last_seen_at > ? AND s.created_at > ?`,
+		FROM s JOIN contacts c ON c.id = s.contact_id JOIN accounts a ON a.id = c.account_id
+		WHERE c.status = 'active' AND c.password_hash <> ''`,
 		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)),
 		&r.IDHash, &r.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {

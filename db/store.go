@@ -47,6 +47,8 @@ type Store struct {
 
 	// mailQueued wakes the outbox worker after a transaction that queued mail commits.
 	mailQueued chan struct{}
+
+	scopes scopeCache // see ScopeOf
 }
 
 // Option changes how a Store is opened.

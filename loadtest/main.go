@@ -36,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"portal/auth"
@@ -48,9 +49,9 @@ func main() {
 		fs := flag.NewFlagSet("baseline", flag.ExitOnError)
 		dbPath := fs.String("db", "", "database")
 		addr := fs.String("addr", "", "listen address")
-		account := fs.Int64("account", 0, "account id")
+		admin := fs.String("admin", "", "email of the contact admin whose page it serves")
 		fs.Parse(os.Args[2:])
-		if err := serveBaseline(*dbPath, *addr, *account); err != nil {
+		if err := serveBaseline(*dbPath, *addr, *admin); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -103,13 +104,15 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	portalAddr, baseAddr := freeAddr(), freeAddr()
 	portal := exec.Command(portalBin, "serve", "--db", dbPath, "--addr", portalAddr)
 	portal.Stderr = io.Discard
-	baseline := exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--account", strconv.FormatInt(fx.accountID, 10))
+	baseline := exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--admin", fx.adminEmail)
 	baseline.Stderr = os.Stderr
 	for _, p := range []*exec.Cmd{portal, baseline} {
 		if err := p.Start(); err != nil {
 			return err
 		}
-		defer func(p *exec.Cmd) { p.Process.Signal(os.Interrupt); p.Wait() }(p)
+		// SIGTERM, not SIGINT: a shell starts background jobs with SIGINT ignored, and the
+		// servers would then never stop.
+		defer func(p *exec.Cmd) { p.Process.Signal(syscall.SIGTERM); p.Wait() }(p)
 	}
 	portalURL, baseURL := "http://"+portalAddr, "http://"+baseAddr
 	for _, u := range []string{portalURL, baseURL} {
