@@ -73,9 +73,10 @@ type SectionCounts struct {
 	AtLeast bool
 }
 
-// SearchCountCap bounds how many matches a search counts: "more than 2,000" tells a person
-// to type more, and counting stays cheap however common the word.
-const SearchCountCap = 2000
+// SearchCountCap bounds how many matches a search counts: "1,000+" tells a person to type
+// more, and counting stays cheap however common the word (the count is the largest part of
+// a common word's search: each match is checked against the scope).
+const SearchCountCap = 1000
 
 // unionMaxAccounts is the largest scope listed with one ordered branch per account; beyond
 // it a single IN query (which sorts the whole scope) costs less than planning many branches.
