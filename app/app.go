@@ -117,12 +117,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 // views even at the lowest priority. The Go scheduler gets one extra P per hashing thread,
 // so those threads never hold the Ps that requests run on.
 func NewHasher() *auth.Hasher {
-	slots := max(1, runtime.NumCPU()/2)
+	slots := HashingSlots()
 	h := auth.NewHasher(auth.DefaultParams, slots)
 	h.RunInBackground()
 	runtime.GOMAXPROCS(runtime.NumCPU() + slots)
 	return h
 }
+
+// HashingSlots is how many password hashes the production hasher runs at once.
+func HashingSlots() int { return max(1, runtime.NumCPU()/2) }
 
 // GCMemoryLimit is the heap size at which a serving portal collects garbage (see TuneGC).
 const GCMemoryLimit = 512 << 20

@@ -133,7 +133,7 @@ func TestConcurrentLoginsStayBounded(t *testing.T) {
 		t.Errorf("responses %v, want %d × 303 and %d × 401 and nothing else", counts, (n+1)/2, n/2)
 	}
 	growth := int64(peak.Load()) - int64(baseline)
-	limit := int64(runtime.NumCPU())*int64(auth.DefaultParams.Memory)*1024 + int64(n)*96<<10 + 32<<20
+	limit := int64(app.HashingSlots())*int64(auth.DefaultParams.Memory)*1024 + int64(n)*96<<10 + 32<<20
 	t.Logf("%d logins: heap %d MiB before, peak %d MiB (growth %d MiB, limit %d MiB)",
 		n, baseline>>20, peak.Load()>>20, growth>>20, limit>>20)
 	if growth > limit {
