@@ -179,7 +179,9 @@ func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64)
 // ListContacts returns one page of one section of All Contacts in scope, by keyset (never
 // OFFSET: page 2,000 costs what page 1 costs), with the section counts.
 //
-// For a scope of up to unionMaxAccounts accounts it is a UNION ALL of one branch per
+// A whole company (an admin of a top-level account) is one index range scan of
+// contacts(tenant_id, status, key, id) from the cursor on, however many accounts it has.
+// A scope below the top level of up to unionMaxAccounts accounts is a UNION ALL of one branch per
 // account, each an index range scan of contacts(account_id, status, key, id) from the
 // cursor on, under one ORDER BY: SQLite merges the sorted branches lazily, so a page reads
 // about a page of index entries per account and sorts nothing (an `account_id IN (...)`
@@ -248,9 +250,9 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	if match != "" {
 		columns += ", search_text" // for the walk of pageOfMatches
 	}
-	branch := func(accountID int64, keyset bool, ordinal int) string {
-		b := fmt.Sprintf(`SELECT `+columns+` FROM contacts WHERE account_id = %d AND status = '%s'`,
-			ordinal, spec.key, accountID, q.Status)
+	branch := func(within string, keyset bool, ordinal int) string {
+		b := fmt.Sprintf(`SELECT `+columns+` FROM contacts WHERE %s AND status = '%s'`,
+			ordinal, spec.key, within, q.Status)
 		if keyset {
 			b += ` AND (` + spec.key + `, id) ` + cmp + ` (?, ?)`
 			args = append(args, cur.key, cur.id)
@@ -258,21 +260,27 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		return b
 	}
 
+	// A whole company is one range of its tenant index, in any order but by account.
+	company := sc.wholeCompany() && q.Sort != SortAccount
 	switch {
-	case len(accounts) <= unionMaxAccounts && (match == "" || walk):
+	case (company || len(accounts) <= unionMaxAccounts) && (match == "" || walk):
 		var branches []string
-		for i, a := range accounts {
-			keyset := cur != nil
-			if q.Sort == SortAccount && cur != nil {
-				switch {
-				case a.ID == cur.accountID:
-				case slices.IndexFunc(accounts, func(x Account) bool { return x.ID == cur.accountID }) > i:
-					continue // the whole account lies before the cursor
-				default:
-					keyset = false // the whole account lies after the cursor
+		if company {
+			branches = append(branches, branch(fmt.Sprintf("tenant_id = %d", sc.root), cur != nil, 0))
+		} else {
+			for i, a := range accounts {
+				keyset := cur != nil
+				if q.Sort == SortAccount && cur != nil {
+					switch {
+					case a.ID == cur.accountID:
+					case slices.IndexFunc(accounts, func(x Account) bool { return x.ID == cur.accountID }) > i:
+						continue // the whole account lies before the cursor
+					default:
+						keyset = false // the whole account lies after the cursor
+					}
 				}
+				branches = append(branches, branch(fmt.Sprintf("account_id = %d", a.ID), keyset, i))
 			}
-			branches = append(branches, branch(a.ID, keyset, i))
 		}
 		if len(branches) == 0 {
 			return Page{Counts: counts}, nil

@@ -14,16 +14,38 @@ import (
 
 func populated(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
 	t.Helper()
-	ctx := context.Background()
+	store := openStore(t)
+	return store, populate(t, store, demo.Scale{Contacts: contacts, Accounts: accounts})
+}
+
+// populatedBelow is populated, but the accounts hang below a top-level company that has
+// contacts of its own: the scope is part of a company, which ListContacts reads by merging
+// its accounts' index ranges, not from the company's.
+func populatedBelow(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
+	t.Helper()
+	store := openStore(t)
+	holding := populate(t, store, demo.Scale{Contacts: 500, Accounts: 1, Prefix: "Holding"})
+	return store, populate(t, store, demo.Scale{Contacts: contacts, Accounts: accounts, Parent: holding.Root().ID})
+}
+
+func openStore(t testing.TB) *db.Store {
+	t.Helper()
 	store, err := db.Open(filepath.Join(t.TempDir(), "portal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	if err := store.Migrate(ctx); err != nil {
+	if err := store.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: contacts, Accounts: accounts})
+	return store
+}
+
+// populate adds the population and returns the scope of its root account.
+func populate(t testing.TB, store *db.Store, scale demo.Scale) db.Scope {
+	t.Helper()
+	ctx := context.Background()
+	pop, err := demo.Populate(ctx, store, scale)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +53,7 @@ func populated(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, sc
+	return sc
 }
 
 // sortedBy is the order a sort promises, computed independently of the SQL.
@@ -61,18 +83,20 @@ func ids(rows []db.ListRow) []int64 {
 }
 
 func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
-	t.Run("one branch per account", func(t *testing.T) { testPaging(t) })
-	t.Run("single query for large trees", func(t *testing.T) {
+	t.Run("a whole company, one index range", func(t *testing.T) { testPaging(t, populated) })
+	t.Run("part of a company, one branch per account", func(t *testing.T) { testPaging(t, populatedBelow) })
+	t.Run("part of a company, single query for large trees", func(t *testing.T) {
 		defer db.SetUnionMaxAccounts(1)()
-		testPaging(t)
+		testPaging(t, populatedBelow)
 	})
 	t.Run("searches whose walk falls short", func(t *testing.T) {
 		defer db.SetSearchWalkRows(50)()
-		testPaging(t)
+		testPaging(t, populated)
+		testPaging(t, populatedBelow)
 	})
 }
 
-func testPaging(t *testing.T) {
+func testPaging(t *testing.T, populated func(testing.TB, int, int) (*db.Store, db.Scope)) {
 	ctx := context.Background()
 	store, sc := populated(t, 3000, 3)
 	counts, err := store.ContactCounts(ctx, sc)

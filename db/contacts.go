@@ -168,9 +168,9 @@ func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {
 		changedAt = sql.NullInt64{Int64: now, Valid: true}
 	}
 	res, err := t.tx.ExecContext(ctx, `
-		INSERT INTO contacts(account_id, first_name, last_name, email, email_key, name_key, search_text, phone,
+		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
 			job_title, password_hash, password_changed_at, created_by, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		n.AccountID, n.FirstName, n.LastName, strings.TrimSpace(n.Email), FoldKey(n.Email),
 		NameKey(n.FirstName, n.LastName), SearchText(n.FirstName, n.LastName, n.Email), n.Phone, n.JobTitle, n.PasswordHash, changedAt,
 		nullID(n.CreatedByID), now, now)

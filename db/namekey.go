@@ -93,7 +93,8 @@ func (s *Store) refreshContactKeys(ctx context.Context) error {
 			}
 		}
 		if searchChanged {
-			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')`); err != nil {
+			if _, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild');
+				INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')`); err != nil {
 				return fmt.Errorf("store: rebuild search index: %w", err)
 			}
 			if _, err := tx.tx.ExecContext(ctx, restoreTrigger); err != nil {

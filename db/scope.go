@@ -103,6 +103,10 @@ func (sc Scope) Root() Account {
 // shared between requests: callers must not change the slice.
 func (sc Scope) Accounts() []Account { return sc.accounts }
 
+// wholeCompany reports whether the scope is a whole company: its root is a top-level
+// account, so it holds exactly the contacts of tenant_id = root (see 0040_tenant_index.sql).
+func (sc Scope) wholeCompany() bool { return len(sc.accounts) > 0 && sc.accounts[0].ParentID == 0 }
+
 // Contains reports whether accountID lies in the scope.
 func (sc Scope) Contains(accountID int64) bool { return sc.ids[accountID] }
 
