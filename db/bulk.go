@@ -28,12 +28,14 @@ type BulkContact struct {
 }
 
 // BulkInsertContacts inserts every contact of rows inside tx. It is what makes a million
-// rows take seconds instead of minutes: the sort indexes and the per-row FTS trigger are
-// dropped for the load and rebuilt in one pass at its end (sorting once beats a million
-// random B-tree inserts; FTS5 indexes a SELECT many times faster than row-by-row triggers).
-// It all happens inside tx, so other connections never see the table without its indexes,
-// and a failure rolls the schema back with the rows. The count triggers stay on, so
-// contact_counts is right; the DDL is read from the schema, so later migrations keep working.
+// rows take seconds instead of minutes: the sort indexes and the per-row insert triggers
+// (search index, section counts, company check) are dropped for the load and their work is
+// done in one pass at its end (sorting once beats a million random B-tree inserts; FTS5
+// indexes a SELECT many times faster than row-by-row triggers; one GROUP BY counts what a
+// million upserts would). The rows carry their company from the start. It all happens
+// inside tx, so other connections never see the table without its indexes, triggers or
+// counts, and a failure rolls the schema back with the rows; the DDL is read from the
+// schema, so later migrations keep working.
 func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact]) error {
 	// A large page cache keeps the unique email index (random inserts) in memory: without it
 	// a million rows spend most of their time re-reading index pages.
@@ -116,17 +118,21 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 const (
 	ftsInsertTrigger = "contacts_fts_insert"
 	ftsUpdateTrigger = "contacts_fts_update"
+	// The triggers that count contacts per section (0001_init.sql) and check their company
+	// (0040_tenant_index.sql).
+	countsInsertTrigger = "contact_counts_insert"
+	tenantInsertTrigger = "contacts_tenant_insert"
 )
 
 // dropForBulkLoad drops the secondary indexes of contacts (not the unique ones, which guard
-// the data) and the FTS insert trigger, and returns the function that restores them and
-// indexes the rows from firstID on for search.
+// the data) and the insert triggers above, and returns the function that counts and indexes
+// the rows from firstID on for search and restores what it dropped.
 func (t *Tx) dropForBulkLoad(ctx context.Context) (rebuild func(firstID int64) error, err error) {
 	rows, err := t.tx.QueryContext(ctx, `
 		SELECT type, name, sql FROM sqlite_master
 		WHERE tbl_name = 'contacts' AND sql IS NOT NULL
-		  AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%') OR (type = 'trigger' AND name = ?))`,
-		ftsInsertTrigger)
+		  AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%') OR (type = 'trigger' AND name IN (?, ?, ?)))`,
+		ftsInsertTrigger, countsInsertTrigger, tenantInsertTrigger)
 	if err != nil {
 		return nil, err
 	}
@@ -144,16 +150,24 @@ func (t *Tx) dropForBulkLoad(ctx context.Context) (rebuild func(firstID int64) e
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	ftsDropped := false
+	dropped := map[string]bool{}
 	for _, o := range objects {
 		// Names come from sqlite_master, not from users; quoting keeps odd ones valid.
 		if _, err := t.tx.ExecContext(ctx, "DROP "+strings.ToUpper(o.kind)+` "`+strings.ReplaceAll(o.name, `"`, `""`)+`"`); err != nil {
 			return nil, err
 		}
-		ftsDropped = ftsDropped || o.name == ftsInsertTrigger
+		dropped[o.name] = true
 	}
 	return func(firstID int64) error {
-		if ftsDropped && firstID > 0 {
+		if dropped[countsInsertTrigger] && firstID > 0 {
+			if _, err := t.tx.ExecContext(ctx, `
+				INSERT INTO contact_counts(account_id, status, n)
+				SELECT account_id, status, count(*) FROM contacts WHERE id >= ? GROUP BY account_id, status
+				ON CONFLICT(account_id, status) DO UPDATE SET n = n + excluded.n`, firstID); err != nil {
+				return err
+			}
+		}
+		if dropped[ftsInsertTrigger] && firstID > 0 {
 			if _, err := t.tx.ExecContext(ctx, `
 				INSERT INTO contacts_fts(rowid, search_text)
 				SELECT id, search_text FROM contacts WHERE id >= ?`, firstID); err != nil {
