@@ -45,6 +45,7 @@ func (s *Store) CreateAccount(ctx context.Context, name string, parentID int64) 
 	if err != nil {
 		return Account{}, fmt.Errorf("store: create account %q: %w", name, err)
 	}
+	s.scopes.reset() // the scopes of its ancestors gain it
 	return a, nil
 }
 

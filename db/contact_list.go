@@ -293,7 +293,11 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			if err != nil {
 				return Page{}, fmt.Errorf("store: list contacts: %w", err)
 			}
-			return s.finishPage(ctx, sc, q, counts, byAccount, backward, cur)
+			rows, err := s.rowsByID(ctx, sc, q, byAccount)
+			if err != nil {
+				return Page{}, err
+			}
+			return finishPage(q, counts, rows, backward, cur), nil
 		}
 		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
 		// A compound SELECT whose branches each come sorted from an index is merged by
@@ -305,7 +309,11 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			if err != nil {
 				return Page{}, fmt.Errorf("store: list contacts: %w", err)
 			}
-			return s.finishPage(ctx, sc, q, counts, ids, backward, cur)
+			rows, err := s.rowsByID(ctx, sc, q, ids)
+			if err != nil {
+				return Page{}, err
+			}
+			return finishPage(q, counts, rows, backward, cur), nil
 		}
 		query = `SELECT id FROM (` + merged + `)` + fmt.Sprintf(` LIMIT %d`, limit)
 	default:
@@ -341,11 +349,11 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		query = `SELECT c.id` + from + where + order + fmt.Sprintf(` LIMIT %d`, limit)
 	}
 
-	ids, err := s.queryIDs(ctx, query, args...)
+	rows, err := s.pageRows(ctx, sc, q, query, args...)
 	if err != nil {
-		return Page{}, fmt.Errorf("store: list contacts: %w", err)
+		return Page{}, err
 	}
-	return s.finishPage(ctx, sc, q, counts, ids, backward, cur)
+	return finishPage(q, counts, rows, backward, cur), nil
 }
 
 // searchWalkRows bounds how many rows pageOfMatches tests in list order before it collects
@@ -406,19 +414,15 @@ func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, arg
 	return ids, nil
 }
 
-// finishPage turns the ids of a page (one more than a page when another follows) into the
-// page's rows and its links to the pages before and after.
-func (s *Store) finishPage(ctx context.Context, sc Scope, q ListQuery, counts SectionCounts, ids []int64, backward bool, cur *cursor) (Page, error) {
-	more := len(ids) > q.Limit
+// finishPage makes the page of rows (one more than a page when another follows, nearest
+// first when backward) and its links to the pages before and after.
+func finishPage(q ListQuery, counts SectionCounts, rows []ListRow, backward bool, cur *cursor) Page {
+	more := len(rows) > q.Limit
 	if more {
-		ids = ids[:q.Limit]
+		rows = rows[:q.Limit]
 	}
 	if backward {
-		slices.Reverse(ids)
-	}
-	rows, err := s.listRows(ctx, sc, q, ids)
-	if err != nil {
-		return Page{}, err
+		slices.Reverse(rows)
 	}
 	p := Page{Counts: counts, Rows: rows}
 	if len(rows) > 0 {
@@ -438,11 +442,11 @@ func (s *Store) finishPage(ctx context.Context, sc Scope, q ListQuery, counts Se
 			}
 		}
 	}
-	return p, nil
+	return p
 }
 
-// lastListQuery keeps the last statement queryIDs ran (the page statement of a list), for
-// the plan tests.
+// lastListQuery keeps the last statement that found a page's contacts (by queryIDs or
+// pageRows), for the plan tests.
 var lastListQuery atomic.Pointer[listQueryArgs]
 
 type listQueryArgs struct {
@@ -468,8 +472,15 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int6
 	return ids, rows.Err()
 }
 
-// listRows reads the lines of a page of section q.Status by id, in the order given.
-func (s *Store) listRows(ctx context.Context, sc Scope, q ListQuery, ids []int64) ([]ListRow, error) {
+// pageRows reads the lines of section q.Status of the contacts that pages yields, a
+// SELECT of ids in list order, in that order: one statement finds and reads a page.
+func (s *Store) pageRows(ctx context.Context, sc Scope, q ListQuery, page string, args ...any) ([]ListRow, error) {
+	lastListQuery.Store(&listQueryArgs{page, args})
+	return s.readRows(ctx, sc, q, page, args...)
+}
+
+// rowsByID reads the lines of section q.Status of the contacts ids, in that order.
+func (s *Store) rowsByID(ctx context.Context, sc Scope, q ListQuery, ids []int64) ([]ListRow, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -478,10 +489,17 @@ func (s *Store) listRows(ctx context.Context, sc Scope, q ListQuery, ids []int64
 		return nil, err
 	}
 	// The ids travel as one JSON parameter, so the statement's text stays the same from page
-	// to page and the connection's statement cache can reuse it. Only Locked out contacts
-	// show why they are locked, so only that section reads the lock's columns (each column
-	// read costs calls into SQLite for every row). The locker's name is looked up for the
-	// rows of the page only, and only for rows an admin locked.
+	// to page and the connection's statement cache can reuse it.
+	return s.readRows(ctx, sc, q, `SELECT value AS id FROM json_each(?)`, string(list))
+}
+
+// readRows reads the lines of the contacts that ids (a SELECT of one column, id) yields, in
+// its order: the CROSS JOIN keeps ids as the outer loop. Contacts outside the scope or the
+// section are left out, whatever ids holds. Only Locked out contacts show why they are
+// locked, so only that section reads the lock's columns (each column read costs calls into
+// SQLite for every row). The locker's name is looked up for the rows of the page only, and
+// only for rows an admin locked.
+func (s *Store) readRows(ctx context.Context, sc Scope, q ListQuery, ids string, args ...any) ([]ListRow, error) {
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
 			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
 	locked := q.Status == StatusLocked
@@ -491,18 +509,13 @@ func (s *Store) listRows(ctx context.Context, sc Scope, q ListQuery, ids []int64
 				ELSE coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), '') END,
 			c.locked_at, c.failed_logins, c.last_failed_at`
 	}
-	rows, err := s.read.QueryContext(ctx, query+` FROM contacts c
-		WHERE c.id IN (SELECT value FROM json_each(?)) AND c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList(),
-		string(list))
+	rows, err := s.read.QueryContext(ctx, query+` FROM (`+ids+`) page CROSS JOIN contacts c ON c.id = page.id
+		WHERE c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
 	}
 	defer rows.Close()
-	names := map[int64]string{}
-	for _, a := range sc.accounts {
-		names[a.ID] = a.Name
-	}
-	byID := make(map[int64]ListRow, len(ids))
+	var out []ListRow
 	for rows.Next() {
 		r := ListRow{Status: q.Status}
 		var lastLogin int64
@@ -521,17 +534,11 @@ func (s *Store) listRows(ctx context.Context, sc Scope, q ListQuery, ids []int64
 			r.LastLoginAt = time.Unix(lastLogin, 0).UTC()
 		}
 		r.Roles = parseRoles(roles)
-		r.AccountName = names[r.AccountID]
-		byID[r.ID] = r
+		r.AccountName = sc.accountName(r.AccountID)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
-	}
-	out := make([]ListRow, 0, len(ids))
-	for _, id := range ids {
-		if r, ok := byID[id]; ok {
-			out = append(out, r)
-		}
 	}
 	return out, nil
 }

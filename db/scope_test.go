@@ -4,15 +4,18 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // TestScopeSeesAccountsAddedElsewhere: scopes are kept between requests, yet an account
-// added by another process (the CLI, here a second Store on the same file) is in the very
-// next scope of its ancestors, and a sibling's scope never gains it.
+// added by this process is in the very next scope of its ancestors, one added by another
+// process (the CLI, here a second Store on the same file) once scopeCheckInterval has
+// passed, and a sibling's scope never gains either.
 func TestScopeSeesAccountsAddedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "portal.db")
-	s, err := Open(path)
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	s, err := Open(path, WithClock(func() time.Time { return now }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +39,14 @@ func TestScopeSeesAccountsAddedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	here, err := s.CreateAccount(ctx, "Northwind Retail", root.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := s.ScopeOf(ctx, root.ID); err != nil || len(sc.Accounts()) != 2 || !sc.Contains(here.ID) {
+		t.Fatalf("scope after this process added %d: %+v, %v", here.ID, sc.Accounts(), err)
+	}
+
 	cli, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +57,13 @@ func TestScopeSeesAccountsAddedElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	now = now.Add(scopeCheckInterval)
 	after, err := s.ScopeOf(ctx, root.ID)
-	if err != nil || len(after.Accounts()) != 2 || !after.Contains(child.ID) {
+	if err != nil || len(after.Accounts()) != 3 || !after.Contains(child.ID) {
 		t.Fatalf("scope after another process added %d: %+v, %v", child.ID, after.Accounts(), err)
 	}
 	other, err := s.ScopeOf(ctx, sibling.ID)
-	if err != nil || other.Contains(child.ID) || len(other.Accounts()) != 1 {
+	if err != nil || other.Contains(child.ID) || other.Contains(here.ID) || len(other.Accounts()) != 1 {
 		t.Fatalf("sibling's scope: %+v, %v", other.Accounts(), err)
 	}
 	if _, err := s.ScopeOf(ctx, 999); err != ErrNotFound {
