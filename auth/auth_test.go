@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"portal/auth/argon2id"
 )
 
 func TestPolicy(t *testing.T) {
@@ -124,14 +126,20 @@ func TestHasherBoundsConcurrentHashes(t *testing.T) {
 	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
 	var running, peak atomic.Int32
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	memories := map[*argon2id.Memory]bool{}
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := h.acquire(context.Background()); err != nil {
+			mem, err := h.acquire(context.Background())
+			if err != nil {
 				t.Error(err)
 				return
 			}
+			mu.Lock()
+			memories[mem] = true
+			mu.Unlock()
 			n := running.Add(1)
 			for {
 				p := peak.Load()
@@ -139,23 +147,28 @@ func TestHasherBoundsConcurrentHashes(t *testing.T) {
 					break
 				}
 			}
-			h.hash("glacier umber copper raven")
+			h.hash(mem, "glacier umber copper raven")
 			running.Add(-1)
-			h.release()
+			h.release(mem)
 		}()
 	}
 	wg.Wait()
 	if got := peak.Load(); got > 2 {
 		t.Fatalf("peak concurrent hashes %d, want at most 2", got)
 	}
+	// Working memory is kept per slot, so the memory hashing holds is bounded the same way.
+	if len(memories) > 2 {
+		t.Fatalf("%d working memories for 20 hashes, want at most 2 (one per slot)", len(memories))
+	}
 }
 
 func TestHashGivesUpWhenContextEnds(t *testing.T) {
 	h := NewHasher(Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 1)
-	if err := h.acquire(context.Background()); err != nil { // take the only slot
+	mem, err := h.acquire(context.Background()) // take the only slot
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.release()
+	defer h.release(mem)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := h.Hash(ctx, "glacier umber copper raven"); !errors.Is(err, context.Canceled) {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/argon2"
+	"portal/auth/argon2id"
 )
 
 // Params are argon2id's cost parameters.
@@ -36,29 +36,46 @@ var ErrMalformedHash = errors.New("auth: malformed password hash")
 type Hasher struct {
 	params Params
 	slots  chan struct{}
-	dummy  string      // hash of a random password, verified for unknown users to keep timing equal
-	work   chan func() // set by RunInBackground: hashes run on low-priority threads
+	// memories keeps the working memory of finished hashes for the next ones, at most one
+	// per slot: hashing then allocates nothing, and a burst of logins sets off no garbage
+	// collections (each of which has to stop the low-priority hashing threads too).
+	memories chan *argon2id.Memory
+	dummy    string      // hash of a random password, verified for unknown users to keep timing equal
+	work     chan func() // set by RunInBackground: hashes run on low-priority threads
 }
 
 // NewHasher returns a Hasher that runs at most slots hashes at once.
 func NewHasher(p Params, slots int) *Hasher {
-	h := &Hasher{params: p, slots: make(chan struct{}, max(1, slots))}
+	slots = max(1, slots)
+	h := &Hasher{params: p, slots: make(chan struct{}, slots), memories: make(chan *argon2id.Memory, slots)}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	h.dummy = h.hash(string(secret))
+	h.dummy = h.hash(nil, string(secret))
 	return h
 }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+// acquire takes a slot and the working memory that goes with it; release gives both back.
+func (h *Hasher) acquire(ctx context.Context) (*argon2id.Memory, error) {
 	select {
 	case h.slots <- struct{}{}:
-		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
+	}
+	select {
+	case mem := <-h.memories:
+		return mem, nil
+	default:
+		return &argon2id.Memory{}, nil
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release(mem *argon2id.Memory) {
+	select {
+	case h.memories <- mem:
+	default: // cannot happen: there are no more memories than slots
+	}
+	<-h.slots
+}
 
 // RunInBackground moves hashing onto one OS thread per slot whose scheduling priority is
 // lowered (SCHED_IDLE on Linux): a burst of logins then takes only the CPU that page views leave
@@ -96,21 +113,23 @@ func (h *Hasher) compute(fn func()) {
 
 // Hash returns the PHC string of password with a fresh random salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	mem, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(mem)
 	var phc string
-	h.compute(func() { phc = h.hash(password) })
+	h.compute(func() { phc = h.hash(mem, password) })
 	return phc, nil
 }
 
-func (h *Hasher) hash(password string) string {
+// hash hashes password with a fresh salt in mem (nil: memory of its own).
+func (h *Hasher) hash(mem *argon2id.Memory, password string) string {
 	salt := make([]byte, h.params.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand never fails on supported platforms
-	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	key := argon2id.IDKey(mem, []byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version,
 		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
@@ -118,16 +137,17 @@ func (h *Hasher) hash(password string) string {
 // replaced because it was made with weaker parameters than the hasher's. An empty phc (no
 // password set) verifies the dummy hash and fails, taking the same time as a real check.
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash bool, err error) {
-	if err := h.acquire(ctx); err != nil {
+	mem, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(mem)
 	if phc == "" {
-		h.compute(func() { _, _ = verify(password, h.dummy) })
+		h.compute(func() { _, _ = verify(mem, password, h.dummy) })
 		return false, false, nil
 	}
 	var p verified
-	h.compute(func() { p, err = verify(password, phc) })
+	h.compute(func() { p, err = verify(mem, password, phc) })
 	if err != nil {
 		return false, false, err
 	}
@@ -148,13 +168,13 @@ type verified struct {
 	matched bool
 }
 
-func verify(password, phc string) (verified, error) {
+func verify(mem *argon2id.Memory, password, phc string) (verified, error) {
 	parts := strings.Split(phc, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return verified{}, ErrMalformedHash
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return verified{}, ErrMalformedHash
 	}
 	var p Params
@@ -171,6 +191,6 @@ func verify(password, phc string) (verified, error) {
 		return verified{}, ErrMalformedHash
 	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(want))
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	got := argon2id.IDKey(mem, []byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
 	return verified{Params: p, matched: subtle.ConstantTimeCompare(got, want) == 1}, nil
 }
