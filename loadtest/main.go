@@ -6,12 +6,14 @@
 // It fills a fresh database (one account of N contacts and its contact admin), starts
 // `portal serve` and a minimal Fiber + templ + SQLite baseline server as separate processes
 // on 127.0.0.1, then runs four bounded phases:
-//  1. the baseline's first page at -conns connections;
-//  2. All Contacts' first page at -conns connections (target: ≥ 0.9× the baseline's req/s);
+//  1. the baseline's first page at -conns connections, and
+//  2. All Contacts' first page at -conns connections (target: ≥ 0.9× the baseline's req/s),
+//     taking turns in six rounds of -duration/6 each, so that both meet the same noise;
 //  3. a mix of signed-in admins listing, searching, opening details, locking and unlocking,
 //     and logins (target: zero errors), with req/s and p50/p95/p99 per route;
-//  4. All Contacts alone, then again during a burst of 200 logins (target: the list's p99
-//     stays within 1.5× of its normal p99: hashing is bounded and can't starve the rest).
+//  4. All Contacts alone before and after a burst of 200 logins, and during it (target: the
+//     list's p99 during the burst stays within 1.5× of its p99 alone: hashing is bounded and
+//     can't starve the rest).
 //
 // It sends traffic to loopback only and stops by itself.
 package main
@@ -127,10 +129,25 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	}
 	fmt.Printf("\n%d connections, %v per phase, %d contacts in one account\n\n", conns, duration, contacts)
 
-	// Phase 1 and 2: the same first page, baseline then portal.
+	// Phase 1 and 2: the same first page, baseline and portal taking turns in short rounds
+	// (ABBA), so that a noisy neighbour slowing the machine for a few seconds weighs on both.
 	plain := newClient(nil, conns)
-	base := hammer(conns, duration, func(int) (string, error) { return "baseline first page", get(plain, baseURL+"/") })
-	list := hammer(conns, duration, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
+	base, list := newStats(), newStats()
+	for round := 0; round < turns; round++ {
+		runBase := func() {
+			base.add(hammer(conns, duration/turns, func(int) (string, error) { return "baseline first page", get(plain, baseURL+"/") }))
+		}
+		runList := func() {
+			list.add(hammer(conns, duration/turns, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) }))
+		}
+		if round%2 == 0 {
+			runBase()
+			runList()
+		} else {
+			runList()
+			runBase()
+		}
+	}
 	ratio := list.rate("All Contacts") / base.rate("baseline first page")
 	fmt.Println("| phase | route | requests | req/s | p50 | p95 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
@@ -163,8 +180,9 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	})
 	mix.print("3 mix")
 
-	// Phase 4: the list's p99 alone, then during a burst of logins.
-	normal := hammer(8, duration/2, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
+	// Phase 4: the list's p99 alone (half before the burst, half after it), and during a
+	// burst of logins.
+	normal := hammer(8, duration/4, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) })
 	burstDone := make(chan stats, 1)
 	var during stats
 	var wg sync.WaitGroup
@@ -177,6 +195,7 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	go func() { burstDone <- loginBurst(portalURL, fx.adminEmail, fx.password, burst) }()
 	wg.Wait()
 	logins := <-burstDone
+	normal.add(hammer(8, duration/4, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) }))
 	fmt.Println()
 	normal.print("4 list alone")
 	during.print("4 list + burst")
@@ -191,6 +210,9 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	}
 	return nil
 }
+
+// turns is how many rounds phases 1 and 2 take turns in.
+const turns = 6
 
 // mix is the weighted choice of routes in phase 3.
 type mix struct {
@@ -468,6 +490,22 @@ func (s stats) record(route string, d time.Duration, err error) {
 			s.first[route] = err
 		}
 	}
+}
+
+// add merges the requests of other, a later phase of the same kind, into s.
+func (s *stats) add(other stats) {
+	for route, l := range other.lat {
+		s.lat[route] = append(s.lat[route], l...)
+	}
+	for route, n := range other.errs {
+		s.errs[route] += n
+	}
+	for route, err := range other.first {
+		if s.first[route] == nil {
+			s.first[route] = err
+		}
+	}
+	s.elapsed += other.elapsed
 }
 
 func (s stats) rate(route string) float64 { return float64(len(s.lat[route])) / s.elapsed.Seconds() }
