@@ -515,16 +515,19 @@ func (s *Store) readRows(ctx context.Context, sc Scope, q ListQuery, ids string,
 		return nil, fmt.Errorf("store: list rows: %w", err)
 	}
 	defer rows.Close()
-	var out []ListRow
+	// Sized for a page, and scanned through one set of destinations: the list is the most
+	// requested page, and what it allocates sets how often the collector runs.
+	out := make([]ListRow, 0, min(q.Limit+1, 256))
+	var r ListRow
+	var lastLogin int64
+	var roles string
+	var lockedAt, lastFailed sql.NullInt64
+	dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles}
+	if locked {
+		dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed)
+	}
 	for rows.Next() {
-		r := ListRow{Status: q.Status}
-		var lastLogin int64
-		var roles string
-		var lockedAt, lastFailed sql.NullInt64
-		dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles}
-		if locked {
-			dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed)
-		}
+		r = ListRow{Status: q.Status}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("store: list rows: %w", err)
 		}

@@ -8,8 +8,9 @@ import (
 )
 
 // BenchmarkListContactsBranches isolates what a multi-account scope costs the list query:
-// the same store, a page of the whole ten-account tree against a page of one of its
-// accounts (a single index range scan).
+// a page of a whole ten-account company (one range of the company index), of one of its
+// accounts (one range of the account index), and of ten accounts below the top level of
+// another company (ten ranges merged).
 func BenchmarkListContactsBranches(b *testing.B) {
 	ctx := context.Background()
 	store, sc := populated(b, 200_000, 10)
@@ -17,10 +18,13 @@ func BenchmarkListContactsBranches(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	partStore, part := populatedBelow(b, 200_000, 10)
 	for _, tc := range []struct {
 		name  string
+		store *db.Store
 		scope db.Scope
-	}{{"10-accounts", sc}, {"1-account", one}} {
+	}{{"company-of-10-accounts", store, sc}, {"1-account", store, one}, {"10-accounts-below-the-top", partStore, part}} {
+		store := tc.store
 		b.Run(tc.name+"/list", func(b *testing.B) {
 			for b.Loop() {
 				if _, err := store.ListContacts(ctx, tc.scope, db.ListQuery{Limit: 25}); err != nil {
@@ -54,7 +58,7 @@ func BenchmarkListContactsSQL(b *testing.B) {
 	for _, tc := range []struct {
 		name  string
 		scope db.Scope
-	}{{"10-accounts", sc}, {"1-account", one}} {
+	}{{"company-of-10-accounts", sc}, {"1-account", one}} {
 		if _, err := store.ListContacts(ctx, tc.scope, db.ListQuery{Limit: 25}); err != nil {
 			b.Fatal(err)
 		}

@@ -135,9 +135,13 @@ func scanContact(row rowScanner, extra ...any) (Contact, error) {
 }
 
 func parseRoles(s string) []Role {
+	if s == "" {
+		return nil // most contacts have no role: no allocation for them
+	}
+	have := strings.Split(s, ",")
 	var roles []Role
 	for _, r := range AllRoles { // keep the UI's order whatever order SQLite concatenated them in
-		if slices.Contains(strings.Split(s, ","), string(r)) {
+		if slices.Contains(have, string(r)) {
 			roles = append(roles, r)
 		}
 	}
