@@ -67,8 +67,16 @@ func TestKnownAnswers(t *testing.T) {
 }
 
 // TestSameAsXCrypto compares random derivations with x/crypto's, all in one reused Memory
-// that grows and shrinks between them.
+// that grows and shrinks between them, with one-lane derivations in C and in Go.
 func TestSameAsXCrypto(t *testing.T) {
+	for _, c := range []bool{true, false} {
+		useC = c
+		testSameAsXCrypto(t)
+	}
+	useC = true
+}
+
+func testSameAsXCrypto(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var mem Memory
 	for i := 0; i < 60; i++ {
@@ -82,7 +90,7 @@ func TestSameAsXCrypto(t *testing.T) {
 		time, memory, threads, keyLen := 1+rng.Uint32N(3), 8+rng.Uint32N(2048), uint8(1+rng.IntN(4)), 4+rng.Uint32N(60)
 		want := argon2.IDKey(password, salt, time, memory, threads, keyLen)
 		if got := IDKey(&mem, password, salt, time, memory, threads, keyLen); !bytes.Equal(got, want) {
-			t.Fatalf("t=%d m=%d p=%d len=%d: got %x, want %x", time, memory, threads, keyLen, got, want)
+			t.Fatalf("C %v, t=%d m=%d p=%d len=%d: got %x, want %x", useC, time, memory, threads, keyLen, got, want)
 		}
 	}
 }
@@ -101,4 +109,25 @@ func TestReusedMemoryAllocatesLittle(t *testing.T) {
 	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
 		t.Errorf("5 derivations in kept memory allocated %d bytes, want under 1 MiB", n)
 	}
+}
+
+// BenchmarkIDKey compares a login's derivation (m = 19 MiB, t = 2, p = 1) here, in C and in
+// Go, with x/crypto's.
+func BenchmarkIDKey(b *testing.B) {
+	var mem Memory
+	for _, c := range []bool{true, false} {
+		name := map[bool]string{true: "C", false: "Go"}[c]
+		b.Run(name, func(b *testing.B) {
+			useC = c
+			defer func() { useC = true }()
+			for b.Loop() {
+				IDKey(&mem, []byte("pw"), []byte("saltsalt"), 2, 19*1024, 1, 32)
+			}
+		})
+	}
+	b.Run("x-crypto", func(b *testing.B) {
+		for b.Loop() {
+			argon2.IDKey([]byte("pw"), []byte("saltsalt"), 2, 19*1024, 1, 32)
+		}
+	})
 }
