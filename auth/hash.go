@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"portal/auth/argon2id"
 )
@@ -78,10 +79,10 @@ func (h *Hasher) release(mem *argon2id.Memory) {
 }
 
 // RunInBackground moves hashing onto one OS thread per slot whose scheduling priority is
-// lowered (SCHED_IDLE on Linux): a burst of logins then takes only the CPU that page views leave
-// over, instead of an equal share of it. The caller should give the Go scheduler that many
-// extra Ps (runtime.GOMAXPROCS) so that hashing threads never hold the ones pages run on.
-// Call it once, before the hasher is used.
+// lowered (SCHED_IDLE on Linux), and which rests after each hash as long as the hash took: a
+// burst of logins then takes only CPU that page views leave over, and at most half of it.
+// The caller should give the Go scheduler that many extra Ps (runtime.GOMAXPROCS) so that
+// hashing threads never hold the ones pages run on. Call it once, before the hasher is used.
 func (h *Hasher) RunInBackground() {
 	h.work = make(chan func())
 	var ready sync.WaitGroup
@@ -92,7 +93,15 @@ func (h *Hasher) RunInBackground() {
 			_ = lowerThreadPriority()
 			ready.Done()
 			for job := range h.work {
+				start := time.Now()
 				job()
+				// Rest as long as the hash took before taking the next: a burst of logins
+				// then uses at most half of each hashing thread's time. Low priority alone
+				// did not keep pages fast on a shared (virtual) machine: any CPU-bound
+				// thread, even one in SCHED_IDLE, doubled the p99 of page views, since
+				// the host schedules a busy guest's CPUs less promptly. A single login
+				// waits for nothing; a queue of them takes twice as long.
+				time.Sleep(time.Since(start))
 			}
 		}()
 	}
