@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,7 +65,7 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 
 	now := unix(t.now)
 	var firstID int64
-	for r := range rows {
+	insertOne := func(r keyedContact) error {
 		status := StatusActive
 		var lockedAt, changedAt, lastFailed sql.NullInt64
 		if r.LockReason != "" {
@@ -86,7 +87,7 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 			lockedBy = r.LockedByID
 		}
 		res, err := insert.ExecContext(ctx, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email),
-			FoldKey(r.Email), NameKey(r.FirstName, r.LastName), SearchText(r.FirstName, r.LastName, r.Email), r.Phone, r.JobTitle, status, r.LockReason,
+			r.emailKey, r.nameKey, r.searchText, r.Phone, r.JobTitle, status, r.LockReason,
 			nullID(lockedBy), lockedAt, r.PasswordHash, changedAt, r.FailedLogins, lastFailed, lastLogin,
 			nullID(r.CreatedByID), now, now)
 		if isUniqueViolation(err) {
@@ -107,11 +108,68 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 				return fmt.Errorf("store: bulk insert roles of %q: %w", r.Email, err)
 			}
 		}
+		return nil
+	}
+	batches, stop := derivedAhead(rows)
+	defer stop()
+	for batch := range batches {
+		for _, r := range batch {
+			if err := insertOne(r); err != nil {
+				return err
+			}
+		}
 	}
 	if err := rebuild(firstID); err != nil {
 		return fmt.Errorf("store: bulk insert contacts: rebuild indexes: %w", err)
 	}
 	return nil
+}
+
+// keyedContact is a BulkContact with the columns derived from it.
+type keyedContact struct {
+	BulkContact
+	emailKey, nameKey, searchText string
+}
+
+// bulkBatch is how many rows derivedAhead hands over at a time.
+const bulkBatch = 512
+
+// derivedAhead reads rows and computes their derived columns on another goroutine, a few
+// batches ahead of the inserts: folding names and emails is most of a bulk load's work
+// outside SQLite, and another core can do it meanwhile. Read the batches until the channel
+// closes, or call stop to quit early; stop returns once rows is no longer being read.
+func derivedAhead(rows iter.Seq[BulkContact]) (batches <-chan []keyedContact, stop func()) {
+	out := make(chan []keyedContact, 4)
+	quit, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		defer close(out)
+		batch := make([]keyedContact, 0, bulkBatch)
+		send := func() bool {
+			select {
+			case out <- batch:
+				batch = make([]keyedContact, 0, bulkBatch)
+				return true
+			case <-quit:
+				return false
+			}
+		}
+		for r := range rows {
+			batch = append(batch, keyedContact{BulkContact: r, emailKey: FoldKey(r.Email),
+				nameKey: NameKey(r.FirstName, r.LastName), searchText: SearchText(r.FirstName, r.LastName, r.Email)})
+			if len(batch) == bulkBatch && !send() {
+				return
+			}
+		}
+		if len(batch) > 0 {
+			send()
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() { close(quit) })
+		<-finished
+	}
 }
 
 // The triggers that keep the search index (0030_search_text.sql).
