@@ -2,19 +2,21 @@
 // Use of this source code is governed by a BSD-style
 // license that can be found in the LICENSE file.
 
-// Package argon2id is golang.org/x/crypto/argon2's Argon2id (v0.58.0; the blake2b and
-// blamka files are copied unchanged) with two changes the portal's hashing needs:
+// Package argon2id is golang.org/x/crypto/argon2's Argon2id (v0.58.0; blake2b.go and the
+// portable block function, blamka_generic.go, are copied unchanged; the amd64 assembly is
+// left out) with the changes the portal's hashing needs:
 //
 //   - The working memory is the caller's (Memory) and is reused from one derivation to the
 //     next. x/crypto allocates it anew each time: 19 MiB per login, so a burst of logins set
 //     off a garbage collection every few dozen logins, and each collection had to stop the
 //     low-priority hashing thread too.
-//   - With one lane (threads = 1) the whole derivation runs on the calling goroutine.
-//     x/crypto starts a goroutine per segment even then, so the work ran on ordinary
-//     threads at ordinary priority, not on the hashing thread whose priority auth lowers.
-//   - In cgo builds a one-lane derivation's passes run in C (internal/cfill), so that a
-//     garbage collection never waits for the low-priority thread doing them (and the C
-//     port is faster than x/crypto's SSE4 assembly: 19 against 22.5 ms for a login's hash).
+//   - A one-lane derivation (threads = 1, the portal's) runs wholly on the calling thread,
+//     its passes in C (fill_cgo.go). x/crypto starts a goroutine per segment even for one
+//     lane, so the work ran on ordinary threads at ordinary priority, not on the hashing
+//     thread whose priority auth lowers; and a thread in a C call is one a garbage
+//     collection need not stop. The C port is also faster than x/crypto's SSE4 assembly
+//     (19 against 22.5 ms for a login's hash). Several lanes, or builds without cgo, run
+//     the portable Go code.
 //
 // The results are x/crypto's, bit for bit; argon2id_test.go checks that against x/crypto,
 // in C and in Go, and against the RFC 9106 test vector.
@@ -25,14 +27,12 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/blake2b"
-
-	"portal/auth/argon2id/internal/cfill"
 )
 
 // Version is the Argon2 version implemented by this package.
 const Version = 0x13
 
-// useC lets tests run one-lane derivations in Go as well (see internal/cfill).
+// useC lets tests run one-lane derivations in Go as well (see fill_cgo.go).
 var useC = true
 
 // argon2id is the type value Argon2id hashes into its parameters.
@@ -186,8 +186,8 @@ func processBlocks(B []block, time, memory, threads uint32) {
 		}
 	}
 
-	if threads == 1 && cfill.Available && useC {
-		cfill.OneLane(&B[0][0], memory, time)
+	if threads == 1 && haveFillOneLane && useC {
+		fillOneLane(B, memory, time)
 		return
 	}
 	for n := uint32(0); n < time; n++ {

@@ -131,27 +131,3 @@ func BenchmarkIDKey(b *testing.B) {
 		}
 	})
 }
-
-// TestBlockFunctionsAgree: the portable block function (used where there is no assembly)
-// computes what the one in use here computes, with and without XOR.
-func TestBlockFunctionsAgree(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for i := 0; i < 50; i++ {
-		var in1, in2, out block
-		for j := range in1 {
-			in1[j], in2[j], out[j] = rng.Uint64(), rng.Uint64(), rng.Uint64()
-		}
-		for _, xor := range []bool{false, true} {
-			a, b := out, out
-			processBlockGeneric(&a, &in1, &in2, xor)
-			if xor {
-				processBlockXOR(&b, &in1, &in2)
-			} else {
-				processBlock(&b, &in1, &in2)
-			}
-			if a != b {
-				t.Fatalf("block %d, xor %v: the portable and the used block functions differ", i, xor)
-			}
-		}
-	}
-}

@@ -1,8 +1,6 @@
 //go:build cgo
 
-// Package cfill runs the passes of a one-lane Argon2id derivation in C, for package
-// argon2id (whose Go assembly cannot share a package with cgo).
-package cfill
+package argon2id
 
 /*
 #cgo CFLAGS: -O3
@@ -121,15 +119,14 @@ import "C"
 
 import "unsafe"
 
-// OneLane runs every pass of a one-lane derivation over the memory blocks (of 128 words
-// each) starting at blocks, in C. A thread in a C call is one the Go runtime need not stop:
-// a garbage collection's stop-the-world no longer waits for the hashing thread, which on a
-// busy server gets the CPU only when it is idle (a wait of milliseconds for every page in
-// flight, during bursts of logins). The blocks hold only integers, so handing them to C for
-// the call is allowed.
-func OneLane(blocks *uint64, memory, time uint32) {
-	C.fill_one_lane((*C.argon2_block)(unsafe.Pointer(blocks)), C.uint32_t(memory), C.uint32_t(time))
+// fillOneLane runs every pass of a one-lane derivation over B in C. A thread in a C call is
+// one the Go runtime need not stop: a garbage collection's stop-the-world never waits for
+// the hashing thread, which on a busy server gets the CPU only when it is idle (a wait of
+// milliseconds for every page in flight, during bursts of logins). B holds only integers,
+// so handing it to C for the call is allowed.
+func fillOneLane(B []block, memory, time uint32) {
+	C.fill_one_lane((*C.argon2_block)(unsafe.Pointer(&B[0])), C.uint32_t(memory), C.uint32_t(time))
 }
 
-// Available reports whether OneLane can be used (cgo builds).
-const Available = true
+// haveFillOneLane reports whether fillOneLane can be used (cgo builds).
+const haveFillOneLane = true
