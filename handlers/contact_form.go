@@ -149,19 +149,12 @@ func (h *Contacts) duplicate(c *fiber.Ctx, sc db.Scope, v components.ContactForm
 
 // Edit is the Edit contact form, filled with the contact's fields.
 func (h *Contacts) Edit(c *fiber.Ctx) error {
-	id, err := contactID(c)
+	sc, contact, err := h.routeContact(c)
 	if err != nil {
 		return err
 	}
-	sc, err := h.scope(c)
-	if err != nil {
-		return err
-	}
-	contact, err := h.store.ContactInScope(c.UserContext(), sc, id)
-	if err != nil {
-		return err
-	}
-	v := h.formView(sc, "Edit contact", contactHref(id), contactHref(id), contact.AccountName, storedFields(contact))
+	href := contactHref(contact.ID)
+	v := h.formView(sc, "Edit contact", href, href, contact.AccountName, storedFields(contact))
 	return h.renderForm(c, fiber.StatusOK, v)
 }
 
@@ -179,19 +172,11 @@ const errEditConflict = "Someone else changed this contact while you were editin
 
 // Update saves the Edit contact form.
 func (h *Contacts) Update(c *fiber.Ctx) error {
-	id, err := contactID(c)
+	sc, stored, err := h.routeContact(c)
 	if err != nil {
 		return err
 	}
-	sc, err := h.scope(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	stored, err := h.store.ContactInScope(ctx, sc, id)
-	if err != nil {
-		return err
-	}
+	ctx, id := c.UserContext(), stored.ID
 	f := bindContactForm(c)
 	v := h.formView(sc, "Edit contact", contactHref(id), contactHref(id), stored.AccountName, f.ContactFields)
 	if v.Errors = f.Validate(sc); len(v.Errors) > 0 {

@@ -24,21 +24,13 @@ func (h *Contacts) Unlock(c *fiber.Ctx) error {
 // confirmation as a flash. A lock or unlock that changed nothing (another admin was
 // faster, or it is not allowed) says so and changes nothing.
 func (h *Contacts) lockOrUnlock(c *fiber.Ctx, lock bool) error {
-	id, err := contactID(c)
-	if err != nil {
-		return err
-	}
-	sc, err := h.scope(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
 	// Read first (in scope) so that the messages can name the contact; an id outside the
 	// scope stops here with 404, before anything is written.
-	target, err := h.store.ContactInScope(ctx, sc, id)
+	sc, target, err := h.routeContact(c)
 	if err != nil {
 		return err
 	}
+	ctx, id := c.UserContext(), target.ID
 	if lock {
 		err = h.store.LockContact(ctx, sc, h.actor(c), id)
 	} else {
@@ -69,7 +61,11 @@ func (h *Contacts) lockOrUnlock(c *fiber.Ctx, lock bool) error {
 		}
 		return redirect(c, contactHref(id))
 	}
-	v, err := h.details(c, sc, id)
+	now, err := h.store.ContactInScope(ctx, sc, id) // as the change left it
+	if err != nil {
+		return err
+	}
+	v, err := h.details(c, sc, now)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,22 @@ func contactID(c *fiber.Ctx) (int64, error) {
 	return id, nil
 }
 
+// routeContact reads the contact the :id route parameter names, in the signed-in admin's
+// scope, and returns the scope with it. An id outside the scope is db.ErrNotFound (404),
+// before anything else happens.
+func (h *Contacts) routeContact(c *fiber.Ctx) (db.Scope, db.Contact, error) {
+	id, err := contactID(c)
+	if err != nil {
+		return db.Scope{}, db.Contact{}, err
+	}
+	sc, err := h.scope(c)
+	if err != nil {
+		return db.Scope{}, db.Contact{}, err
+	}
+	contact, err := h.store.ContactInScope(c.UserContext(), sc, id)
+	return sc, contact, err
+}
+
 // listView reads search, sort, section and cursor from the query string. Anything odd
 // falls back to the default rather than failing: these are links people bookmark.
 func listView(c *fiber.Ctx) (components.ListView, db.ListQuery) {
@@ -111,14 +127,10 @@ func (h *Contacts) List(c *fiber.Ctx) error {
 // historyLength is how many audit events a contact's page shows.
 const historyLength = 50
 
-// details reads what a contact's page shows, in scope.
-func (h *Contacts) details(c *fiber.Ctx, sc db.Scope, id int64) (components.DetailsView, error) {
+// details reads what the page of contact (read in scope sc) shows besides the contact.
+func (h *Contacts) details(c *fiber.Ctx, sc db.Scope, contact db.Contact) (components.DetailsView, error) {
 	ctx := c.UserContext()
-	contact, err := h.store.ContactInScope(ctx, sc, id)
-	if err != nil {
-		return components.DetailsView{}, err
-	}
-	history, err := h.store.History(ctx, sc, id, historyLength)
+	history, err := h.store.History(ctx, sc, contact.ID, historyLength)
 	if err != nil {
 		return components.DetailsView{}, err
 	}
@@ -141,15 +153,11 @@ func (h *Contacts) details(c *fiber.Ctx, sc db.Scope, id int64) (components.Deta
 
 // Show is a contact's page.
 func (h *Contacts) Show(c *fiber.Ctx) error {
-	id, err := contactID(c)
+	sc, contact, err := h.routeContact(c)
 	if err != nil {
 		return err
 	}
-	sc, err := h.scope(c)
-	if err != nil {
-		return err
-	}
-	v, err := h.details(c, sc, id)
+	v, err := h.details(c, sc, contact)
 	if err != nil {
 		return err
 	}
