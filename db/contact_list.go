@@ -293,11 +293,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			if err != nil {
 				return Page{}, fmt.Errorf("store: list contacts: %w", err)
 			}
-			rows, err := s.rowsByID(ctx, sc, q, byAccount)
-			if err != nil {
-				return Page{}, err
-			}
-			return finishPage(q, counts, rows, backward, cur), nil
+			return s.pageOfIDs(ctx, sc, q, counts, byAccount, backward, cur)
 		}
 		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
 		// A compound SELECT whose branches each come sorted from an index is merged by
@@ -309,11 +305,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 			if err != nil {
 				return Page{}, fmt.Errorf("store: list contacts: %w", err)
 			}
-			rows, err := s.rowsByID(ctx, sc, q, ids)
-			if err != nil {
-				return Page{}, err
-			}
-			return finishPage(q, counts, rows, backward, cur), nil
+			return s.pageOfIDs(ctx, sc, q, counts, ids, backward, cur)
 		}
 		query = `SELECT id FROM (` + merged + `)` + fmt.Sprintf(` LIMIT %d`, limit)
 	default:
@@ -414,6 +406,15 @@ func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, arg
 	return ids, nil
 }
 
+// pageOfIDs reads the rows of ids, found by queries of their own, and makes their page.
+func (s *Store) pageOfIDs(ctx context.Context, sc Scope, q ListQuery, counts SectionCounts, ids []int64, backward bool, cur *cursor) (Page, error) {
+	rows, err := s.rowsByID(ctx, sc, q, ids)
+	if err != nil {
+		return Page{}, err
+	}
+	return finishPage(q, counts, rows, backward, cur), nil
+}
+
 // finishPage makes the page of rows (one more than a page when another follows, nearest
 // first when backward) and its links to the pages before and after.
 func finishPage(q ListQuery, counts SectionCounts, rows []ListRow, backward bool, cur *cursor) Page {
@@ -472,8 +473,8 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int6
 	return ids, rows.Err()
 }
 
-// pageRows reads the lines of section q.Status of the contacts that pages yields, a
-// SELECT of ids in list order, in that order: one statement finds and reads a page.
+// pageRows reads the lines of section q.Status of the contacts that page yields (a SELECT
+// of ids in list order), in that order: one statement finds and reads a page.
 func (s *Store) pageRows(ctx context.Context, sc Scope, q ListQuery, page string, args ...any) ([]ListRow, error) {
 	lastListQuery.Store(&listQueryArgs{page, args})
 	return s.readRows(ctx, sc, q, page, args...)
