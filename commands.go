@@ -15,6 +15,7 @@ import (
 	"portal/auth"
 	"portal/components"
 	"portal/config"
+	"portal/contacts"
 	"portal/db"
 	"portal/demo"
 	"portal/validate"
@@ -189,34 +190,31 @@ func (c commands) accountAdd(args []string) int {
 	if len(names) != 1 || strings.TrimSpace(names[0]) == "" {
 		return c.fail("account add: give exactly one account NAME (quote names with spaces)")
 	}
-	if err := validate.Name("Account name", names[0]); err != nil {
-		return c.fail("account add: %v", err)
-	}
 	store, err := c.openStore(*dbPath)
 	if err != nil {
 		return c.fail("%v", err)
 	}
 	defer store.Close()
-	var parentID int64
-	if *parent != "" {
-		p, err := store.AccountByName(c.ctx, *parent)
-		if errors.Is(err, db.ErrNotFound) {
-			return c.fail("account add: parent account %q does not exist", *parent)
-		}
-		if err != nil {
-			return c.fail("%v", err)
-		}
-		parentID = p.ID
-	}
-	a, err := store.CreateAccount(c.ctx, names[0], parentID)
-	if errors.Is(err, db.ErrAccountExists) {
+	a, err := c.rules(store, 0).CreateAccount(c.ctx, names[0], *parent)
+	var unknown *contacts.UnknownAccountError
+	var problem validate.Problem
+	switch {
+	case errors.As(err, &unknown):
+		return c.fail("account add: parent account %q does not exist", unknown.Name)
+	case errors.Is(err, db.ErrAccountExists):
 		return c.fail("account add: an account named %q already exists", names[0])
-	}
-	if err != nil {
+	case errors.As(err, &problem):
+		return c.fail("account add: %v", problem)
+	case err != nil:
 		return c.fail("%v", err)
 	}
 	fmt.Fprintf(c.stdout, "Account %q created (id %d).\n", a.Name, a.ID)
 	return 0
+}
+
+// rules are the portal's rules over store, for commands that act as the system.
+func (c commands) rules(store *db.Store, inviteTTL time.Duration) *contacts.Service {
+	return contacts.New(store, app.NewHasher(), c.logger(), contacts.Settings{InviteTTL: inviteTTL})
 }
 
 // roleFlags collects repeated --role flags.
@@ -232,16 +230,20 @@ func (r *roleFlags) Set(s string) error {
 	return nil
 }
 
+// contactAdd creates a contact as the system acting in the named account, under the same
+// rules as Create contact on the web. Only here can a password be given (from standard
+// input); without one the set-your-password mail is queued.
 func (c commands) contactAdd(args []string) int {
 	fs := flag.NewFlagSet("contact add", flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	dbPath := c.dbFlag(fs)
 	account := fs.String("account", "", "name of the contact's account (required)")
-	email := fs.String("email", "", "email address, also the user name (required)")
-	first := fs.String("first", "", "first name (required)")
-	last := fs.String("last", "", "last name (required)")
-	phone := fs.String("phone", "", "phone number")
-	jobTitle := fs.String("job-title", "", "job title")
+	var f db.ContactFields
+	fs.StringVar(&f.Email, "email", "", "email address, also the user name (required)")
+	fs.StringVar(&f.FirstName, "first", "", "first name (required)")
+	fs.StringVar(&f.LastName, "last", "", "last name (required)")
+	fs.StringVar(&f.Phone, "phone", "", "phone number")
+	fs.StringVar(&f.JobTitle, "job-title", "", "job title")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of sending a set-your-password email")
 	inviteTTLDefault := c.getenv("PORTAL_INVITE_TTL")
 	if inviteTTLDefault == "" {
@@ -257,15 +259,10 @@ func (c commands) contactAdd(args []string) int {
 	if len(rest) > 0 {
 		return c.fail("contact add: unexpected argument %q", rest[0])
 	}
+	f.Roles = roles
 	var problems []string
 	if *account == "" {
 		problems = append(problems, "--account is required")
-	}
-	for _, check := range []error{validate.Email(*email), validate.Name("First name", *first),
-		validate.Name("Last name", *last), validate.Phone(*phone), validate.JobTitle(*jobTitle)} {
-		if check != nil {
-			problems = append(problems, check.Error())
-		}
 	}
 	if *inviteTTL == 0 {
 		if *inviteTTL, err = time.ParseDuration(inviteTTLDefault); err != nil {
@@ -278,68 +275,48 @@ func (c commands) contactAdd(args []string) int {
 	if len(problems) > 0 {
 		return c.fail("contact add: %s", strings.Join(problems, " "))
 	}
+	password := ""
+	if *passwordStdin {
+		raw, err := io.ReadAll(io.LimitReader(c.stdin, 4096))
+		if err != nil {
+			return c.fail("contact add: read password: %v", err)
+		}
+		if password = strings.TrimRight(string(raw), "\r\n"); password == "" {
+			return c.fail("contact add: password refused: standard input held no password")
+		}
+	}
 
 	store, err := c.openStore(*dbPath)
 	if err != nil {
 		return c.fail("%v", err)
 	}
 	defer store.Close()
-	acc, err := store.AccountByName(c.ctx, *account)
-	if errors.Is(err, db.ErrNotFound) {
-		return c.fail("contact add: account %q does not exist (create it with: portal account add)", *account)
+	rules := c.rules(store, *inviteTTL)
+	sc, err := rules.AccountScope(c.ctx, *account)
+	var unknown *contacts.UnknownAccountError
+	if errors.As(err, &unknown) {
+		return c.fail("contact add: account %q does not exist (create it with: portal account add)", unknown.Name)
 	}
 	if err != nil {
 		return c.fail("%v", err)
 	}
-
-	hash := ""
-	if *passwordStdin {
-		raw, err := io.ReadAll(io.LimitReader(c.stdin, 4096))
-		if err != nil {
-			return c.fail("contact add: read password: %v", err)
-		}
-		password := strings.TrimRight(string(raw), "\r\n")
-		if err := auth.NewPolicy().Check(password, auth.ContextWords(*email, acc.Name, *first, *last)...); err != nil {
-			return c.fail("contact add: password refused: %v", err)
-		}
-		if hash, err = app.NewHasher().Hash(c.ctx, password); err != nil {
-			return c.fail("%v", err)
-		}
-	}
-	var id int64
-	err = store.Write(c.ctx, func(tx *db.Tx) error {
-		var err error
-		id, err = tx.CreateContact(c.ctx, db.NewContact{
-			AccountID: acc.ID, FirstName: strings.TrimSpace(*first), LastName: strings.TrimSpace(*last),
-			Email: *email, Phone: strings.TrimSpace(*phone), JobTitle: strings.TrimSpace(*jobTitle),
-			Roles: roles, PasswordHash: hash,
-		})
-		if err != nil {
-			return err
-		}
-		if err := tx.Audit(c.ctx, db.Event{Action: db.ActionContactCreated, TargetID: id, AccountID: acc.ID,
-			Detail: "created from the command line"}); err != nil {
-			return err
-		}
-		if hash != "" {
-			return nil
-		}
-		// No password: the set-your-password mail is queued with the contact, and the
-		// running portal's mail worker sends it.
-		_, err = tx.IssueLink(c.ctx, db.LinkRequest{Purpose: db.PurposeInvite, TTL: *inviteTTL,
-			Contact: db.Contact{ID: id, AccountID: acc.ID, FirstName: strings.TrimSpace(*first),
-				LastName: strings.TrimSpace(*last), Email: strings.TrimSpace(*email)},
-			Detail: "set-your-password link, valid " + components.Duration(*inviteTTL) + " (command line)"})
-		return err
-	})
-	if errors.Is(err, db.ErrEmailTaken) {
-		return c.fail("contact add: a contact with the email %q already exists", *email)
-	}
-	if err != nil {
+	f.AccountID = sc.Root().ID
+	created, err := rules.Create(c.ctx, contacts.System(sc), f, password)
+	var fields contacts.FieldErrors
+	var taken *contacts.EmailTakenError
+	var policy *auth.PolicyError
+	switch {
+	case errors.As(err, &fields):
+		return c.fail("contact add: %v", fields)
+	case errors.As(err, &taken):
+		return c.fail("contact add: a contact with the email %q already exists", f.Email)
+	case errors.As(err, &policy):
+		return c.fail("contact add: password refused: %s", policy.Reason)
+	case err != nil:
 		return c.fail("%v", err)
 	}
-	fmt.Fprintf(c.stdout, "Contact %s %s <%s> created in %q (id %d).\n", *first, *last, *email, acc.Name, id)
-	if hash == "" {
+	fmt.Fprintf(c.stdout, "Contact %s <%s> created in %q (id %d).\n", created.Name(), created.Email, sc.Root().Name, created.ID)
+	if !created.HasPassword {
 		fmt.Fprintf(c.stdout, "A set-your-password email (link valid %s) is queued: the running portal sends it,\n"+
 			"or writes it to its log when no SMTP host is configured.\n", components.Duration(*inviteTTL))
 	}

@@ -112,8 +112,12 @@ func TestCLI(t *testing.T) {
 			t.Errorf("%s: got %d mails queued (%+v), want %d invitation", c.Email, len(mails), mails, want)
 		}
 	}
-	tok, err := store.LatestToken(ctx, zoe.ID, db.PurposeInvite)
-	if err != nil || tok.TTL() != 7*24*time.Hour {
+	sc, err := store.ScopeOf(ctx, zoe.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := store.ContactPage(ctx, sc, zoe.ID, 1)
+	if tok := page.Invitation.Token; err != nil || tok.TTL() != 7*24*time.Hour {
 		t.Errorf("zoe's invitation: got %+v, %v; want a link valid 7 days", tok, err)
 	}
 	store.Close()

@@ -20,6 +20,7 @@ import (
 
 	"portal/auth"
 	"portal/config"
+	"portal/contacts"
 	"portal/db"
 	"portal/handlers"
 	"portal/mail"
@@ -32,6 +33,7 @@ type App struct {
 	cfg    config.Config
 	log    *slog.Logger
 	store  *db.Store
+	rules  *contacts.Service
 	web    *fiber.App
 	sess   *session.Store
 	hasher *auth.Hasher
@@ -89,24 +91,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
-	web := handlers.New(handlers.Deps{
-		Log:      log,
-		Store:    store,
-		Sessions: sess,
-		Hasher:   o.hasher,
-		Policy:   auth.NewPolicy(),
-		Config:   cfg,
-		CSRFKey:  []byte(secret),
-		// A colleague locked after failed logins: its contact admins hear of it, in the
-		// transaction that locks it.
-		OnAutoLock: func(tx *db.Tx, locked db.Contact) error {
-			_, err := tx.QueueAutoLockNotices(context.Background(), locked)
-			return err
-		},
-		LoginLimiter: o.loginLimiter,
-	})
+	rules := contacts.New(store, o.hasher, log, contacts.Settings{LockoutThreshold: cfg.LockoutThreshold,
+		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter, LoginLimiter: o.loginLimiter})
+	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
+		CSRFKey: []byte(secret)})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
-	return &App{cfg: cfg, log: log, store: store, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
+	return &App{cfg: cfg, log: log, store: store, rules: rules, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
 }
 
 // NewHasher is the production hasher: at most half as many argon2id hashes at once as
@@ -150,6 +140,9 @@ func (a *App) Hasher() *auth.Hasher { return a.hasher }
 
 // Mail is the outbox worker (tests deliver queued mail with its RunOnce).
 func (a *App) Mail() *mail.Worker { return a.mail }
+
+// Contacts are the app's rules (tests set up state through them).
+func (a *App) Contacts() *contacts.Service { return a.rules }
 
 // Store is the app's database (tests read state through it).
 func (a *App) Store() *db.Store { return a.store }

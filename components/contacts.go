@@ -10,47 +10,16 @@ import (
 	"github.com/a-h/templ"
 
 	"portal/db"
+	"portal/export"
 )
-
-// Tile is one action on the My contacts page. Handlers build the list, so a feature that
-// adds an action (Reset password) adds a tile without touching the page.
-type Tile struct {
-	Title  string // the words of SPEC section 3
-	Text   string
-	Href   string
-	TestID string
-}
-
-// ContactFields are the values of the create and edit forms, as typed.
-type ContactFields struct {
-	FirstName string
-	LastName  string
-	Email     string
-	Phone     string
-	JobTitle  string
-	AccountID int64
-	Roles     []db.Role
-	// Version is the db.Contact.EditVersion the Edit form was filled from, posted back in
-	// a hidden field; empty on Create.
-	Version string
-}
-
-// HasRole reports whether role is ticked.
-func (f ContactFields) HasRole(r db.Role) bool {
-	for _, x := range f.Roles {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
 
 // ContactFormView is the create or edit form with what was typed and what is wrong with it.
 type ContactFormView struct {
 	Title       string // "Create contact" or "Edit contact"
 	Action      string // where the form posts
 	CancelHref  string
-	Values      ContactFields
+	Values      db.ContactFields
+	Version     string            // Edit: the EditVersion of the contact the form was filled from
 	Errors      map[string]string // field name → message shown beside the field
 	Problem     string            // a message about the whole form (shown above it)
 	Duplicate   *db.Contact       // the contact in scope that already has the email
@@ -70,8 +39,7 @@ type ListView struct {
 	Section string // db.StatusActive or db.StatusLocked
 	Sort    string
 	Search  string
-	Counts  db.SectionCounts
-	Page    db.Page
+	Page    db.Page // with the counts of both sections
 }
 
 // sortLabels names the sort orders on screen.
@@ -105,21 +73,13 @@ func (v ListView) URL(section string, after, before int64) string {
 }
 
 func (v ListView) sectionCount(section string) string {
-	n := v.Counts.Active
+	n := v.Page.Counts.Active
 	if section == db.StatusLocked {
-		n = v.Counts.Locked
+		n = v.Page.Counts.Locked
 	}
-	s := formatCount(n)
-	if v.Counts.AtLeast {
+	s := export.Thousands(n)
+	if v.Page.Counts.AtLeast {
 		s += "+"
-	}
-	return s
-}
-
-func formatCount(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
 	}
 	return s
 }
@@ -128,41 +88,15 @@ func contactURL(id int64) templ.SafeURL { return templ.SafeURL(fmt.Sprintf("/con
 
 func contactPath(id int64, suffix string) string { return fmt.Sprintf("/contacts/%d%s", id, suffix) }
 
-// DetailsView is a contact's page: its fields, status, history and the actions allowed.
-type DetailsView struct {
-	Contact db.Contact
-	History []db.Event
-	CanLock bool   // false when the viewer is this contact (nobody locks themselves)
-	NoLock  string // why Lock this contact isn't offered, when that isn't obvious
-	Notice  string // why the last action did nothing, shown beside the actions
-	// Actions and Panels let other features add to the page (a reset link, invitation
-	// status) without changing this component: actions render beside Lock/Unlock, panels
-	// below the details.
-	Actions []templ.Component
-	Panels  []templ.Component
-}
-
-// lockReason says why a locked contact is locked, in the words of SPEC 3.4.
-func lockReason(c db.Contact) string {
-	switch c.LockReason {
+// whyLocked says why a locked contact is locked, in the words of SPEC 3.4: who locked it
+// and when, or how many failed logins locked it and when the last one was.
+func whyLocked(l db.Lock) string {
+	switch l.LockReason {
 	case db.LockedByAdmin:
-		return lockedByText(c.LockedByName, c.LockedAt)
+		return lockedByText(l.LockedByName, l.LockedAt)
 	case db.LockedByFailedLogins:
-		return fmt.Sprintf("Too many failed login attempts (%d), the last on %s", c.FailedLogins,
-			formatTime(lastFailure(c.LastFailedAt, c.LockedAt)))
-	}
-	return ""
-}
-
-// whyLocked is the Why column of Locked out contacts (SPEC 3.4): who locked the contact
-// and when, or the failed login count and when.
-func whyLocked(r db.ListRow) string {
-	switch r.LockReason {
-	case db.LockedByAdmin:
-		return lockedByText(r.LockedByName, r.LockedAt)
-	case db.LockedByFailedLogins:
-		return fmt.Sprintf("Too many failed login attempts (%d) on %s", r.FailedLogins,
-			formatTime(lastFailure(r.LastFailedAt, r.LockedAt)))
+		return fmt.Sprintf("Too many failed login attempts (%d) on %s", l.FailedLogins,
+			formatTime(lastFailure(l.LastFailedAt, l.LockedAt)))
 	}
 	return ""
 }
@@ -234,10 +168,4 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
-}
-
-// DetailsExtra is what a feature adds to a contact's page.
-type DetailsExtra struct {
-	Actions []templ.Component
-	Panels  []templ.Component
 }

@@ -5,18 +5,12 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"portal/db"
 )
 
 // ProductName is how mails and pages name the product.
 const ProductName = "Customer Support Portal"
-
-// Mail kinds; the same words as the outbox stores (db.Mail*).
-const (
-	MailReset           = "reset"
-	MailInvite          = "invite"
-	MailPasswordChanged = "password_changed"
-	MailAutoLocked      = "auto_locked"
-)
 
 // Mail is what one email says. The worker fills it when it sends, so the link carries a
 // token minted at that moment and every URL comes from the configured base URL.
@@ -38,13 +32,13 @@ type Mail struct {
 // the lock notice, which the mailer encodes like every header value.
 func (m Mail) Subject() string {
 	switch m.Kind {
-	case MailReset:
+	case db.MailReset:
 		return "Reset your password for the " + ProductName
-	case MailInvite:
+	case db.MailInvite:
 		return "Set your password for the " + ProductName
-	case MailPasswordChanged:
+	case db.MailPasswordChanged:
 		return "Your " + ProductName + " password was changed"
-	case MailAutoLocked:
+	case db.MailAutoLocked:
 		return m.AboutName + " was locked out of the " + ProductName
 	}
 	return ProductName
@@ -103,7 +97,7 @@ func MailText(m Mail) string {
 	line(m.greeting())
 	line()
 	switch m.Kind {
-	case MailReset:
+	case db.MailReset:
 		line(m.resetReason())
 		line()
 		line("To choose a new password, open this link:")
@@ -111,21 +105,21 @@ func MailText(m Mail) string {
 		line()
 		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
 		line("If you did not ask for it, ignore this email: your password stays as it is.")
-	case MailInvite:
+	case db.MailInvite:
 		line("An account on the ", ProductName, " was created for you. Your user name is ", m.ToEmail, ".")
 		line()
 		line("To choose your password, open this link:")
 		line(m.Link)
 		line()
 		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
-	case MailPasswordChanged:
+	case db.MailPasswordChanged:
 		line("The password of your ", ProductName, " account ", m.ToEmail, " was changed on ", formatTime(m.At), ".")
 		line("Every session of your account was ended. Log in with your new password:")
 		line(m.LoginURL)
 		line()
 		line("If you did not change it, reset your password at once and tell your contact admin:")
 		line(m.ForgotURL)
-	case MailAutoLocked:
+	case db.MailAutoLocked:
 		line("Your colleague ", m.AboutName, " (", m.AboutEmail, ") was locked out of the ", ProductName,
 			" on ", formatTime(m.At), " after too many failed login attempts.")
 		line()

@@ -46,11 +46,7 @@ type ListRow struct {
 	LastLoginAt time.Time
 	Roles       []Role
 	// Why a locked contact is locked, for the Locked out contacts section (SPEC 3.4).
-	LockReason   string
-	LockedByName string // "" when locked automatically, or when the locker was deleted
-	LockedAt     time.Time
-	FailedLogins int
-	LastFailedAt time.Time
+	Lock
 }
 
 // Name is "First Last".
@@ -538,7 +534,7 @@ func (s *Store) readRows(ctx context.Context, sc Scope, q ListQuery, ids string,
 			r.LastLoginAt = time.Unix(lastLogin, 0).UTC()
 		}
 		r.Roles = parseRoles(roles)
-		r.AccountName = sc.accountName(r.AccountID)
+		r.AccountName = sc.Name(r.AccountID)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

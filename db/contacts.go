@@ -34,6 +34,9 @@ func (r Role) Label() string {
 	return string(r)
 }
 
+// Known reports whether r is one of AllRoles (a form can send anything).
+func (r Role) Known() bool { return slices.Contains(AllRoles, r) }
+
 // ParseRole accepts a role's stored name or its command-line spelling (contact-admin).
 func ParseRole(s string) (Role, bool) {
 	r := Role(strings.ReplaceAll(strings.TrimSpace(s), "-", "_"))
@@ -51,27 +54,32 @@ const (
 
 // Contact is a person of a customer organization who logs in to the portal.
 type Contact struct {
-	ID           int64
-	AccountID    int64
-	AccountName  string
-	FirstName    string
-	LastName     string
-	Email        string
-	Phone        string
-	JobTitle     string
-	Roles        []Role
-	Status       string
-	LockReason   string
-	LockedByID   int64
-	LockedByName string
+	ID          int64
+	AccountID   int64
+	AccountName string
+	FirstName   string
+	LastName    string
+	Email       string
+	Phone       string
+	JobTitle    string
+	Roles       []Role
+	Status      string
+	LockedByID  int64
+	Lock
+	LastLoginAt time.Time
+	CreatedByID int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	HasPassword bool
+}
+
+// Lock is why a contact is locked and since when, and its count of failed logins.
+type Lock struct {
+	LockReason   string // "", LockedByAdmin or LockedByFailedLogins
+	LockedByName string // "First Last" of the admin who locked it ("" when locked automatically, or the admin is gone)
 	LockedAt     time.Time
 	FailedLogins int
 	LastFailedAt time.Time
-	LastLoginAt  time.Time
-	CreatedByID  int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	HasPassword  bool
 }
 
 // Name is how the contact is addressed on screen: "First Last".
@@ -86,8 +94,14 @@ func (c Contact) IsAdmin() bool { return c.HasRole(RoleContactAdmin) }
 // Locked reports whether the contact is locked out.
 func (c Contact) Locked() bool { return c.Status == StatusLocked }
 
+// Fields are the contact's details as the Edit contact form shows them.
+func (c Contact) Fields() ContactFields {
+	return ContactFields{AccountID: c.AccountID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email,
+		Phone: c.Phone, JobTitle: c.JobTitle, Roles: c.Roles}
+}
+
 // EditVersion fingerprints the fields the Edit contact form changes. The form carries it,
-// and UpdateContactInScope refuses an edit whose form was filled from other values (someone
+// and an edit whose form was filled from other values is refused (someone
 // saved in between), so that a save from an older form never silently undoes a newer one.
 // A fingerprint of the values rather than a counter: whatever writes these fields changes
 // it without having to remember to, and lock, unlock and logins (which the form does not
@@ -95,7 +109,7 @@ func (c Contact) Locked() bool { return c.Status == StatusLocked }
 func (c Contact) EditVersion() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%d %q %q %q %q %q %q", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
-		sortedRoles(c.Roles))
+		SortedRoles(c.Roles))
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
@@ -247,12 +261,261 @@ func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, erro
 	return c, nil
 }
 
-// PasswordHash returns the stored PHC string of a contact ("" when none is set).
-func (s *Store) PasswordHash(ctx context.Context, contactID int64) (string, error) {
-	var h string
-	err := s.read.QueryRowContext(ctx, `SELECT password_hash FROM contacts WHERE id = ?`, contactID).Scan(&h)
+// Credentials reads the contact whose user name is email, for signing in, with its stored
+// password hash as a PHC string ("" when it has none yet).
+func (s *Store) Credentials(ctx context.Context, email string) (Contact, string, error) {
+	var hash string
+	c, err := scanContact(s.read.QueryRowContext(ctx,
+		`SELECT `+contactColumns+`, c.password_hash`+contactFrom+`WHERE c.email_key = ?`, FoldKey(email)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrNotFound
+		return Contact{}, "", ErrNotFound
 	}
-	return h, err
+	if err != nil {
+		return Contact{}, "", fmt.Errorf("store: credentials: %w", err)
+	}
+	return c, hash, nil
+}
+
+// The writes of a contact admin's actions. Each is a *Tx method: the contacts package opens
+// the transaction, reads what its rules need here, decides, and writes, so that no other
+// write comes between a check and the change it allows.
+
+// ContactForChange reads a contact of sc inside tx, for the rules of an action on it.
+func (t *Tx) ContactForChange(ctx context.Context, sc Scope, id int64) (Contact, error) {
+	c, err := scanContact(t.tx.QueryRowContext(ctx,
+		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+sc.inList(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contact{}, ErrNotFound
+	}
+	if err != nil {
+		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// ContactByID reads a contact inside tx by an id that came from a trusted place (a link).
+func (t *Tx) ContactByID(ctx context.Context, id int64) (Contact, error) {
+	c, err := scanContact(t.tx.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+`WHERE c.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contact{}, ErrNotFound
+	}
+	if err != nil {
+		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
+	}
+	return c, nil
+}
+
+// otherActiveAdmins counts the active contact admins of an account other than one contact.
+const otherActiveAdmins = `
+	SELECT count(*) FROM contact_roles r JOIN contacts c ON c.id = r.contact_id
+	WHERE r.role = 'contact_admin' AND c.account_id = ? AND c.status = 'active' AND c.id <> ?`
+
+// OtherActiveAdmins counts the active contact admins of accountID other than exceptID.
+func (t *Tx) OtherActiveAdmins(ctx context.Context, accountID, exceptID int64) (int, error) {
+	var n int
+	if err := t.tx.QueryRowContext(ctx, otherActiveAdmins, accountID, exceptID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: admins of account %d: %w", accountID, err)
+	}
+	return n, nil
+}
+
+// ContactFields are the details of a contact that people type: on Create contact, Edit
+// contact and the command line.
+type ContactFields struct {
+	AccountID int64
+	FirstName string
+	LastName  string
+	Email     string
+	Phone     string
+	JobTitle  string
+	Roles     []Role
+}
+
+// HasRole reports whether r is among the fields' roles.
+func (f ContactFields) HasRole(r Role) bool {
+	for _, x := range f.Roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateContact stores new fields of contact id with its roles.
+func (t *Tx) UpdateContact(ctx context.Context, id int64, f ContactFields) error {
+	_, err := t.tx.ExecContext(ctx, `
+		UPDATE contacts SET account_id = ?, first_name = ?, last_name = ?, email = ?, email_key = ?,
+			name_key = ?, search_text = ?, phone = ?, job_title = ?, updated_at = ?
+		WHERE id = ?`,
+		f.AccountID, f.FirstName, f.LastName, strings.TrimSpace(f.Email), FoldKey(f.Email),
+		NameKey(f.FirstName, f.LastName), SearchText(f.FirstName, f.LastName, f.Email), f.Phone, f.JobTitle,
+		unix(t.now), id)
+	if isUniqueViolation(err) {
+		return ErrEmailTaken
+	}
+	if err != nil {
+		return fmt.Errorf("store: edit contact %d: %w", id, err)
+	}
+	return t.setRoles(ctx, id, f.Roles)
+}
+
+// LockContact locks an active contact, ends its sessions and voids its open links (a link
+// sent before the lock must not come back to life when it is lifted). by is the admin who
+// locked it. It reports whether it changed anything: the UPDATE is conditional, so of two
+// transactions locking the same contact only the first does.
+func (t *Tx) LockContact(ctx context.Context, id, by int64) (bool, error) {
+	now := unix(t.now)
+	res, err := t.tx.ExecContext(ctx, `
+		UPDATE contacts SET status = 'locked', lock_reason = 'admin', locked_by = ?, locked_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'active'`, by, now, now, id)
+	if err != nil {
+		return false, fmt.Errorf("store: lock contact %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE contact_id = ?`, id); err != nil {
+		return false, fmt.Errorf("store: end sessions of contact %d: %w", id, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE password_tokens SET voided_at = ?
+		WHERE contact_id = ? AND used_at IS NULL AND voided_at IS NULL`, now, id); err != nil {
+		return false, fmt.Errorf("store: void links of contact %d: %w", id, err)
+	}
+	return true, nil
+}
+
+// UnlockContact unlocks a locked contact and clears its failed-login count and lock fields.
+// Like LockContact it is conditional and reports whether it changed anything.
+func (t *Tx) UnlockContact(ctx context.Context, id int64) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `
+		UPDATE contacts SET status = 'active', lock_reason = '', locked_by = NULL, locked_at = NULL,
+			failed_logins = 0, last_failed_at = NULL, updated_at = ?
+		WHERE id = ? AND status = 'locked'`, unix(t.now), id)
+	if err != nil {
+		return false, fmt.Errorf("store: unlock contact %d: %w", id, err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// SortedRoles lists roles in the UI's order, each once.
+func SortedRoles(roles []Role) []Role {
+	var out []Role
+	for _, r := range AllRoles {
+		for _, x := range roles {
+			if x == r {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// RolesDetail names roles for the audit log: "Contact admin, Incident contact" or "none".
+func RolesDetail(roles []Role) string {
+	if len(roles) == 0 {
+		return "none"
+	}
+	var labels []string
+	for _, r := range SortedRoles(roles) {
+		labels = append(labels, r.Label())
+	}
+	return strings.Join(labels, ", ")
+}
+
+// ContactPage is everything a contact's page shows, read from one snapshot so that its
+// parts agree with each other.
+type ContactPage struct {
+	Contact Contact
+	History []Event // newest first
+	// LastActiveAdmin: the contact is the only active contact admin of its account.
+	LastActiveAdmin bool
+	// Invitation is where a contact without a password stands with its set-your-password
+	// link; zero for contacts that have a password.
+	Invitation Invitation
+}
+
+// Invitation is the newest set-your-password link of a contact and the mail carrying it.
+type Invitation struct {
+	Token      PasswordToken // zero when the contact never had one
+	MailStatus string        // queued, sent, given_up or superseded ("" when none)
+	MailError  string        // why the last attempt to send it failed
+}
+
+// Pending reports whether the contact can still set its password with the newest link.
+func (i Invitation) Pending(now time.Time) bool { return i.Token.ID != 0 && i.Token.Usable(now) }
+
+// ContactPage reads the page of contact id of sc (ErrNotFound outside it) with the newest
+// historyLength events of its history.
+func (s *Store) ContactPage(ctx context.Context, sc Scope, id int64, historyLength int) (ContactPage, error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return ContactPage{}, fmt.Errorf("store: page of contact %d: %w", id, classify(err))
+	}
+	defer tx.Rollback()
+	p, err := contactPage(ctx, tx, sc, id, historyLength)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return ContactPage{}, fmt.Errorf("store: page of contact %d: %w", id, classify(err))
+	}
+	return p, err
+}
+
+func contactPage(ctx context.Context, tx *sql.Tx, sc Scope, id int64, historyLength int) (ContactPage, error) {
+	var p ContactPage
+	var err error
+	p.Contact, err = scanContact(tx.QueryRowContext(ctx,
+		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+sc.inList(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, ErrNotFound
+	}
+	if err != nil {
+		return p, err
+	}
+	rows, err := tx.QueryContext(ctx, `
+		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
+			e.detail, e.remote_ip, coalesce((SELECT a.first_name || ' ' || a.last_name FROM contacts a WHERE a.id = e.actor_id), '')
+		FROM audit_events e WHERE e.target_id = ?
+		ORDER BY e.id DESC LIMIT ?`, id, historyLength)
+	if err != nil {
+		return p, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Event
+		var at int64
+		if err := rows.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.TargetID, &e.AccountID, &e.Detail, &e.RemoteIP,
+			&e.ActorName); err != nil {
+			return p, err
+		}
+		e.At = time.Unix(at, 0).UTC()
+		p.History = append(p.History, e)
+	}
+	if err := rows.Err(); err != nil {
+		return p, err
+	}
+	if p.Contact.IsAdmin() && !p.Contact.Locked() {
+		var others int
+		if err := tx.QueryRowContext(ctx, otherActiveAdmins, p.Contact.AccountID, p.Contact.ID).Scan(&others); err != nil {
+			return p, err
+		}
+		p.LastActiveAdmin = others == 0
+	}
+	if p.Contact.HasPassword {
+		return p, nil
+	}
+	p.Invitation.Token, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM password_tokens
+		WHERE contact_id = ? AND purpose = 'invite' ORDER BY created_at DESC, id DESC LIMIT 1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	if err != nil {
+		return p, err
+	}
+	err = tx.QueryRowContext(ctx, `SELECT status, last_error FROM outbox WHERE token_id = ?
+		ORDER BY created_at DESC, rowid DESC LIMIT 1`, p.Invitation.Token.ID).Scan(&p.Invitation.MailStatus, &p.Invitation.MailError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, nil
+	}
+	return p, err
 }

@@ -149,8 +149,8 @@ func (sc Scope) Contains(accountID int64) bool {
 	return ok
 }
 
-// accountName is the name of accountID, an account in the scope.
-func (sc Scope) accountName(accountID int64) string {
+// Name is the name of accountID, an account in the scope ("" for others).
+func (sc Scope) Name(accountID int64) string {
 	if i, ok := sc.index[accountID]; ok {
 		return sc.accounts[i].Name
 	}

@@ -111,7 +111,7 @@ type LinkRequest struct {
 func (t *Tx) IssueLink(ctx context.Context, r LinkRequest) (PasswordToken, error) {
 	now := unix(t.now)
 	c := r.Contact
-	if err := t.voidTokens(ctx, c.ID, 0); err != nil {
+	if err := t.VoidLinks(ctx, c.ID); err != nil {
 		return PasswordToken{}, err
 	}
 	var requestedBy int64
@@ -148,12 +148,12 @@ func (t *Tx) IssueLink(ctx context.Context, r LinkRequest) (PasswordToken, error
 	return tok, nil
 }
 
-// voidTokens voids the contact's links that are still open, except keep (0: none).
-func (t *Tx) voidTokens(ctx context.Context, contactID, keep int64) error {
+// VoidLinks voids the contact's links that are still open.
+func (t *Tx) VoidLinks(ctx context.Context, contactID int64) error {
 	_, err := t.tx.ExecContext(ctx, `
 		UPDATE password_tokens SET voided_at = ?
-		WHERE contact_id = ? AND id <> ? AND used_at IS NULL AND voided_at IS NULL`,
-		unix(t.now), contactID, keep)
+		WHERE contact_id = ? AND used_at IS NULL AND voided_at IS NULL`,
+		unix(t.now), contactID)
 	if err != nil {
 		return fmt.Errorf("store: void links of contact %d: %w", contactID, err)
 	}
@@ -177,19 +177,6 @@ func (s *Store) TokenByRaw(ctx context.Context, raw string) (PasswordToken, erro
 	return t, nil
 }
 
-// LatestToken is the contact's newest link of purpose (ErrNotFound when it never had one).
-func (s *Store) LatestToken(ctx context.Context, contactID int64, purpose string) (PasswordToken, error) {
-	t, err := scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM password_tokens
-		WHERE contact_id = ? AND purpose = ? ORDER BY created_at DESC, id DESC LIMIT 1`, contactID, purpose))
-	if errors.Is(err, sql.ErrNoRows) {
-		return PasswordToken{}, ErrNotFound
-	}
-	if err != nil {
-		return PasswordToken{}, fmt.Errorf("store: latest %s link of contact %d: %w", purpose, contactID, err)
-	}
-	return t, nil
-}
-
 // CountResetLinksSince counts the reset links issued to a contact since t (Forgot password?
 // sends at most a few per hour).
 func (s *Store) CountResetLinksSince(ctx context.Context, contactID int64, since time.Time) (int, error) {
@@ -202,114 +189,33 @@ func (s *Store) CountResetLinksSince(ctx context.Context, contactID int64, since
 	return n, nil
 }
 
-// SetPasswordWithLink sets a contact's password through a link, in one transaction: it
-// consumes the link (one statement, so of two simultaneous submits exactly one wins), stores
-// the hash, unlocks a contact locked by failed logins, voids its other links, ends its
-// sessions, queues the "your password was changed" notice and writes the audit events.
-// Any link that can't be used gives ErrLinkInvalid and changes nothing.
-func (s *Store) SetPasswordWithLink(ctx context.Context, raw, passwordHash, remoteIP string) (Contact, error) {
+// UsedLink is a link that was just used to set a password.
+type UsedLink struct {
+	TokenID   int64
+	ContactID int64
+	Purpose   string
+}
+
+// UseLink consumes the usable link of token raw (ErrLinkInvalid when there is none): one
+// conditional UPDATE, so of two simultaneous submits of the same link exactly one gets it.
+// The rest of setting the password happens in the same transaction, and rolling it back
+// leaves the link as it was.
+func (t *Tx) UseLink(ctx context.Context, raw string) (UsedLink, error) {
 	hash := HashToken(raw)
 	if hash == nil {
-		return Contact{}, ErrLinkInvalid
+		return UsedLink{}, ErrLinkInvalid
 	}
-	var c Contact
-	err := s.Write(ctx, func(tx *Tx) error {
-		now := unix(tx.now)
-		var tokenID int64
-		var purpose string
-		err := tx.tx.QueryRowContext(ctx, `
-			UPDATE password_tokens SET used_at = ?
-			WHERE token_hash = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at >= ?
-			RETURNING id, contact_id, purpose`, now, hash, now).Scan(&tokenID, &c.ID, &purpose)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrLinkInvalid
-		}
-		if err != nil {
-			return err
-		}
-		if c, err = scanContact(tx.tx.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+`WHERE c.id = ?`, c.ID)); err != nil {
-			return err
-		}
-		if c.Locked() && c.LockReason == LockedByAdmin {
-			return ErrLinkInvalid // the rollback leaves the link as it was
-		}
-		if _, err := tx.tx.ExecContext(ctx, `
-			UPDATE contacts SET password_hash = ?, password_changed_at = ?, updated_at = ?,
-				failed_logins = 0, last_failed_at = NULL
-			WHERE id = ?`, passwordHash, now, now, c.ID); err != nil {
-			return err
-		}
-		if c.Locked() {
-			if _, err := tx.tx.ExecContext(ctx, `
-				UPDATE contacts SET status = 'active', lock_reason = '', locked_by = NULL, locked_at = NULL
-				WHERE id = ?`, c.ID); err != nil {
-				return err
-			}
-			if err := tx.Audit(ctx, Event{Action: ActionUnlockedByReset, ActorID: c.ID, TargetID: c.ID,
-				AccountID: c.AccountID, RemoteIP: remoteIP,
-				Detail: "Locked after too many failed login attempts; unlocked by completing a password reset"}); err != nil {
-				return err
-			}
-			c.Status, c.LockReason = StatusActive, ""
-		}
-		if err := tx.voidTokens(ctx, c.ID, tokenID); err != nil {
-			return err
-		}
-		if err := tx.EndSessions(ctx, c.ID); err != nil {
-			return err
-		}
-		if _, err := tx.QueueMail(ctx, OutboxMail{Kind: MailPasswordChanged, ToContactID: c.ID, ToEmail: c.Email, ToName: c.Name()}); err != nil {
-			return err
-		}
-		what := "password reset link"
-		if purpose == PurposeInvite {
-			what = "set-your-password link"
-		}
-		if err := tx.Audit(ctx, Event{Action: ActionLinkUsed, ActorID: c.ID, TargetID: c.ID, AccountID: c.AccountID,
-			RemoteIP: remoteIP, Detail: what}); err != nil {
-			return err
-		}
-		c.HasPassword = true
-		return tx.Audit(ctx, Event{Action: ActionPasswordChanged, ActorID: c.ID, TargetID: c.ID, AccountID: c.AccountID,
-			RemoteIP: remoteIP, Detail: "set through a " + what + "; sessions ended, other links voided"})
-	})
-	if errors.Is(err, ErrLinkInvalid) {
-		return Contact{}, ErrLinkInvalid
+	now := unix(t.now)
+	var l UsedLink
+	err := t.tx.QueryRowContext(ctx, `
+		UPDATE password_tokens SET used_at = ?
+		WHERE token_hash = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at >= ?
+		RETURNING id, contact_id, purpose`, now, hash, now).Scan(&l.TokenID, &l.ContactID, &l.Purpose)
+	if errors.Is(err, sql.ErrNoRows) {
+		return UsedLink{}, ErrLinkInvalid
 	}
 	if err != nil {
-		return Contact{}, fmt.Errorf("store: set password through a link: %w", err)
+		return UsedLink{}, fmt.Errorf("store: use link: %w", err)
 	}
-	return c, nil
-}
-
-// Invitation is where a contact without a password stands with its set-your-password link.
-type Invitation struct {
-	Token      PasswordToken // the newest set-your-password link; zero when it never had one
-	MailStatus string        // the mail carrying it: queued, sent, given_up or superseded ("" when none)
-	MailError  string        // why the last attempt to send it failed
-}
-
-// Pending reports whether the contact still can set its password with the newest link.
-func (i Invitation) Pending(now time.Time) bool { return i.Token.ID != 0 && i.Token.Usable(now) }
-
-// InvitationOf reads the newest set-your-password link of a contact and its mail. Contacts
-// that have a password have no invitation to show: it returns the zero Invitation for them.
-func (s *Store) InvitationOf(ctx context.Context, c Contact) (Invitation, error) {
-	if c.HasPassword {
-		return Invitation{}, nil
-	}
-	tok, err := s.LatestToken(ctx, c.ID, PurposeInvite)
-	if errors.Is(err, ErrNotFound) {
-		return Invitation{}, nil
-	}
-	if err != nil {
-		return Invitation{}, err
-	}
-	inv := Invitation{Token: tok}
-	err = s.read.QueryRowContext(ctx, `SELECT status, last_error FROM outbox WHERE token_id = ?
-		ORDER BY created_at DESC, rowid DESC LIMIT 1`, tok.ID).Scan(&inv.MailStatus, &inv.MailError)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Invitation{}, fmt.Errorf("store: invitation mail of contact %d: %w", c.ID, err)
-	}
-	return inv, nil
+	return l, nil
 }

@@ -131,47 +131,47 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 	if err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
 	}
-	if err := seedActivity(ctx, store, ids[RootAccount], adminID, created); err != nil {
+	if err := seedActivity(ctx, store, adminID, created); err != nil {
 		return "", "", fmt.Errorf("demo: %w", err)
 	}
 	return AdminEmail, password, nil
 }
 
-// seedActivity makes the demo look lived in, through the same store calls the portal uses
-// (so the history shows them): some contacts logged in, a few locked by the admin, and one
+// seedActivity makes the demo look lived in, through the same writes the portal makes (so
+// the history shows them): some contacts logged in, a few locked by the admin, and one
 // locked automatically after ten wrong passwords.
-func seedActivity(ctx context.Context, store *db.Store, rootID, adminID int64, contacts []int64) error {
-	sc, err := store.ScopeOf(ctx, rootID)
-	if err != nil {
-		return err
-	}
-	for i, id := range contacts {
-		if i%3 == 0 {
-			c, err := store.ContactByID(ctx, id)
+func seedActivity(ctx context.Context, store *db.Store, adminID int64, contacts []int64) error {
+	return store.Write(ctx, func(tx *db.Tx) error {
+		for i, id := range contacts {
+			c, err := tx.ContactByID(ctx, id)
 			if err != nil {
 				return err
 			}
-			if err := store.RecordLoginSuccess(ctx, id, c.AccountID, "", "192.0.2.10"); err != nil {
-				return err
+			if i%3 == 0 {
+				if err := tx.RecordLoginSuccess(ctx, id, c.AccountID, "", "192.0.2.10"); err != nil {
+					return err
+				}
+			}
+			switch i {
+			case 7, 19, 33:
+				if _, err := tx.LockContact(ctx, id, adminID); err != nil {
+					return err
+				}
+				if err := tx.Audit(ctx, db.Event{Action: db.ActionContactLocked, ActorID: adminID, TargetID: id,
+					AccountID: c.AccountID, RemoteIP: "192.0.2.10"}); err != nil {
+					return err
+				}
+			case 44:
+				const threshold = 10
+				for range threshold {
+					if _, err := tx.RecordLoginFailure(ctx, id, threshold, "198.51.100.7", "wrong password"); err != nil {
+						return err
+					}
+				}
 			}
 		}
-	}
-	for _, i := range []int{7, 19, 33} {
-		if i < len(contacts) {
-			if err := store.LockContact(ctx, sc, db.Actor{ID: adminID, RemoteIP: "192.0.2.10"}, contacts[i]); err != nil {
-				return err
-			}
-		}
-	}
-	if len(contacts) > 44 {
-		const threshold = 10
-		for range threshold {
-			if _, err := store.RecordLoginFailure(ctx, contacts[44], threshold, "198.51.100.7", "wrong password", nil); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func domain(account string) string {

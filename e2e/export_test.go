@@ -29,13 +29,7 @@ func TestExports(t *testing.T) {
 	p := startAdminPortal(t)
 	p.Contact(p.child, "Zoë", "Zimmermann", "zoe@acme.example", db.RoleIncidentContact)
 	locked := p.Contact(p.child, "Łukasz", "Locked", "lukasz@acme.example")
-	scope, err := p.Store.ScopeOf(p.Ctx, p.company.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Store.LockContact(p.Ctx, scope, db.Actor{ID: p.admin.ID}, locked.ID); err != nil {
-		t.Fatalf("lock %s: %v", locked.Email, err)
-	}
+	p.Lock(p.admin, locked)
 	tb := p.openMyContacts(t)
 	tb.clickAndLoad(link("Manage your contacts"))
 	menu := button("Export contacts")

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portal/components"
-	"portal/db"
+	"portal/contacts"
 )
 
 // auditPageSize is how many events one page of the audit log shows.
@@ -14,25 +14,17 @@ const auditPageSize = 50
 
 // Audit shows contact admins the audit log of the accounts they manage.
 type Audit struct {
-	store *db.Store
+	contacts *contacts.Service
 }
 
-// NewAudit returns the audit log handlers.
-func NewAudit(store *db.Store) *Audit { return &Audit{store: store} }
-
 // Show renders one page of the scope's audit log, newest first.
-func (h *Audit) Show(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	sc, err := h.store.ScopeOf(ctx, viewerOf(c).contact.AccountID)
-	if err != nil {
-		return err
-	}
+func (h *Audit) Show(c *fiber.Ctx, actor contacts.Actor) error {
 	before, err := strconv.ParseInt(c.Query("before", "0"), 10, 64)
 	if err != nil || before < 0 {
 		return fiber.NewError(fiber.StatusBadRequest, "That page of the audit log does not exist.")
 	}
 	// One event more than a page tells whether an older page follows.
-	events, err := h.store.AuditLog(ctx, sc, before, auditPageSize+1)
+	events, err := h.contacts.AuditLog(c.UserContext(), actor, before, auditPageSize+1)
 	if err != nil {
 		return err
 	}

@@ -1,8 +1,8 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -10,28 +10,15 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portal/components"
+	"portal/contacts"
 	"portal/db"
 )
 
 // Contacts is the contact admin's part of the portal: My contacts, All Contacts, a contact's
-// page, create, edit, lock and unlock. Every read and write goes through the admin's
-// db.Scope, so an id outside it answers 404 and changes nothing.
+// page, create, edit, lock and unlock. The rules see the admin's scope, so an id outside it
+// answers 404 and changes nothing.
 type Contacts struct {
-	log   *slog.Logger
-	store *db.Store
-	// Tiles are the actions of My contacts after Create contact and Manage your contacts;
-	// features that add an action (Reset password) append theirs when wiring.
-	Tiles []components.Tile
-	// DetailActions and DetailPanels add to a contact's page (see components.DetailsView).
-	DetailActions []func(c *fiber.Ctx, contact db.Contact) components.DetailsExtra
-	// OnCreated runs in the transaction that creates a contact (the mail feature queues the
-	// set-your-password mail there). Nil: nothing more happens.
-	OnCreated func(c *fiber.Ctx, tx *db.Tx, created db.Contact) error
-}
-
-// NewContacts builds the contact admin's handlers.
-func NewContacts(log *slog.Logger, store *db.Store) *Contacts {
-	return &Contacts{log: log, store: store}
+	contacts *contacts.Service
 }
 
 // PageSize is how many contacts a page of All Contacts shows.
@@ -40,22 +27,9 @@ const PageSize = 25
 // maxSearchLength bounds what a search may carry; nobody types more to find a contact.
 const maxSearchLength = 200
 
-// scope is the signed-in admin's scope; requireAdmin has run, so there is a contact.
-func (h *Contacts) scope(c *fiber.Ctx) (db.Scope, error) {
-	return h.store.ScopeOf(c.UserContext(), viewerOf(c).contact.AccountID)
-}
-
-func (h *Contacts) actor(c *fiber.Ctx) db.Actor {
-	return db.Actor{ID: viewerOf(c).contact.ID, RemoteIP: c.IP()}
-}
-
 // MyContacts is the start page of contact admins (SPEC 3.1).
-func (h *Contacts) MyContacts(c *fiber.Ctx) error {
-	tiles := append([]components.Tile{
-		{Title: "Create contact", Text: "Add a colleague to the portal.", Href: "/contacts/new", TestID: "tile-create-contact"},
-		{Title: "Manage your contacts", Text: "Find, lock and unlock contacts, and see their history.", Href: "/contacts", TestID: "tile-manage-contacts"},
-	}, h.Tiles...)
-	return render(c, fiber.StatusOK, components.MyContactsPage(shell(c, "My contacts", "my-contacts"), tiles), nil)
+func (h *Contacts) MyContacts(c *fiber.Ctx, actor contacts.Actor) error {
+	return render(c, fiber.StatusOK, components.MyContactsPage(shell(c, "My contacts", "my-contacts")), nil)
 }
 
 // contactID reads the :id route parameter; the route's int constraint already refused others.
@@ -65,22 +39,6 @@ func contactID(c *fiber.Ctx) (int64, error) {
 		return 0, db.ErrNotFound
 	}
 	return id, nil
-}
-
-// routeContact reads the contact the :id route parameter names, in the signed-in admin's
-// scope, and returns the scope with it. An id outside the scope is db.ErrNotFound (404),
-// before anything else happens.
-func (h *Contacts) routeContact(c *fiber.Ctx) (db.Scope, db.Contact, error) {
-	id, err := contactID(c)
-	if err != nil {
-		return db.Scope{}, db.Contact{}, err
-	}
-	sc, err := h.scope(c)
-	if err != nil {
-		return db.Scope{}, db.Contact{}, err
-	}
-	contact, err := h.store.ContactInScope(c.UserContext(), sc, id)
-	return sc, contact, err
 }
 
 // listView reads search, sort, section and cursor from the query string. Anything odd
@@ -109,60 +67,74 @@ func listView(c *fiber.Ctx) (components.ListView, db.ListQuery) {
 }
 
 // List is All Contacts (SPEC 3.3): a full page, or for HTMX only the list it replaces.
-func (h *Contacts) List(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	sc, err := h.scope(c)
-	if err != nil {
-		return err
-	}
+func (h *Contacts) List(c *fiber.Ctx, actor contacts.Actor) error {
 	v, q := listView(c)
-	if v.Page, err = h.store.ListContacts(ctx, sc, q); err != nil {
+	var err error
+	if v.Page, err = h.contacts.List(c.UserContext(), actor, q); err != nil {
 		return err
 	}
-	v.Counts = v.Page.Counts
 	return render(c, fiber.StatusOK, components.AllContactsPage(shell(c, "All Contacts", "my-contacts"), v),
 		components.ContactListFragment(v))
 }
 
-// historyLength is how many audit events a contact's page shows.
-const historyLength = 50
-
-// details reads what the page of contact (read in scope sc) shows besides the contact.
-func (h *Contacts) details(c *fiber.Ctx, sc db.Scope, contact db.Contact) (components.DetailsView, error) {
-	ctx := c.UserContext()
-	history, err := h.store.History(ctx, sc, contact.ID, historyLength)
+// Show is a contact's page.
+func (h *Contacts) Show(c *fiber.Ctx, actor contacts.Actor) error {
+	id, err := contactID(c)
 	if err != nil {
-		return components.DetailsView{}, err
+		return err
 	}
-	v := components.DetailsView{Contact: contact, History: history, CanLock: contact.ID != viewerOf(c).contact.ID}
-	// The last active contact admin of an account can't be locked: offer no button that
-	// could only answer with a refusal, and say why.
-	if last, err := h.store.IsLastActiveAdmin(ctx, contact); err != nil {
-		return components.DetailsView{}, err
-	} else if last && v.CanLock {
-		v.CanLock = false
-		v.NoLock = contact.Name() + " is the last active contact admin of " + contact.AccountName + ", so they can't be locked out."
+	p, err := h.contacts.Page(c.UserContext(), actor, id)
+	if err != nil {
+		return err
 	}
-	for _, extra := range h.DetailActions {
-		e := extra(c, contact)
-		v.Actions = append(v.Actions, e.Actions...)
-		v.Panels = append(v.Panels, e.Panels...)
-	}
-	return v, nil
+	return render(c, fiber.StatusOK, components.ContactDetailsPage(shell(c, p.Contact.Name(), "my-contacts"), p),
+		components.ContactDetails(p))
 }
 
-// Show is a contact's page.
-func (h *Contacts) Show(c *fiber.Ctx) error {
-	sc, contact, err := h.routeContact(c)
+// Lock is Lock this contact (SPEC 3.4).
+func (h *Contacts) Lock(c *fiber.Ctx, actor contacts.Actor) error {
+	id, err := contactID(c)
 	if err != nil {
 		return err
 	}
-	v, err := h.details(c, sc, contact)
+	p, err := h.contacts.Lock(c.UserContext(), actor, id)
+	return lockAnswer(c, p, err, " has been successfully locked out.")
+}
+
+// Unlock is Unlock this contact (SPEC 3.4).
+func (h *Contacts) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
+	id, err := contactID(c)
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, components.ContactDetailsPage(shell(c, v.Contact.Name(), "my-contacts"), v),
-		components.ContactDetails(v))
+	p, err := h.contacts.Unlock(c.UserContext(), actor, id)
+	return lockAnswer(c, p, err, " has been successfully unlocked.")
+}
+
+// lockAnswer answers a lock or unlock the way the request came: HTMX gets the contact's
+// details as the attempt left them, with the confirmation swapped in; a plain form gets a
+// redirect and the confirmation as a flash. A lock or unlock that changed nothing (another
+// admin was faster, or it is not allowed) says so.
+func lockAnswer(c *fiber.Ctx, p contacts.Page, err error, done string) error {
+	name := p.Contact.Name()
+	flash, status := components.Flash{Kind: flashSuccess, Text: name + done}, fiber.StatusOK
+	switch {
+	case errors.Is(err, contacts.ErrAlreadyLocked):
+		flash = components.Flash{Kind: flashInfo, Text: name + " is already locked out."}
+	case errors.Is(err, contacts.ErrAlreadyActive):
+		flash = components.Flash{Kind: flashInfo, Text: name + " is not locked out."}
+	case errors.Is(err, contacts.ErrLockSelf):
+		flash, status = components.Flash{Kind: flashError, Text: "You can't lock yourself out."}, fiber.StatusConflict
+	case errors.Is(err, contacts.ErrLastAdmin):
+		flash, status = components.Flash{Kind: flashError, Text: name + " is the last active contact admin of " +
+			p.Contact.AccountName + " and can't be locked out."}, fiber.StatusConflict
+	case err != nil:
+		return err
+	}
+	if !isFragment(c) {
+		return flashRedirect(c, flash.Kind, flash.Text, contactHref(p.Contact.ID))
+	}
+	return render(c, status, components.ContactDetailsFragment(p, &flash), nil)
 }
 
 func contactHref(id int64) string { return fmt.Sprintf("/contacts/%d", id) }

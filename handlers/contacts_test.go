@@ -59,13 +59,7 @@ func testText(t *testing.T, body, testID string) string {
 // lockDirect locks a contact as the parent admin without going through HTTP.
 func (w tenants) lockDirect(t *testing.T, c db.Contact) {
 	t.Helper()
-	sc, err := w.Store.ScopeOf(w.Ctx, w.parent.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Store.LockContact(w.Ctx, sc, db.Actor{ID: w.parentAdmin.ID}, c.ID); err != nil {
-		t.Fatal(err)
-	}
+	w.Lock(w.parentAdmin, c)
 }
 
 func TestContactActionsAreScoped(t *testing.T) {

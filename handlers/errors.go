@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"portal/components"
+	"portal/contacts"
 	"portal/db"
 )
 
@@ -32,7 +33,7 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
-		if c.Get("HX-Request") == "true" {
+		if htmx(c) {
 			c.Set("HX-Retarget", "#alerts")
 			c.Set("HX-Reswap", "innerHTML")
 			return render(c, status, components.ErrorFragment(message), nil)
@@ -60,10 +61,8 @@ func denied(c *fiber.Ctx, status int) bool {
 // auditDenied records a denied access. Failing to record it must not hide the answer the
 // user is owed, so an error here is only logged.
 func auditDenied(c *fiber.Ctx, d Deps, status int) {
-	who := viewerOf(c).contact
-	err := d.Store.Audit(c.UserContext(), db.Event{Action: db.ActionAccessDenied, ActorID: who.ID,
-		AccountID: who.AccountID, RemoteIP: c.IP(),
-		Detail: fmt.Sprintf("%s %s answered %d", c.Method(), truncate(c.Path(), 200), status)})
+	err := d.Contacts.Denied(c.UserContext(), viewerOf(c).actor,
+		fmt.Sprintf("%s %s answered %d", c.Method(), truncate(c.Path(), 200), status))
 	if err != nil {
 		d.Log.Error("audit denied access", "err", err)
 	}
@@ -84,6 +83,8 @@ func classifyError(err error) (int, string) {
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return fiber.StatusNotFound, messageFor(fiber.StatusNotFound)
+	case errors.Is(err, contacts.ErrNotAdmin):
+		return fiber.StatusForbidden, "Only contact admins can manage contacts."
 	case errors.Is(err, db.ErrBusy), errors.Is(err, context.DeadlineExceeded):
 		return fiber.StatusServiceUnavailable, messageFor(fiber.StatusServiceUnavailable)
 	case errors.Is(err, db.ErrFull):

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"portal/contacts"
 	"portal/db"
 	"portal/export"
 )
@@ -19,9 +21,9 @@ import (
 // Export serves the contacts list as a file: every contact in the admin's scope, active and
 // locked (SPEC R-EXPORT). Rows flow from one read transaction of SQLite to the response.
 type Export struct {
-	log    *slog.Logger
-	store  *db.Store
-	secure bool // cookies only over https
+	log      *slog.Logger
+	contacts *contacts.Service
+	secure   bool // cookies only over https
 	// slots bounds concurrent exports. Each one holds a connection of the read pool for as
 	// long as its client takes to download, so without a bound a few slow downloads could
 	// starve every page of the portal.
@@ -36,8 +38,8 @@ const MaxConcurrentExports = 2
 const maxExportDuration = 15 * time.Minute
 
 // NewExport builds the export handlers.
-func NewExport(log *slog.Logger, store *db.Store, secure bool) *Export {
-	return &Export{log: log, store: store, secure: secure, slots: make(chan struct{}, MaxConcurrentExports)}
+func NewExport(log *slog.Logger, rules *contacts.Service, secure bool) *Export {
+	return &Export{log: log, contacts: rules, secure: secure, slots: make(chan struct{}, MaxConcurrentExports)}
 }
 
 // exportFormat is one kind of file the contacts list can be exported as.
@@ -70,17 +72,18 @@ var (
 )
 
 // CSV answers GET /contacts/export.csv.
-func (h *Export) CSV(c *fiber.Ctx) error { return h.serve(c, formatCSV) }
+func (h *Export) CSV(c *fiber.Ctx, actor contacts.Actor) error { return h.serve(c, actor, formatCSV) }
 
 // Excel answers GET /contacts/export.xlsx.
-func (h *Export) Excel(c *fiber.Ctx) error { return h.serve(c, formatExcel) }
+func (h *Export) Excel(c *fiber.Ctx, actor contacts.Actor) error {
+	return h.serve(c, actor, formatExcel)
+}
 
 // PDF answers GET /contacts/export.pdf.
-func (h *Export) PDF(c *fiber.Ctx) error { return h.serve(c, formatPDF) }
+func (h *Export) PDF(c *fiber.Ctx, actor contacts.Actor) error { return h.serve(c, actor, formatPDF) }
 
-func (h *Export) serve(c *fiber.Ctx, f exportFormat) error {
-	admin := viewerOf(c).contact
-	filename := fmt.Sprintf("contacts-%s.%s", h.store.Now().UTC().Format("2006-01-02"), f.extension)
+func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error {
+	filename := fmt.Sprintf("contacts-%s.%s", h.contacts.Now().UTC().Format("2006-01-02"), f.extension)
 	if c.Method() == fiber.MethodHead { // a HEAD request reads no contacts and exports nothing
 		h.setFileHeaders(c, f, filename)
 		return nil
@@ -111,29 +114,17 @@ func (h *Export) serve(c *fiber.Ctx, f exportFormat) error {
 		}
 	}()
 
-	sc, err := h.store.ScopeOf(ctx, admin.AccountID)
-	if err != nil {
-		return err
-	}
-	exp, err = h.store.BeginExport(ctx, sc)
-	if err != nil {
-		return err
-	}
-	if f.maxRows > 0 && exp.Total > f.maxRows {
+	exp, err := h.contacts.BeginExport(ctx, actor, f.name, f.maxRows)
+	var tooMany *contacts.TooManyRowsError
+	if errors.As(err, &tooMany) {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, fmt.Sprintf(
 			"A PDF can hold at most %s contacts, and you have %s. Use Export Excel or Export CSV instead.",
-			export.Thousands(f.maxRows), export.Thousands(exp.Total)))
+			export.Thousands(tooMany.Max), export.Thousands(tooMany.Total)))
 	}
-	// The event is written before the first row leaves: an export is on record even if the
-	// server stops halfway. The snapshot makes its row count exact.
-	err = h.store.Audit(ctx, db.Event{
-		Action: db.ActionContactsExported, ActorID: admin.ID, AccountID: admin.AccountID,
-		Detail: fmt.Sprintf("%s, %d contacts", f.name, exp.Total), RemoteIP: c.IP(),
-	})
 	if err != nil {
 		return err
 	}
-	meta := export.Meta{Account: sc.Root().Name, GeneratedAt: h.store.Now(), Total: exp.Total}
+	meta := export.Meta{Account: actor.Scope.Root().Name, GeneratedAt: h.contacts.Now(), Total: exp.Total}
 
 	if f.buffered {
 		var buf bytes.Buffer

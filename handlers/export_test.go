@@ -54,7 +54,11 @@ func newExportFixture(t *testing.T) exportFixture {
 	env.Contact(north, "=HYPERLINK(\"http://evil.example\",\"x\")", "+Plus", "formula@northwind.example")
 	env.Contact(nordic, "Zoë", "Ærø", "zoe@nordic.example")
 	locked := env.Contact(nordic, "Tomáš", "Škoda", "tomas@nordic.example", db.RoleIncidentContact)
-	if _, err := env.Store.RecordLoginFailure(env.Ctx, locked.ID, 1, "192.0.2.1", "wrong password", nil); err != nil {
+	err := env.Store.Write(env.Ctx, func(tx *db.Tx) error {
+		_, err := tx.RecordLoginFailure(env.Ctx, locked.ID, 1, "192.0.2.1", "wrong password")
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !env.Reload(locked).Locked() {
@@ -62,13 +66,7 @@ func newExportFixture(t *testing.T) exportFixture {
 	}
 	env.Contact(contoso, "Olga", "Ivanova", "olga@contoso.example", db.RoleContactAdmin)
 	soren := env.Contact(north, "Søren", "Nielsen", "soren@northwind.example")
-	scope, err := env.Store.ScopeOf(env.Ctx, north.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.Store.LockContact(env.Ctx, scope, db.Actor{ID: admin.ID}, soren.ID); err != nil {
-		t.Fatal(err)
-	}
+	env.Lock(admin, soren)
 
 	return exportFixture{
 		env:   env,

@@ -8,5 +8,5 @@ import (
 
 // home is where a signed-in contact lands.
 func home(c *fiber.Ctx) error {
-	return render(c, fiber.StatusOK, components.HomeWithPasswordPage(shell(c, "Home", "home")), nil)
+	return render(c, fiber.StatusOK, components.HomePage(shell(c, "Home", "home")), nil)
 }

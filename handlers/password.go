@@ -3,8 +3,6 @@ package handlers
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,30 +10,14 @@ import (
 
 	"portal/auth"
 	"portal/components"
-	"portal/config"
-	"portal/db"
-	"portal/throttle"
-	"portal/validate"
+	"portal/contacts"
 )
 
-// ForgotPasswordTime is how long every answer to Forgot password? takes at least. The work
-// differs (a known address queues a link, an unknown one only writes an audit row), so each
-// answer waits out the same floor and the timing tells nothing; it is far above that work.
-const ForgotPasswordTime = 100 * time.Millisecond
-
-// MaxSelfServiceResets is how many reset links Forgot password? sends one contact per hour;
-// further requests get the same answer and send nothing, so the form can't flood a mailbox.
-const MaxSelfServiceResets = 3
-
 // Passwords handles the links that set a password: Forgot password?, the page a link opens,
-// and the admins' Reset password.
+// the admins' Reset password, Send password reset link and Resend invitation, and a
+// contact's own Change password.
 type Passwords struct {
-	log     *slog.Logger
-	store   *db.Store
-	hasher  *auth.Hasher
-	policy  *auth.Policy
-	cfg     config.Config
-	limiter *throttle.Limiter // per client address, for the unauthenticated forms
+	contacts *contacts.Service
 }
 
 // noReferrer keeps a link's token out of the Referer of anything the page loads or links to.
@@ -53,109 +35,74 @@ func (h *Passwords) forgotPage(c *fiber.Ctx, status int, f components.ForgotPass
 	return render(c, status, components.ForgotPasswordPage(shell(c, "Forgot password?", "login"), f), nil)
 }
 
-// SubmitForgot queues a reset link for an active or automatically locked contact. Every
-// address gets the same page after the same kind of work (a lookup and one transaction),
-// so neither the words nor the timing tell whether it belongs to anyone.
+// SubmitForgot asks for a reset link; the answer is the same whether or not the address
+// belongs to anyone.
 func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	form := components.ForgotPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
-	if !h.limiter.Allow(c.IP()) {
+	err := h.contacts.ForgotPassword(c.UserContext(), form.Email, clientIP(c))
+	switch {
+	case errors.Is(err, contacts.ErrThrottled):
 		form.Error = "Too many requests from your network. Wait a minute and try again."
 		return h.forgotPage(c, fiber.StatusTooManyRequests, form)
-	}
-	if err := validate.Email(form.Email); err != nil {
+	case errors.Is(err, contacts.ErrNotAnEmail):
 		form.Error = "Enter your user name: the email address you log in with, like name@example.com."
 		return h.forgotPage(c, fiber.StatusUnprocessableEntity, form)
-	}
-	contact, err := h.store.ContactByEmail(ctx, form.Email)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
-		return err
-	}
-	refusal := ""
-	switch {
 	case err != nil:
-		refusal = "unknown user name " + auditEmail(form.Email)
-	case contact.Locked() && contact.LockReason == db.LockedByAdmin:
-		refusal = "contact is locked by an admin"
-	default:
-		n, err := h.store.CountResetLinksSince(ctx, contact.ID, h.store.Now().Add(-time.Hour))
-		if err != nil {
-			return err
-		}
-		if n >= MaxSelfServiceResets {
-			refusal = fmt.Sprintf("%d reset links in the last hour already", n)
-		}
-	}
-	err = h.store.Write(ctx, func(tx *db.Tx) error {
-		if refusal != "" {
-			return tx.Audit(ctx, db.Event{Action: db.ActionResetRefused, TargetID: contact.ID, AccountID: contact.AccountID,
-				RemoteIP: c.IP(), Detail: "Forgot password?: " + refusal})
-		}
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
-			RemoteIP: c.IP(), Detail: "by the contact itself (Forgot password?)"})
 		return err
-	})
-	if err != nil {
-		return err
-	}
-	select {
-	case <-time.After(time.Until(answerAt)):
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 	return render(c, fiber.StatusOK, components.ForgotPasswordSentPage(shell(c, "Check your email", "login"), form.Email), nil)
-}
-
-// linkContact reads the link of a token and its contact, or ErrLinkInvalid when the link
-// can't set a password now (a contact locked by an admin can't use links).
-func (h *Passwords) linkContact(c *fiber.Ctx) (db.PasswordToken, db.Contact, error) {
-	ctx := c.UserContext()
-	tok, err := h.store.TokenByRaw(ctx, c.Params("token"))
-	if errors.Is(err, db.ErrNotFound) {
-		return tok, db.Contact{}, db.ErrLinkInvalid
-	}
-	if err != nil {
-		return tok, db.Contact{}, err
-	}
-	if !tok.Usable(h.store.Now()) {
-		return tok, db.Contact{}, db.ErrLinkInvalid
-	}
-	contact, err := h.store.ContactByID(ctx, tok.ContactID)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && contact.Locked() && contact.LockReason == db.LockedByAdmin) {
-		return tok, db.Contact{}, db.ErrLinkInvalid
-	}
-	return tok, contact, err
-}
-
-func (h *Passwords) linkInvalid(c *fiber.Ctx) error {
-	return render(c, fiber.StatusGone, components.LinkInvalidPage(shell(c, "This link can't be used", "login")), nil)
 }
 
 // ShowSetPassword renders the form a link opens. It only reads: mail scanners open links,
 // and that must not use them up.
 func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
-	form, _, err := h.linkForm(c)
-	if errors.Is(err, db.ErrLinkInvalid) {
-		return h.linkInvalid(c)
-	}
+	link, err := h.contacts.OpenLink(c.UserContext(), c.Params("token"))
 	if err != nil {
+		return linkAnswer(c, err)
+	}
+	return setPasswordPage(c, fiber.StatusOK, components.SetPasswordForm{Token: c.Params("token"),
+		Invite: link.Invite, Email: link.Contact.Email})
+}
+
+// SubmitSetPassword sets the password of a link's contact. It does not sign the contact in:
+// logging in with the new password proves it was typed as meant.
+func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
+	token := c.Params("token")
+	link, err := h.contacts.SetPassword(c.UserContext(), token, c.FormValue("password"), c.FormValue("confirm"), clientIP(c))
+	if err == nil {
+		return render(c, fiber.StatusOK, components.PasswordSetPage(shell(c, "Your password has been set", "login")), nil)
+	}
+	if errors.Is(err, contacts.ErrLinkInvalid) {
+		return linkAnswer(c, err)
+	}
+	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite}
+	var policy *auth.PolicyError
+	status := fiber.StatusUnprocessableEntity
+	switch {
+	case errors.Is(err, contacts.ErrThrottled):
+		form.Error, status = "Too many attempts from your network. Wait a minute and try again.", fiber.StatusTooManyRequests
+	case errors.Is(err, contacts.ErrPasswordMissing):
+		form.Error = "Enter a new password."
+	case errors.Is(err, contacts.ErrPasswordMismatch):
+		form.Error = "The two passwords are not the same. Type the new password twice."
+	case errors.As(err, &policy):
+		form.Error = policy.Reason
+	default:
 		return err
 	}
-	return h.setPasswordPage(c, fiber.StatusOK, form)
+	return setPasswordPage(c, status, form)
 }
 
-// linkForm reads the request's link and its contact, and the form the link opens
-// (db.ErrLinkInvalid when the link can't be used).
-func (h *Passwords) linkForm(c *fiber.Ctx) (components.SetPasswordForm, db.Contact, error) {
-	tok, contact, err := h.linkContact(c)
-	if err != nil {
-		return components.SetPasswordForm{}, db.Contact{}, err
+// linkAnswer is the one page for a link that can't be used (unknown, expired, used, or
+// replaced by a newer link), or the error.
+func linkAnswer(c *fiber.Ctx, err error) error {
+	if !errors.Is(err, contacts.ErrLinkInvalid) {
+		return err
 	}
-	return components.SetPasswordForm{Token: c.Params("token"), Invite: tok.Purpose == db.PurposeInvite, Email: contact.Email}, contact, nil
+	return render(c, fiber.StatusGone, components.LinkInvalidPage(shell(c, "This link can't be used", "login")), nil)
 }
 
-func (h *Passwords) setPasswordPage(c *fiber.Ctx, status int, f components.SetPasswordForm) error {
+func setPasswordPage(c *fiber.Ctx, status int, f components.SetPasswordForm) error {
 	title := "Set a new password"
 	if f.Invite {
 		title = "Set your password"
@@ -163,53 +110,8 @@ func (h *Passwords) setPasswordPage(c *fiber.Ctx, status int, f components.SetPa
 	return render(c, status, components.SetPasswordPage(shell(c, title, "login"), f), nil)
 }
 
-// SubmitSetPassword sets the password of a link's contact. The link is consumed in the
-// same transaction that stores the password, so of two simultaneous submits one wins and
-// the other gets the invalid-link page.
-func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	form, contact, err := h.linkForm(c)
-	if errors.Is(err, db.ErrLinkInvalid) {
-		return h.linkInvalid(c)
-	}
-	if err != nil {
-		return err
-	}
-	password, confirm := c.FormValue("password"), c.FormValue("confirm")
-	switch {
-	case !h.limiter.Allow(c.IP()):
-		form.Error = "Too many attempts from your network. Wait a minute and try again."
-		return h.setPasswordPage(c, fiber.StatusTooManyRequests, form)
-	case password == "":
-		form.Error = "Enter a new password."
-		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
-	case password != confirm:
-		form.Error = "The two passwords are not the same. Type the new password twice."
-		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
-	}
-	if err := h.policy.Check(password, auth.ContextWords(contact.Email, contact.AccountName, contact.FirstName, contact.LastName)...); err != nil {
-		var pe *auth.PolicyError
-		if !errors.As(err, &pe) {
-			return err
-		}
-		form.Error = pe.Reason
-		return h.setPasswordPage(c, fiber.StatusUnprocessableEntity, form)
-	}
-	hash, err := h.hasher.Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	if _, err := h.store.SetPasswordWithLink(ctx, c.Params("token"), hash, c.IP()); errors.Is(err, db.ErrLinkInvalid) {
-		return h.linkInvalid(c)
-	} else if err != nil {
-		return err
-	}
-	h.log.Info("password set through a link", "contact_id", contact.ID)
-	return render(c, fiber.StatusOK, components.PasswordSetPage(shell(c, "Your password has been set", "login")), nil)
-}
-
 // ShowReset renders the admins' Reset password form.
-func (h *Passwords) ShowReset(c *fiber.Ctx) error {
+func (h *Passwords) ShowReset(c *fiber.Ctx, actor contacts.Actor) error {
 	return h.resetPage(c, fiber.StatusOK, components.ResetPasswordForm{Email: strings.TrimSpace(c.Query("email"))})
 }
 
@@ -220,66 +122,26 @@ func (h *Passwords) resetPage(c *fiber.Ctx, status int, f components.ResetPasswo
 // SubmitReset sends a reset link to an active contact in the admin's scope. Anyone else
 // gets a clear error and nothing is queued; contacts outside the scope are refused in the
 // same words as unknown ones.
-func (h *Passwords) SubmitReset(c *fiber.Ctx) error {
-	admin := viewerOf(c).contact
+func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
 	form := components.ResetPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
-	if err := validate.Email(form.Email); err != nil {
+	contact, err := h.contacts.SendResetLink(c.UserContext(), actor, form.Email)
+	switch {
+	case err == nil:
+		return flashRedirect(c, flashSuccess, ResetSentMessage(contact.Email), "/reset-password")
+	case errors.Is(err, contacts.ErrNotAnEmail):
 		form.Error = "Enter the user name (email address) of the contact, like name@example.com."
-		return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
-	}
-	contact, err := h.contactInScope(c, admin, form.Email)
-	if errors.Is(err, db.ErrNotFound) {
+	case errors.Is(err, contacts.ErrNotFound):
 		form.Error = "None of your contacts has the user name " + form.Email + ". Check the spelling, or look the contact up in Manage your contacts."
-		return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
-	}
-	if err != nil {
+	case errors.Is(err, contacts.ErrContactLocked):
+		form.Error = lockedNoLink(contact.Name())
+	default:
 		return err
 	}
-	if err := h.sendReset(c, admin, contact); err != nil {
-		var fe *fiber.Error
-		if errors.As(err, &fe) && fe.Code == fiber.StatusUnprocessableEntity {
-			form.Error = fe.Message
-			return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
-		}
-		return err
-	}
-	return redirect(c, "/reset-password")
+	return h.resetPage(c, fiber.StatusUnprocessableEntity, form)
 }
 
-// contactInScope finds a contact by user name among the admin's contacts.
-func (h *Passwords) contactInScope(c *fiber.Ctx, admin *db.Contact, email string) (db.Contact, error) {
-	ctx := c.UserContext()
-	sc, err := h.store.ScopeOf(ctx, admin.AccountID)
-	if err != nil {
-		return db.Contact{}, err
-	}
-	contact, err := h.store.ContactByEmail(ctx, email)
-	if err != nil {
-		return db.Contact{}, err
-	}
-	if !sc.Contains(contact.AccountID) {
-		return db.Contact{}, db.ErrNotFound
-	}
-	return contact, nil
-}
-
-// sendReset queues a reset link for contact on the admin's request and leaves the
-// confirmation as a flash; a locked contact is refused with a 422 whose message says why.
-func (h *Passwords) sendReset(c *fiber.Ctx, admin *db.Contact, contact db.Contact) error {
-	ctx := c.UserContext()
-	if contact.Locked() {
-		return fiber.NewError(fiber.StatusUnprocessableEntity,
-			contact.Name()+" is locked out, so no reset link was sent. Unlock the contact first.")
-	}
-	err := h.store.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
-			RequestedBy: admin, RemoteIP: c.IP(), Detail: "by " + admin.Name() + " (Reset password)"})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return viewerOf(c).flash(c, flashSuccess, ResetSentMessage(contact.Email))
+func lockedNoLink(name string) string {
+	return name + " is locked out, so no reset link was sent. Unlock the contact first."
 }
 
 // ResetSentMessage is the confirmation an admin sees, word for word from SPEC R-RESET.
@@ -287,70 +149,39 @@ func ResetSentMessage(email string) string {
 	return "A password reset link has been sent to " + email + ". The link is valid for 12 hours."
 }
 
-// contactOnPage reads the :id contact in the admin's scope (404 outside it).
-func (h *Passwords) contactOnPage(c *fiber.Ctx) (db.Contact, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return db.Contact{}, db.ErrNotFound
-	}
-	sc, err := h.store.ScopeOf(c.UserContext(), viewerOf(c).contact.AccountID)
-	if err != nil {
-		return db.Contact{}, err
-	}
-	return h.store.ContactInScope(c.UserContext(), sc, id)
-}
-
 // SendResetLink is "Send password reset link" on a contact's page.
-func (h *Passwords) SendResetLink(c *fiber.Ctx) error {
-	contact, err := h.contactOnPage(c)
+func (h *Passwords) SendResetLink(c *fiber.Ctx, actor contacts.Actor) error {
+	id, err := contactID(c)
 	if err != nil {
 		return err
 	}
-	back := fmt.Sprintf("/contacts/%d", contact.ID)
-	if err := h.sendReset(c, viewerOf(c).contact, contact); err != nil {
-		var fe *fiber.Error
-		if !errors.As(err, &fe) || fe.Code != fiber.StatusUnprocessableEntity {
-			return err
-		}
-		if err := viewerOf(c).flash(c, flashError, fe.Message); err != nil {
-			return err
-		}
+	contact, err := h.contacts.SendResetLinkTo(c.UserContext(), actor, id)
+	switch {
+	case err == nil:
+		return flashRedirect(c, flashSuccess, ResetSentMessage(contact.Email), contactHref(id))
+	case errors.Is(err, contacts.ErrContactLocked):
+		return flashRedirect(c, flashError, lockedNoLink(contact.Name()), contactHref(id))
 	}
-	return redirect(c, back)
+	return err
 }
 
 // ResendInvitation sends a contact without a password a new set-your-password link; the
 // older one stops working.
-func (h *Passwords) ResendInvitation(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	admin := viewerOf(c).contact
-	contact, err := h.contactOnPage(c)
+func (h *Passwords) ResendInvitation(c *fiber.Ctx, actor contacts.Actor) error {
+	id, err := contactID(c)
 	if err != nil {
 		return err
 	}
-	back := fmt.Sprintf("/contacts/%d", contact.ID)
+	contact, err := h.contacts.ResendInvitation(c.UserContext(), actor, id)
 	switch {
-	case contact.HasPassword:
-		return h.flashBack(c, flashError, contact.Name()+" has already set a password. Use Send password reset link instead.", back)
-	case contact.Locked():
-		return h.flashBack(c, flashError, contact.Name()+" is locked out, so no invitation was sent. Unlock the contact first.", back)
+	case err == nil:
+		return flashRedirect(c, flashSuccess, InvitationSentMessage(contact.Email, h.contacts.InviteTTL()), contactHref(id))
+	case errors.Is(err, contacts.ErrHasPassword):
+		return flashRedirect(c, flashError, contact.Name()+" has already set a password. Use Send password reset link instead.", contactHref(id))
+	case errors.Is(err, contacts.ErrContactLocked):
+		return flashRedirect(c, flashError, contact.Name()+" is locked out, so no invitation was sent. Unlock the contact first.", contactHref(id))
 	}
-	err = h.store.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: h.cfg.InviteTTL,
-			RequestedBy: admin, RemoteIP: c.IP(), Detail: "sent again by " + admin.Name()})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return h.flashBack(c, flashSuccess, InvitationSentMessage(contact.Email, h.cfg.InviteTTL), back)
-}
-
-func (h *Passwords) flashBack(c *fiber.Ctx, kind, text, url string) error {
-	if err := viewerOf(c).flash(c, kind, text); err != nil {
-		return err
-	}
-	return redirect(c, url)
+	return err
 }
 
 // InvitationSentMessage confirms a set-your-password link, in the words of the reset one.
@@ -360,56 +191,16 @@ func InvitationSentMessage(email string, ttl time.Duration) string {
 
 // ChangePassword mails the signed-in contact a reset link (Change password on the home
 // page), under the same hourly limit as Forgot password?.
-func (h *Passwords) ChangePassword(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	me := viewerOf(c).contact
-	n, err := h.store.CountResetLinksSince(ctx, me.ID, h.store.Now().Add(-time.Hour))
-	if err != nil {
-		return err
+func (h *Passwords) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
+	me := actor
+	err := h.contacts.ChangeOwnPassword(c.UserContext(), me)
+	var tooMany *contacts.TooManyLinksError
+	switch {
+	case err == nil:
+		return flashRedirect(c, flashSuccess, ResetSentMessage(me.Contact.Email), "/")
+	case errors.As(err, &tooMany):
+		return flashRedirect(c, flashError, fmt.Sprintf("%d password reset links were sent to %s in the last hour. "+
+			"Use the newest one, or try again later.", tooMany.Sent, me.Contact.Email), "/")
 	}
-	if n >= MaxSelfServiceResets {
-		return h.flashBack(c, flashError, fmt.Sprintf("%d password reset links were sent to %s in the last hour. "+
-			"Use the newest one, or try again later.", n, me.Email), "/")
-	}
-	err = h.store.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: *me, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
-			RemoteIP: c.IP(), Detail: "by the contact itself (Change password)"})
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return h.flashBack(c, flashSuccess, ResetSentMessage(me.Email), "/")
-}
-
-// Invite queues the set-your-password mail of a contact an admin just created, in the
-// transaction that creates it.
-func (h *Passwords) Invite(c *fiber.Ctx, tx *db.Tx, created db.Contact) error {
-	if created.HasPassword {
-		return nil
-	}
-	admin := viewerOf(c).contact
-	_, err := tx.IssueLink(c.UserContext(), db.LinkRequest{Contact: created, Purpose: db.PurposeInvite, TTL: h.cfg.InviteTTL,
-		RequestedBy: admin, RemoteIP: c.IP(), Detail: "set-your-password link, valid " + components.Duration(h.cfg.InviteTTL)})
 	return err
-}
-
-// DetailsExtra adds to a contact's page: "Send password reset link" for an active contact
-// with a password, the invitation and "Resend invitation" for one without.
-func (h *Passwords) DetailsExtra(c *fiber.Ctx, contact db.Contact) components.DetailsExtra {
-	var e components.DetailsExtra
-	if !contact.HasPassword {
-		inv, err := h.store.InvitationOf(c.UserContext(), contact)
-		if err != nil {
-			// The page is still useful without the panel; the error is logged, not hidden.
-			h.log.Error("invitation state", "contact_id", contact.ID, "err", err)
-			return e
-		}
-		e.Panels = append(e.Panels, components.InvitationPanel(contact, inv, h.store.Now()))
-		return e
-	}
-	if !contact.Locked() {
-		e.Actions = append(e.Actions, components.SendResetLinkAction(contact))
-	}
-	return e
 }

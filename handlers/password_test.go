@@ -13,6 +13,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"portal/contacts"
 	"portal/db"
 	"portal/handlers"
 	"portal/portaltest"
@@ -495,7 +496,7 @@ func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
 			t.Fatalf("request %d: got %d to %q, want 303 to /", i, resp.StatusCode, resp.Header.Get("Location"))
 		}
 		home := b.Get("/")
-		if i <= handlers.MaxSelfServiceResets {
+		if i <= contacts.MaxSelfServiceResets {
 			if got, want := testID(t, home.Body, "alert-success"), handlers.ResetSentMessage(e.member.Email); got != want {
 				t.Errorf("request %d: got %q, want %q", i, got, want)
 			}
@@ -504,8 +505,8 @@ func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
 		}
 		e.DeliverMail()
 	}
-	if got := len(e.SMTP.MessagesTo(e.member.Email)); got != handlers.MaxSelfServiceResets {
-		t.Errorf("got %d mails, want %d", got, handlers.MaxSelfServiceResets)
+	if got := len(e.SMTP.MessagesTo(e.member.Email)); got != contacts.MaxSelfServiceResets {
+		t.Errorf("got %d mails, want %d", got, contacts.MaxSelfServiceResets)
 	}
 	if resp := e.Browser().PostForm("/change-password", nil); resp.StatusCode == http.StatusOK {
 		t.Error("signed out: Change password answered 200")
@@ -557,12 +558,22 @@ func TestResendInvitation(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := mailedLink(t, e.Env, newbie.Email)
-	inv, err := e.Store.InvitationOf(e.Ctx, e.Reload(newbie))
-	if err != nil || !inv.Pending(e.Clock.Now()) || inv.MailStatus != db.MailSent {
-		t.Fatalf("got invitation %+v, %v; want pending and sent", inv, err)
+	invitation := func() contacts.Page {
+		actor, err := e.App.Contacts().Admin(e.Ctx, e.admin, "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.App.Contacts().Page(e.Ctx, actor, newbie.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := invitation(); !p.InvitationPending || p.Invitation.MailStatus != db.MailSent {
+		t.Fatalf("got invitation %+v, pending %v; want pending and sent", p.Invitation, p.InvitationPending)
 	}
 	e.Clock.Advance(e.Config.InviteTTL + time.Second)
-	if inv, _ := e.Store.InvitationOf(e.Ctx, e.Reload(newbie)); inv.Pending(e.Clock.Now()) {
+	if invitation().InvitationPending {
 		t.Error("invitation still pending after its link expired")
 	}
 

@@ -1,25 +1,25 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gorilla/sessions"
 	"github.com/valyala/bytebufferpool"
 
 	"portal/components"
+	"portal/contacts"
 	"portal/db"
 	"portal/session"
 )
 
-// viewer is who is asking: the signed-in contact (if any), its session and CSRF token.
+// viewer is who is asking: the signed-in contact (if any) as the rules' actor, its session
+// and CSRF token.
 type viewer struct {
-	contact  *db.Contact // nil when signed out
-	sess     *sessions.Session
-	req      *http.Request // the request converted once for gorilla/sessions
-	csrf     string
-	sessions *session.Store
+	contact *db.Contact // nil when signed out
+	// actor is the signed-in contact acting, with its scope once requireAdmin has let a
+	// contact admin through.
+	actor contacts.Actor
+	sess  *session.Current
+	csrf  string
 }
 
 func viewerOf(c *fiber.Ctx) *viewer {
@@ -30,10 +30,13 @@ func viewerOf(c *fiber.Ctx) *viewer {
 	return v
 }
 
+// htmx reports whether HTMX sent the request. It is the one place that reads HX-Request.
+func htmx(c *fiber.Ctx) bool { return c.Get("HX-Request") == "true" }
+
 // isFragment decides, in one place, whether a request gets a fragment or the full page: an
 // HTMX request that is neither boosted nor a history restore wants only the part it swaps.
 func isFragment(c *fiber.Ctx) bool {
-	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") == "" && c.Get("HX-History-Restore-Request") == ""
+	return htmx(c) && c.Get("HX-Boosted") == "" && c.Get("HX-History-Restore-Request") == ""
 }
 
 // render writes either the full page or the fragment (when isFragment) with status. The
@@ -63,7 +66,7 @@ func render(c *fiber.Ctx, status int, page, fragment templ.Component) error {
 func shell(c *fiber.Ctx, title, current string) components.Shell {
 	v := viewerOf(c)
 	s := components.Shell{Title: title, User: v.contact, Current: current}
-	if v.sess != nil && !isFragment(c) {
+	if v.sess != nil && v.contact != nil && !isFragment(c) {
 		s.Flashes = v.popFlashes(c)
 	}
 	return s
@@ -76,13 +79,17 @@ const (
 	flashInfo    = "info"
 )
 
-// flash keeps a message for the next full page of this session (after a redirect).
-func (v *viewer) flash(c *fiber.Ctx, kind, text string) error {
-	if v.sess == nil || v.contact == nil {
-		return nil
+// flashRedirect keeps a message for the next full page of this session and sends the
+// browser there (see redirect).
+func flashRedirect(c *fiber.Ctx, kind, text, url string) error {
+	v := viewerOf(c)
+	if v.sess != nil && v.contact != nil {
+		v.sess.AddFlash(text, "_flash_"+kind)
+		if err := v.sess.Save(c); err != nil {
+			return err
+		}
 	}
-	v.sess.AddFlash(text, "_flash_"+kind)
-	return v.save(c)
+	return redirect(c, url)
 }
 
 func (v *viewer) popFlashes(c *fiber.Ctx) []components.Flash {
@@ -98,34 +105,15 @@ func (v *viewer) popFlashes(c *fiber.Ctx) []components.Flash {
 		}
 	}
 	if len(out) > 0 {
-		_ = v.save(c) // the flashes are shown now; if saving fails they show once more
+		_ = v.sess.Save(c) // the flashes are shown now; if saving fails they show once more
 	}
 	return out
 }
 
-// save stores the session and copies its cookie onto the Fiber response.
-func (v *viewer) save(c *fiber.Ctx) error {
-	w := &headerWriter{header: http.Header{}}
-	if err := v.sessions.Save(v.req, w, v.sess); err != nil {
-		return err
-	}
-	for _, cookie := range w.header.Values("Set-Cookie") {
-		c.Response().Header.Add(fiber.HeaderSetCookie, cookie)
-	}
-	return nil
-}
-
-// headerWriter collects the headers gorilla/sessions writes (only Set-Cookie matters).
-type headerWriter struct{ header http.Header }
-
-func (w *headerWriter) Header() http.Header         { return w.header }
-func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *headerWriter) WriteHeader(int)             {}
-
 // redirect answers a POST: a plain form gets 303 See Other to url (the browser then GETs it
 // and shows the flash); an HTMX request gets HX-Redirect so it navigates the same way.
 func redirect(c *fiber.Ctx, url string) error {
-	if c.Get("HX-Request") == "true" {
+	if htmx(c) {
 		c.Set("HX-Redirect", url)
 		return c.SendStatus(fiber.StatusNoContent)
 	}

@@ -1,5 +1,6 @@
-// Package handlers owns HTTP: routes, middleware, and one thin handler per action. SQL lives
-// in db, markup in components; a handler reads the request, calls the store, renders.
+// Package handlers owns HTTP: routes, middleware, and one thin handler per action. A handler
+// reads the request, calls one method of the rules (package contacts), and renders the
+// answer with components; SQL lives in db.
 package handlers
 
 import (
@@ -9,31 +10,20 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
-	"portal/auth"
-	"portal/components"
 	"portal/config"
+	"portal/contacts"
 	"portal/db"
 	"portal/session"
-	"portal/throttle"
 )
 
 // Deps are what the handlers need from main.
 type Deps struct {
 	Log      *slog.Logger
-	Store    *db.Store
+	Store    *db.Store // only /healthz reads it directly
+	Contacts *contacts.Service
 	Sessions *session.Store
-	Hasher   *auth.Hasher
-	Policy   *auth.Policy
 	Config   config.Config
 	CSRFKey  []byte // secret the CSRF tokens are derived from
-
-	// LoginLimiter throttles login attempts per client address; nil uses the default
-	// (a burst of 20, then one every 6 seconds).
-	LoginLimiter *throttle.Limiter
-
-	// OnAutoLock runs in the transaction that locks a contact after failed logins (the mail
-	// layer queues its notices there). Nil: nothing more happens.
-	OnAutoLock func(*db.Tx, db.Contact) error
 }
 
 // BodyLimit bounds request bodies: the largest form is a few kilobytes.
@@ -63,57 +53,44 @@ func New(d Deps) *fiber.App {
 	app.Get(staticRoute, serveStatic)
 
 	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
-	app.Use(loadViewer(d))
+	app.Use(loadViewer(d.Sessions))
+	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, h) }
 
-	if d.LoginLimiter == nil {
-		d.LoginLimiter = throttle.New(20, 6*time.Second, 100_000, d.Store.Now)
-	}
-	login := &Login{
-		log: d.Log, store: d.Store, sessions: d.Sessions, hasher: d.Hasher, cfg: d.Config,
-		limiter: d.LoginLimiter, onAutoLock: d.OnAutoLock,
-	}
+	login := &Login{log: d.Log, contacts: d.Contacts, secure: d.Config.Secure()}
 	app.Get("/login", login.Show)
 	app.Post("/login", login.Submit)
 	app.Post("/logout", login.Logout)
+	app.Get("/", requireSignedIn, home)
 
-	passwords := &Passwords{log: d.Log, store: d.Store, hasher: d.Hasher, policy: d.Policy, cfg: d.Config,
-		limiter: throttle.New(10, 30*time.Second, 100_000, d.Store.Now)}
+	passwords := &Passwords{contacts: d.Contacts}
 	app.Get("/forgot-password", passwords.ShowForgot)
 	app.Post("/forgot-password", passwords.SubmitForgot)
 	app.Get("/set-password/:token", passwords.ShowSetPassword)
 	app.Post("/set-password/:token", passwords.SubmitSetPassword)
-	app.Get("/reset-password", requireAdmin, passwords.ShowReset)
-	app.Post("/reset-password", requireAdmin, passwords.SubmitReset)
-	app.Post("/change-password", requireSignedIn, passwords.ChangePassword)
-	app.Post("/contacts/:id<int>/reset-link", requireAdmin, passwords.SendResetLink)
-	app.Post("/contacts/:id<int>/invitation", requireAdmin, passwords.ResendInvitation)
-
-	app.Get("/", requireSignedIn, home)
+	app.Post("/change-password", signedIn(passwords.ChangePassword))
+	app.Get("/reset-password", admin(passwords.ShowReset))
+	app.Post("/reset-password", admin(passwords.SubmitReset))
+	app.Post("/contacts/:id<int>/reset-link", admin(passwords.SendResetLink))
+	app.Post("/contacts/:id<int>/invitation", admin(passwords.ResendInvitation))
 
 	// Exports are registered before any /contacts/:id route, so "export.csv" is never read
 	// as a contact id.
-	exports := NewExport(d.Log, d.Store, d.Config.Secure())
-	app.Get("/contacts/export.csv", requireAdmin, exports.CSV)
-	app.Get("/contacts/export.xlsx", requireAdmin, exports.Excel)
-	app.Get("/contacts/export.pdf", requireAdmin, exports.PDF)
+	exports := NewExport(d.Log, d.Contacts, d.Config.Secure())
+	app.Get("/contacts/export.csv", admin(exports.CSV))
+	app.Get("/contacts/export.xlsx", admin(exports.Excel))
+	app.Get("/contacts/export.pdf", admin(exports.PDF))
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
-	contacts := NewContacts(d.Log, d.Store)
-	contacts.Tiles = append(contacts.Tiles, components.Tile{Title: "Reset password",
-		Text: "Send a colleague a link to choose a new password.", Href: "/reset-password", TestID: "tile-reset-password"})
-	contacts.Tiles = append(contacts.Tiles, components.Tile{Title: "Audit log",
-		Text: "See who did what: sign-ins, changes, locks, resets and exports.", Href: "/audit", TestID: "tile-audit-log"})
-	contacts.DetailActions = append(contacts.DetailActions, passwords.DetailsExtra)
-	contacts.OnCreated = passwords.Invite
-	app.Get("/my-contacts", requireAdmin, contacts.MyContacts)
-	app.Get("/audit", requireAdmin, NewAudit(d.Store).Show)
-	app.Get("/contacts", requireAdmin, contacts.List)
-	app.Get("/contacts/new", requireAdmin, contacts.New)
-	app.Post("/contacts", requireAdmin, contacts.Create)
-	app.Get("/contacts/:id<int>", requireAdmin, contacts.Show)
-	app.Get("/contacts/:id<int>/edit", requireAdmin, contacts.Edit)
-	app.Post("/contacts/:id<int>", requireAdmin, contacts.Update)
-	app.Post("/contacts/:id<int>/lock", requireAdmin, contacts.Lock)
-	app.Post("/contacts/:id<int>/unlock", requireAdmin, contacts.Unlock)
+	people := &Contacts{contacts: d.Contacts}
+	app.Get("/my-contacts", admin(people.MyContacts))
+	app.Get("/audit", admin((&Audit{contacts: d.Contacts}).Show))
+	app.Get("/contacts", admin(people.List))
+	app.Get("/contacts/new", admin(people.New))
+	app.Post("/contacts", admin(people.Create))
+	app.Get("/contacts/:id<int>", admin(people.Show))
+	app.Get("/contacts/:id<int>/edit", admin(people.Edit))
+	app.Post("/contacts/:id<int>", admin(people.Update))
+	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
+	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
 	return app
 }

@@ -95,15 +95,14 @@ func serveBaseline(dbPath, addr, adminEmail string) error {
 				return err
 			}
 			if status == db.StatusLocked {
-				v.Counts.Locked = n
+				v.Page.Counts.Locked = n
 			} else {
-				v.Counts.Active = n
+				v.Page.Counts.Active = n
 			}
 		}
 		if err := crows.Err(); err != nil {
 			return err
 		}
-		v.Page.Counts = v.Counts
 		var buf bytes.Buffer
 		shell := components.Shell{Title: "All Contacts", User: &admin, Current: "my-contacts"}
 		if err := components.AllContactsPage(shell, v).Render(components.WithCSRF(ctx, baselineCSRF), &buf); err != nil {

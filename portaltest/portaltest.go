@@ -175,6 +175,18 @@ func (e *Env) Contact(account db.Account, first, last, email string, roles ...db
 	return c
 }
 
+// Lock locks target as the contact admin admin would, through the portal's rules.
+func (e *Env) Lock(admin, target db.Contact) {
+	e.T.Helper()
+	actor, err := e.App.Contacts().Admin(e.Ctx, admin, "192.0.2.1")
+	if err != nil {
+		e.T.Fatalf("%s acting as an admin: %v", admin.Email, err)
+	}
+	if _, err := e.App.Contacts().Lock(e.Ctx, actor, target.ID); err != nil {
+		e.T.Fatalf("lock %s: %v", target.Email, err)
+	}
+}
+
 // Reload reads a contact again.
 func (e *Env) Reload(c db.Contact) db.Contact {
 	e.T.Helper()

@@ -1,0 +1,282 @@
+package contacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"portal/auth"
+	"portal/db"
+)
+
+// HistoryLength is how many audit events a contact's page shows.
+const HistoryLength = 50
+
+// Page is a contact's page as its viewer may act on it.
+type Page struct {
+	db.ContactPage
+	// CanLock: Lock this contact is offered. Nobody locks themselves, and the last active
+	// contact admin of an account can't be locked (the page says why: LastActiveAdmin).
+	CanLock bool
+	// InvitationPending: a contact without a password can still set one with its newest link.
+	InvitationPending bool
+}
+
+// Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
+func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error) {
+	p, err := s.store.ContactPage(ctx, actor.Scope, id, HistoryLength)
+	if err != nil {
+		return Page{}, err
+	}
+	return Page{ContactPage: p, CanLock: id != actor.ID() && !p.LastActiveAdmin,
+		InvitationPending: p.Invitation.Pending(s.store.Now())}, nil
+}
+
+// List reads one page of one section of All Contacts in the actor's scope.
+func (s *Service) List(ctx context.Context, actor Actor, q db.ListQuery) (db.Page, error) {
+	return s.store.ListContacts(ctx, actor.Scope, q)
+}
+
+// Create adds a contact to an account of the actor's scope, with its audit event and,
+// unless a password is given, its set-your-password mail, in one transaction. Only the
+// command line gives a password (read from standard input, under the password policy);
+// admins on the web never see or set one.
+func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, password string) (db.Contact, error) {
+	f = clean(f)
+	if err := check(f, actor.Scope); err != nil {
+		return db.Contact{}, err
+	}
+	f.Roles = db.SortedRoles(f.Roles)
+	hash := ""
+	if password != "" {
+		if err := s.policy.Check(password, auth.ContextWords(f.Email, actor.Scope.Name(f.AccountID), f.FirstName, f.LastName)...); err != nil {
+			return db.Contact{}, err
+		}
+		var err error
+		if hash, err = s.hasher.Hash(ctx, password); err != nil {
+			return db.Contact{}, err
+		}
+	}
+	created := db.Contact{AccountID: f.AccountID, AccountName: actor.Scope.Name(f.AccountID), FirstName: f.FirstName,
+		LastName: f.LastName, Email: f.Email, Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles, HasPassword: hash != ""}
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		created.ID, err = tx.CreateContact(ctx, db.NewContact{AccountID: f.AccountID, FirstName: f.FirstName,
+			LastName: f.LastName, Email: f.Email, Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles,
+			PasswordHash: hash, CreatedByID: actor.ID()})
+		if err != nil {
+			return err
+		}
+		detail := "roles: " + db.RolesDetail(f.Roles)
+		if actor.ID() == 0 {
+			detail = "created from the command line; " + detail
+		}
+		if err := tx.Audit(ctx, db.Event{Action: db.ActionContactCreated, ActorID: actor.ID(), TargetID: created.ID,
+			AccountID: f.AccountID, RemoteIP: actor.RemoteIP, Detail: detail}); err != nil {
+			return err
+		}
+		if hash != "" {
+			return nil
+		}
+		// The invitation: the running portal's mail worker sends it.
+		_, err = tx.IssueLink(ctx, db.LinkRequest{Contact: created, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
+			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
+			Detail: "set-your-password link"})
+		return err
+	})
+	if errors.Is(err, db.ErrEmailTaken) {
+		return db.Contact{}, s.emailTaken(ctx, actor, f.Email)
+	}
+	if err != nil {
+		return db.Contact{}, fmt.Errorf("create contact: %w", err)
+	}
+	return created, nil
+}
+
+// emailTaken is the refusal of an email that is another contact's user name: it names that
+// contact only when it lies in the actor's scope.
+func (s *Service) emailTaken(ctx context.Context, actor Actor, email string) error {
+	owner, err := s.store.ContactByEmail(ctx, email)
+	switch {
+	case err == nil && actor.Scope.Contains(owner.AccountID):
+		return &EmailTakenError{Owner: &owner}
+	case err == nil || errors.Is(err, db.ErrNotFound):
+		return &EmailTakenError{}
+	}
+	return err
+}
+
+// Update changes contact id of the actor's scope to f. version is the EditVersion of the
+// contact the form was filled from: if someone saved in between, nothing is written and
+// the error is ErrEditConflict. An admin can't remove their own Contact admin role, and an
+// account keeps at least one active contact admin. A new email voids the contact's open
+// links: one mailed to the old address must not set the password of the new owner. The
+// audit event names the fields that changed. On a refusal the contact comes back as it is
+// stored; on success as it is now.
+func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (db.Contact, error) {
+	f = clean(f)
+	var before db.Contact
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		var err error
+		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
+			return err
+		}
+		if err := check(f, actor.Scope); err != nil {
+			return err
+		}
+		f.Roles = db.SortedRoles(f.Roles)
+		if version != before.EditVersion() {
+			return ErrEditConflict
+		}
+		losesAdmin := before.IsAdmin() && (!f.HasRole(db.RoleContactAdmin) || f.AccountID != before.AccountID)
+		if losesAdmin && id == actor.ID() && !f.HasRole(db.RoleContactAdmin) {
+			return ErrDemoteSelf
+		}
+		if losesAdmin && !before.Locked() {
+			n, err := tx.OtherActiveAdmins(ctx, before.AccountID, id)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrLastAdmin
+			}
+		}
+		changed := changedFields(before, f)
+		if len(changed) == 0 {
+			return nil
+		}
+		if err := tx.UpdateContact(ctx, id, f); err != nil {
+			return err
+		}
+		detail := "changed " + strings.Join(changed, ", ")
+		if db.RolesDetail(before.Roles) != db.RolesDetail(f.Roles) {
+			detail += "; roles: " + db.RolesDetail(f.Roles)
+		}
+		if db.FoldKey(before.Email) != db.FoldKey(f.Email) {
+			if err := tx.VoidLinks(ctx, id); err != nil {
+				return err
+			}
+			detail += "; open password links voided"
+		}
+		return tx.Audit(ctx, db.Event{Action: db.ActionContactEdited, ActorID: actor.ID(), TargetID: id,
+			AccountID: f.AccountID, RemoteIP: actor.RemoteIP, Detail: detail})
+	})
+	if errors.Is(err, db.ErrEmailTaken) {
+		err = s.emailTaken(ctx, actor, f.Email)
+	}
+	if err != nil {
+		return before, err
+	}
+	after := before
+	after.AccountID, after.FirstName, after.LastName, after.Email = f.AccountID, f.FirstName, f.LastName, f.Email
+	after.Phone, after.JobTitle, after.Roles, after.AccountName = f.Phone, f.JobTitle, f.Roles, actor.Scope.Name(f.AccountID)
+	return after, nil
+}
+
+// Lock locks contact id of the actor's scope, ends its sessions and voids its links, with
+// its audit event. Nobody locks themselves, and an account keeps one active contact admin.
+// Of two admins locking at once exactly one changes anything; the other gets
+// ErrAlreadyLocked. The page comes back as the attempt left it, also when it was refused.
+func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error) {
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		target, err := tx.ContactForChange(ctx, actor.Scope, id)
+		switch {
+		case err != nil:
+			return err
+		case id == actor.ID():
+			return ErrLockSelf
+		case target.Locked():
+			return ErrAlreadyLocked
+		}
+		if target.IsAdmin() {
+			n, err := tx.OtherActiveAdmins(ctx, target.AccountID, id)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrLastAdmin
+			}
+		}
+		locked, err := tx.LockContact(ctx, id, actor.ID())
+		if err != nil {
+			return err
+		}
+		if !locked {
+			return ErrAlreadyLocked
+		}
+		return tx.Audit(ctx, db.Event{Action: db.ActionContactLocked, ActorID: actor.ID(), TargetID: id,
+			AccountID: target.AccountID, RemoteIP: actor.RemoteIP})
+	})
+	return s.pageAfter(ctx, actor, id, err)
+}
+
+// Unlock unlocks contact id of the actor's scope and clears its failed-login count, with
+// its audit event. A second unlock reports ErrAlreadyActive.
+func (s *Service) Unlock(ctx context.Context, actor Actor, id int64) (Page, error) {
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		target, err := tx.ContactForChange(ctx, actor.Scope, id)
+		if err != nil {
+			return err
+		}
+		unlocked, err := tx.UnlockContact(ctx, id)
+		switch {
+		case err != nil:
+			return err
+		case !unlocked:
+			return ErrAlreadyActive
+		}
+		return tx.Audit(ctx, db.Event{Action: db.ActionContactUnlocked, ActorID: actor.ID(), TargetID: id,
+			AccountID: target.AccountID, RemoteIP: actor.RemoteIP})
+	})
+	return s.pageAfter(ctx, actor, id, err)
+}
+
+// pageAfter reads the page of contact id after an action that ended with err, and returns
+// it with err: a refusal still shows the contact, as it is now.
+func (s *Service) pageAfter(ctx context.Context, actor Actor, id int64, err error) (Page, error) {
+	if err != nil && !refusal(err) {
+		return Page{}, err
+	}
+	p, perr := s.Page(ctx, actor, id)
+	if perr != nil {
+		return Page{}, perr
+	}
+	return p, err
+}
+
+// refusal reports whether err is a rule's answer rather than a failure.
+func refusal(err error) bool {
+	for _, r := range []error{ErrLockSelf, ErrLastAdmin, ErrAlreadyLocked, ErrAlreadyActive} {
+		if errors.Is(err, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// AuditLog reads one page of the audit log of the actor's scope, newest first, before the
+// event id before (0: the newest).
+func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
+	return s.store.AuditLog(ctx, actor.Scope, before, limit)
+}
+
+// BeginExport opens a snapshot of every contact in the actor's scope for an export in
+// format (a name for the audit log), which holds at most maxRows contacts (0: any number),
+// and records the export before the first row leaves: an export is on record even if the
+// server stops halfway. The caller closes the snapshot.
+func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int) (*db.Export, error) {
+	exp, err := s.store.BeginExport(ctx, actor.Scope)
+	if err != nil {
+		return nil, err
+	}
+	if maxRows > 0 && exp.Total > maxRows {
+		return nil, errors.Join(&TooManyRowsError{Max: maxRows, Total: exp.Total}, exp.Close())
+	}
+	err = s.store.Audit(ctx, db.Event{Action: db.ActionContactsExported, ActorID: actor.ID(),
+		AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts", format, exp.Total)})
+	if err != nil {
+		return nil, errors.Join(err, exp.Close())
+	}
+	return exp, nil
+}

@@ -1,0 +1,253 @@
+package contacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"portal/auth"
+	"portal/db"
+	"portal/validate"
+)
+
+// ForgotPasswordTime is how long every answer to Forgot password? takes at least. The work
+// differs (a known address queues a link, an unknown one only writes an audit row), so each
+// answer waits out the same floor and the timing tells nothing; it is far above that work.
+const ForgotPasswordTime = 100 * time.Millisecond
+
+// MaxSelfServiceResets is how many reset links one contact can ask for itself per hour;
+// further requests send nothing, so the forms can't flood a mailbox.
+const MaxSelfServiceResets = 3
+
+// SendResetLink queues a password reset link for the contact whose user name is email, on
+// the request of a contact admin: it must be an active contact of the actor's scope
+// (ErrNotFound otherwise, in the same words for contacts outside the scope as for unknown
+// ones; ErrContactLocked for a locked one).
+func (s *Service) SendResetLink(ctx context.Context, actor Actor, email string) (db.Contact, error) {
+	email = strings.TrimSpace(email)
+	if validate.Email(email) != nil {
+		return db.Contact{}, ErrNotAnEmail
+	}
+	contact, err := s.store.ContactByEmail(ctx, email)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	if !actor.Scope.Contains(contact.AccountID) {
+		return db.Contact{}, ErrNotFound
+	}
+	return contact, s.sendReset(ctx, actor, contact)
+}
+
+// SendResetLinkTo is SendResetLink for contact id of the actor's scope, from its page.
+func (s *Service) SendResetLinkTo(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
+	contact, err := s.store.ContactInScope(ctx, actor.Scope, id)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	return contact, s.sendReset(ctx, actor, contact)
+}
+
+func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact) error {
+	if contact.Locked() {
+		return ErrContactLocked
+	}
+	return s.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "by " + actor.Contact.Name() + " (Reset password)"})
+		return err
+	})
+}
+
+// ResendInvitation sends a contact of the actor's scope that has no password yet a new
+// set-your-password link; the older one stops working.
+func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
+	contact, err := s.store.ContactInScope(ctx, actor.Scope, id)
+	switch {
+	case err != nil:
+		return db.Contact{}, err
+	case contact.HasPassword:
+		return contact, ErrHasPassword
+	case contact.Locked():
+		return contact, ErrContactLocked
+	}
+	return contact, s.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
+			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "sent again by " + actor.Contact.Name()})
+		return err
+	})
+}
+
+// ChangeOwnPassword mails the signed-in contact a reset link, under the hourly limit of
+// Forgot password? (TooManyLinksError beyond it).
+func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
+	n, err := s.store.CountResetLinksSince(ctx, actor.ID(), s.store.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	if n >= MaxSelfServiceResets {
+		return &TooManyLinksError{Sent: n}
+	}
+	return s.store.Write(ctx, func(tx *db.Tx) error {
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: actor.Contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RemoteIP: actor.RemoteIP, Detail: "by the contact itself (Change password)"})
+		return err
+	})
+}
+
+// ForgotPassword queues a reset link for the active or automatically locked contact whose
+// user name is email. Every address gets the same answer after the same kind of work (a
+// lookup and one transaction) and no sooner than ForgotPasswordTime, so neither the answer
+// nor its timing tells whether the address belongs to anyone; refusals are audited.
+func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
+	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
+	email = strings.TrimSpace(email)
+	if !s.linkLimiter.Allow(remoteIP) {
+		return ErrThrottled
+	}
+	if validate.Email(email) != nil {
+		return ErrNotAnEmail
+	}
+	contact, err := s.store.ContactByEmail(ctx, email)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	refusal := ""
+	switch {
+	case err != nil:
+		refusal = "unknown user name " + auditEmail(email)
+	case contact.Locked() && contact.LockReason == db.LockedByAdmin:
+		refusal = "contact is locked by an admin"
+	default:
+		n, err := s.store.CountResetLinksSince(ctx, contact.ID, s.store.Now().Add(-time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= MaxSelfServiceResets {
+			refusal = fmt.Sprintf("%d reset links in the last hour already", n)
+		}
+	}
+	err = s.store.Write(ctx, func(tx *db.Tx) error {
+		if refusal != "" {
+			return tx.Audit(ctx, db.Event{Action: db.ActionResetRefused, TargetID: contact.ID, AccountID: contact.AccountID,
+				RemoteIP: remoteIP, Detail: "Forgot password?: " + refusal})
+		}
+		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+			RemoteIP: remoteIP, Detail: "by the contact itself (Forgot password?)"})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-time.After(time.Until(answerAt)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Link is a usable reset or set-your-password link and its contact.
+type Link struct {
+	Contact db.Contact
+	Invite  bool // a set-your-password link for a new contact, not a reset
+}
+
+// OpenLink reads the link of token raw without using it: mail scanners open links, and
+// that must not use them up. ErrLinkInvalid when it can't set a password now (unknown,
+// expired, used, voided, or its contact is locked by an admin).
+func (s *Service) OpenLink(ctx context.Context, raw string) (Link, error) {
+	tok, err := s.store.TokenByRaw(ctx, raw)
+	if errors.Is(err, db.ErrNotFound) {
+		return Link{}, ErrLinkInvalid
+	}
+	if err != nil {
+		return Link{}, err
+	}
+	if !tok.Usable(s.store.Now()) {
+		return Link{}, ErrLinkInvalid
+	}
+	contact, err := s.store.ContactByID(ctx, tok.ContactID)
+	if errors.Is(err, db.ErrNotFound) || (err == nil && contact.Locked() && contact.LockReason == db.LockedByAdmin) {
+		return Link{}, ErrLinkInvalid
+	}
+	return Link{Contact: contact, Invite: tok.Purpose == db.PurposeInvite}, err
+}
+
+// SetPassword sets the password of the contact of link raw, typed twice, under the password
+// policy (an *auth.PolicyError says why one is refused). The link is used up in the
+// transaction that stores the password, so of two simultaneous submits one wins and the
+// other gets ErrLinkInvalid. Setting it unlocks a contact locked by failed logins (that is
+// how people help themselves), voids the contact's other links, ends all of its sessions
+// and mails a "your password was changed" notice. It does not sign the contact in.
+func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remoteIP string) (Link, error) {
+	link, err := s.OpenLink(ctx, raw)
+	if err != nil {
+		return Link{}, err
+	}
+	contact := link.Contact
+	switch {
+	case !s.linkLimiter.Allow(remoteIP):
+		return link, ErrThrottled
+	case password == "":
+		return link, ErrPasswordMissing
+	case password != confirm:
+		return link, ErrPasswordMismatch
+	}
+	if err := s.policy.Check(password, auth.ContextWords(contact.Email, contact.AccountName, contact.FirstName, contact.LastName)...); err != nil {
+		return link, err
+	}
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return link, err
+	}
+	err = s.store.Write(ctx, func(tx *db.Tx) error {
+		used, err := tx.UseLink(ctx, raw)
+		if err != nil {
+			return err
+		}
+		c, err := tx.ContactByID(ctx, used.ContactID)
+		if err != nil {
+			return err
+		}
+		if c.Locked() && c.LockReason == db.LockedByAdmin {
+			return ErrLinkInvalid // the rollback leaves the link as it was
+		}
+		if err := tx.SetPassword(ctx, c.ID, hash); err != nil {
+			return err
+		}
+		if c.Locked() {
+			if _, err := tx.UnlockContact(ctx, c.ID); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, db.Event{Action: db.ActionUnlockedByReset, ActorID: c.ID, TargetID: c.ID,
+				AccountID: c.AccountID, RemoteIP: remoteIP,
+				Detail: "Locked after too many failed login attempts; unlocked by completing a password reset"}); err != nil {
+				return err
+			}
+		}
+		if err := tx.EndSessions(ctx, c.ID); err != nil {
+			return err
+		}
+		if _, err := tx.QueueMail(ctx, db.OutboxMail{Kind: db.MailPasswordChanged, ToContactID: c.ID, ToEmail: c.Email,
+			ToName: c.Name()}); err != nil {
+			return err
+		}
+		what := "password reset link"
+		if used.Purpose == db.PurposeInvite {
+			what = "set-your-password link"
+		}
+		if err := tx.Audit(ctx, db.Event{Action: db.ActionLinkUsed, ActorID: c.ID, TargetID: c.ID, AccountID: c.AccountID,
+			RemoteIP: remoteIP, Detail: what}); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, db.Event{Action: db.ActionPasswordChanged, ActorID: c.ID, TargetID: c.ID,
+			AccountID: c.AccountID, RemoteIP: remoteIP, Detail: "set through a " + what + "; sessions ended, other links voided"})
+	})
+	if err != nil {
+		return link, err
+	}
+	s.log.Info("password set through a link", "contact_id", contact.ID)
+	return link, nil
+}
