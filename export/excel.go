@@ -2,7 +2,9 @@ package export
 
 import (
 	"archive/zip"
+	"bytes"
 	"compress/flate"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -53,11 +55,11 @@ func Excel(w io.Writer, rows Rows, meta Meta) (int, error) {
 	if err := f.SetSheetName("Sheet1", SheetName); err != nil {
 		return 0, fmt.Errorf("excel: %w", err)
 	}
-	f.SetDocProps(&excelize.DocProperties{
-		Title:   "Contacts of " + meta.Account,
-		Creator: "Customer Support Portal",
-		Created: meta.GeneratedAt.UTC().Format(time.RFC3339),
-	})
+	// Not SetDocProps: it writes lastModifiedBy unprefixed in a default namespace, which
+	// exceljs (it matches prefixed names) refuses, and keeps its template's 2006-09-16
+	// modified date. excelize writes the parts held in Pkg as they are, so the part is
+	// stored whole, prefixed the way Excel writes it and dated at the export.
+	f.Pkg.Store(docPropsCore, coreProperties(meta))
 	sw, err := newExcelSheet(f)
 	if err != nil {
 		return 0, fmt.Errorf("excel: %w", err)
@@ -256,6 +258,28 @@ func excelDate(t time.Time) any {
 		return nil
 	}
 	return float64(t.Unix())/86400 + 25569
+}
+
+// docPropsCore is the package part that holds the workbook's core properties (OPC,
+// ECMA-376 part 2), named by the package relationships of every new excelize file.
+const docPropsCore = "docProps/core.xml"
+
+// coreProperties is the docProps/core.xml of an export: its title, its creator, and the
+// export time as both created and modified, each element with the prefix Excel gives it.
+func coreProperties(meta Meta) []byte {
+	at := meta.GeneratedAt.UTC().Format(time.RFC3339)
+	var b bytes.Buffer
+	b.WriteString(xml.Header)
+	b.WriteString(`<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"` +
+		` xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"` +
+		` xmlns:dcmitype="http://purl.org/dc/dcmitype/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`)
+	b.WriteString("<dc:title>")
+	xml.EscapeText(&b, []byte("Contacts of "+meta.Account)) // writing to a bytes.Buffer cannot fail
+	b.WriteString("</dc:title><dc:creator>Customer Support Portal</dc:creator>")
+	b.WriteString(`<dcterms:created xsi:type="dcterms:W3CDTF">` + at + `</dcterms:created>`)
+	b.WriteString(`<dcterms:modified xsi:type="dcterms:W3CDTF">` + at + `</dcterms:modified>`)
+	b.WriteString("</cp:coreProperties>")
+	return b.Bytes()
 }
 
 func lastColumn() string {
