@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"portal/db"
 )
@@ -18,18 +17,19 @@ type Mail struct {
 	Kind       string
 	ToName     string
 	ToEmail    string
-	Link       string    // the link the mail is about: set a password, or the locked colleague's page
-	ExpiresAt  time.Time // when Link stops working (links that set a password)
+	Link       string    // the link the mail is about: set a password, confirm or cancel an email change, or the locked colleague's page
+	ExpiresAt  time.Time // when Link stops working (links that set a password or answer an email change)
 	ValidFor   time.Duration
-	AboutName  string // reset: the admin who asked; auto_locked: the locked colleague
+	AboutName  string // reset, email change: the admin who asked; auto_locked: the locked colleague
 	AboutEmail string
+	NewEmail   string    // email change: the address that becomes the user name once it confirms
 	At         time.Time // when it happened (password changed, contact locked)
 	LoginURL   string
 	ForgotURL  string
 }
 
-// Subject is the mail's subject line. It holds no user data except a colleague's name in
-// the lock notice, which the mailer encodes like every header value.
+// Subject is the mail's subject line. It holds no user data: names are typed by admins, and
+// a subject is the first thing a recipient reads.
 func (m Mail) Subject() string {
 	switch m.Kind {
 	case db.MailReset:
@@ -39,7 +39,11 @@ func (m Mail) Subject() string {
 	case db.MailPasswordChanged:
 		return "Your " + ProductName + " password was changed"
 	case db.MailAutoLocked:
-		return m.AboutName + " was locked out of the " + ProductName
+		return "A colleague was locked out of the " + ProductName
+	case db.MailEmailConfirm:
+		return "Confirm your new email address for the " + ProductName
+	case db.MailEmailChangeNotice:
+		return "The email address of your " + ProductName + " account is being changed"
 	}
 	return ProductName
 }
@@ -64,19 +68,9 @@ func Duration(d time.Duration) string {
 	return plural(int64(d.Round(time.Minute)/time.Minute), "minute")
 }
 
-// greeting names the recipient, or greets plainly when the name is unknown.
-func (m Mail) greeting() string {
-	name := oneLine(m.ToName)
-	if name == "" {
-		return "Hello,"
-	}
-	return "Hello " + name + ","
-}
-
-// oneLine keeps a name on one line of the mail, whatever characters it holds.
-func oneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, unicode.IsControl), " ")
-}
+// greeting is the first line of every mail. It names nobody: names are typed by admins,
+// and the first line of a mail must not be theirs to write.
+func (m Mail) greeting() string { return "Hello," }
 
 // resetReason says who asked for a reset link, so that a recipient can judge it.
 func (m Mail) resetReason() string {
@@ -85,6 +79,20 @@ func (m Mail) resetReason() string {
 			m.ToEmail + " on the " + ProductName + "."
 	}
 	return "Someone, hopefully you, asked to reset the password of your account " + m.ToEmail + " on the " + ProductName + "."
+}
+
+// changeReason says who changes which account's email to what.
+func (m Mail) changeReason() string {
+	who := "A contact admin of your organization"
+	if m.AboutName != "" {
+		who = m.AboutName + ", a contact admin of your organization,"
+	}
+	old := m.ToEmail
+	if m.Kind == db.MailEmailConfirm {
+		old = "another address"
+	}
+	return who + " asked to change the user name of an account on the " + ProductName + " from " + old + " to " +
+		m.NewEmail + "."
 }
 
 // MailText is the plain-text part of a mail: the same words as MailHTML.
@@ -125,6 +133,20 @@ func MailText(m Mail) string {
 		line()
 		line("They can unlock themselves by resetting their password with Forgot password? on the login page.")
 		line("You can also unlock them on their page:")
+		line(m.Link)
+	case db.MailEmailConfirm:
+		line(m.changeReason())
+		line()
+		line("To confirm that ", m.ToEmail, " is to be the user name, open this link:")
+		line(m.Link)
+		line()
+		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
+		line("Not expecting this? Ignore this email: without your confirmation nothing changes.")
+	case db.MailEmailChangeNotice:
+		line(m.changeReason())
+		line()
+		line("It takes effect when ", m.NewEmail, " confirms it, within ", m.Validity(), ". Until then ", m.ToEmail, " stays your user name.")
+		line("If you did not expect this, cancel the change and tell your contact admin:")
 		line(m.Link)
 	}
 	line()

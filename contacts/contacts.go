@@ -21,6 +21,8 @@ type Page struct {
 	CanLock bool
 	// InvitationPending: a contact without a password can still set one with its newest link.
 	InvitationPending bool
+	// EmailChangePending: the new address of EmailChange can still confirm it.
+	EmailChangePending bool
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
@@ -29,8 +31,9 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if err != nil {
 		return Page{}, err
 	}
+	now := s.store.Now()
 	return Page{ContactPage: p, CanLock: id != actor.ID() && !p.LastActiveAdmin,
-		InvitationPending: p.Invitation.Pending(s.store.Now())}, nil
+		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now)}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -43,6 +46,9 @@ func (s *Service) List(ctx context.Context, actor Actor, q db.ListQuery) (db.Pag
 // command line gives a password (read from standard input, under the password policy);
 // admins on the web never see or set one.
 func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, password string) (db.Contact, error) {
+	if actor.ID() != 0 && !s.createLimiter.Allow(fmt.Sprint(actor.ID())) {
+		return db.Contact{}, ErrThrottled
+	}
 	f = clean(f)
 	if err := check(f, actor.Scope); err != nil {
 		return db.Contact{}, err
@@ -95,28 +101,35 @@ func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, p
 }
 
 // emailTaken is the refusal of an email that is another contact's user name: it names that
-// contact only when it lies in the actor's scope.
+// contact only when it lies in the actor's scope. An email of a contact outside the scope
+// is audited: a series of them is someone probing which addresses have accounts (Create is
+// throttled per admin for the same reason).
 func (s *Service) emailTaken(ctx context.Context, actor Actor, email string) error {
 	owner, err := s.store.ContactByEmail(ctx, email)
 	switch {
 	case err == nil && actor.Scope.Contains(owner.AccountID):
 		return &EmailTakenError{Owner: &owner}
-	case err == nil || errors.Is(err, db.ErrNotFound):
-		return &EmailTakenError{}
+	case err != nil && !errors.Is(err, db.ErrNotFound):
+		return err
 	}
-	return err
+	err = s.store.Audit(ctx, db.Event{Action: db.ActionCreateRefused, ActorID: actor.ID(), AccountID: actor.Contact.AccountID,
+		RemoteIP: actor.RemoteIP, Detail: "the email " + email + " belongs to a contact outside the organization"})
+	return errors.Join(&EmailTakenError{}, err)
 }
 
 // Update changes contact id of the actor's scope to f. version is the EditVersion of the
 // contact the form was filled from: if someone saved in between, nothing is written and
 // the error is ErrEditConflict. An admin can't remove their own Contact admin role, and an
-// account keeps at least one active contact admin. A new email voids the contact's open
-// links: one mailed to the old address must not set the password of the new owner. The
-// audit event names the fields that changed. On a refusal the contact comes back as it is
-// stored; on success as it is now.
-func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (db.Contact, error) {
+// account keeps at least one active contact admin who can sign in. A new email takes
+// effect only when the new address confirms it (SPEC R-EDIT): until then the old one stays
+// the user name and is told at once, with a link that cancels the change; the answer is the
+// same whether or not the new address is someone's outside the actor's scope. The audit
+// events name the fields that changed. On a refusal the contact comes back as it is
+// stored; on success as it is now, with the pending change when the email is to change.
+func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (Updated, error) {
 	f = clean(f)
 	var before db.Contact
+	var pending db.EmailChange
 	err := s.store.Write(ctx, func(tx *db.Tx) error {
 		var err error
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
@@ -142,36 +155,69 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 				return ErrLastAdmin
 			}
 		}
-		changed := changedFields(before, f)
-		if len(changed) == 0 {
-			return nil
+		newEmail := f.Email
+		if db.FoldKey(newEmail) != db.FoldKey(before.Email) {
+			f.Email = before.Email // the user name stays until the new address confirms
 		}
-		if err := tx.UpdateContact(ctx, id, f); err != nil {
-			return err
-		}
-		detail := "changed " + strings.Join(changed, ", ")
-		if db.RolesDetail(before.Roles) != db.RolesDetail(f.Roles) {
-			detail += "; roles: " + db.RolesDetail(f.Roles)
-		}
-		if db.FoldKey(before.Email) != db.FoldKey(f.Email) {
-			if err := tx.VoidLinks(ctx, id); err != nil {
+		if changed := changedFields(before, f); len(changed) > 0 {
+			if err := tx.UpdateContact(ctx, id, f); err != nil {
 				return err
 			}
-			detail += "; open password links voided"
+			detail := "changed " + strings.Join(changed, ", ")
+			if db.RolesDetail(before.Roles) != db.RolesDetail(f.Roles) {
+				detail += "; roles: " + db.RolesDetail(f.Roles)
+			}
+			if err := tx.Audit(ctx, db.Event{Action: db.ActionContactEdited, ActorID: actor.ID(), TargetID: id,
+				AccountID: f.AccountID, RemoteIP: actor.RemoteIP, Detail: detail}); err != nil {
+				return err
+			}
 		}
-		return tx.Audit(ctx, db.Event{Action: db.ActionContactEdited, ActorID: actor.ID(), TargetID: id,
-			AccountID: f.AccountID, RemoteIP: actor.RemoteIP, Detail: detail})
+		if newEmail == f.Email {
+			return nil
+		}
+		if err := s.notInScope(ctx, actor, id, newEmail); err != nil {
+			return err
+		}
+		if err := withinLinkLimit(ctx, tx, id); err != nil {
+			return err
+		}
+		if pending, err = tx.RequestEmailChange(ctx, before, newEmail, actor.requestedBy()); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, db.Event{Action: db.ActionEmailChangeRequested, ActorID: actor.ID(), TargetID: id,
+			AccountID: f.AccountID, RemoteIP: actor.RemoteIP, Detail: "to " + newEmail +
+				"; it takes effect when the new address confirms it, and " + before.Email + " was told"})
 	})
-	if errors.Is(err, db.ErrEmailTaken) {
-		err = s.emailTaken(ctx, actor, f.Email)
-	}
 	if err != nil {
-		return before, err
+		return Updated{Contact: before}, err
 	}
 	after := before
 	after.AccountID, after.FirstName, after.LastName, after.Email = f.AccountID, f.FirstName, f.LastName, f.Email
 	after.Phone, after.JobTitle, after.Roles, after.AccountName = f.Phone, f.JobTitle, f.Roles, actor.Scope.Name(f.AccountID)
-	return after, nil
+	return Updated{Contact: after, EmailChange: pending}, nil
+}
+
+// Updated is a contact as an edit left it, and the change of its email that waits for the
+// new address to confirm it (zero when the email did not change).
+type Updated struct {
+	Contact     db.Contact
+	EmailChange db.EmailChange
+}
+
+// notInScope is an EmailTakenError naming the contact of the actor's scope other than id
+// whose user name email is; nil when there is none. Contacts outside the scope are not
+// looked at: what happens to an email of theirs must not tell they exist.
+func (s *Service) notInScope(ctx context.Context, actor Actor, id int64, email string) error {
+	owner, err := s.store.ContactByEmail(ctx, email)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case owner.ID != id && actor.Scope.Contains(owner.AccountID):
+		return &EmailTakenError{Owner: &owner}
+	}
+	return nil
 }
 
 // Lock locks contact id of the actor's scope, ends its sessions and voids its links, with

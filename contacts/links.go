@@ -17,9 +17,20 @@ import (
 // answer waits out the same floor and the timing tells nothing; it is far above that work.
 const ForgotPasswordTime = 100 * time.Millisecond
 
-// MaxSelfServiceResets is how many reset links one contact can ask for itself per hour;
-// further requests send nothing, so the forms can't flood a mailbox.
-const MaxSelfServiceResets = 3
+// MaxLinksPerHour is how many links (password resets, invitations, email changes) one
+// contact is mailed per hour at most, whoever asks: further requests send nothing, so that
+// no form, and no admin, can flood a mailbox.
+const MaxLinksPerHour = 3
+
+// withinLinkLimit is a TooManyLinksError when contact id was mailed MaxLinksPerHour links
+// in the last hour.
+func withinLinkLimit(ctx context.Context, tx *db.Tx, id int64) error {
+	n, err := tx.CountLinksSince(ctx, id, tx.Now().Add(-time.Hour))
+	if err == nil && n >= MaxLinksPerHour {
+		return &TooManyLinksError{Sent: n}
+	}
+	return err
+}
 
 // SendResetLink queues a password reset link for the contact whose user name is email, on
 // the request of a contact admin: it must be an active contact of the actor's scope
@@ -54,6 +65,9 @@ func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact
 		return ErrContactLocked
 	}
 	return s.store.Write(ctx, func(tx *db.Tx) error {
+		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
+			return err
+		}
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "by " + actor.Contact.Name() + " (Reset password)"})
 		return err
@@ -73,6 +87,9 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 		return contact, ErrContactLocked
 	}
 	return contact, s.store.Write(ctx, func(tx *db.Tx) error {
+		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
+			return err
+		}
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "sent again by " + actor.Contact.Name()})
 		return err
@@ -80,16 +97,12 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 }
 
 // ChangeOwnPassword mails the signed-in contact a reset link, under the hourly limit of
-// Forgot password? (TooManyLinksError beyond it).
+// links (TooManyLinksError beyond it).
 func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
-	n, err := s.store.CountResetLinksSince(ctx, actor.ID(), s.store.Now().Add(-time.Hour))
-	if err != nil {
-		return err
-	}
-	if n >= MaxSelfServiceResets {
-		return &TooManyLinksError{Sent: n}
-	}
 	return s.store.Write(ctx, func(tx *db.Tx) error {
+		if err := withinLinkLimit(ctx, tx, actor.ID()); err != nil {
+			return err
+		}
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: actor.Contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RemoteIP: actor.RemoteIP, Detail: "by the contact itself (Change password)"})
 		return err
@@ -119,19 +132,21 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 		refusal = "unknown user name " + auditEmail(email)
 	case contact.Locked() && contact.LockReason == db.LockedByAdmin:
 		refusal = "contact is locked by an admin"
-	default:
-		n, err := s.store.CountResetLinksSince(ctx, contact.ID, s.store.Now().Add(-time.Hour))
-		if err != nil {
-			return err
-		}
-		if n >= MaxSelfServiceResets {
-			refusal = fmt.Sprintf("%d reset links in the last hour already", n)
-		}
 	}
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
-		if refusal != "" {
+		why := refusal // this attempt's: a retried transaction counts again
+		if why == "" {
+			var tooMany *TooManyLinksError
+			switch err := withinLinkLimit(ctx, tx, contact.ID); {
+			case errors.As(err, &tooMany):
+				why = fmt.Sprintf("%d links in the last hour already", tooMany.Sent)
+			case err != nil:
+				return err
+			}
+		}
+		if why != "" {
 			return tx.Audit(ctx, db.Event{Action: db.ActionResetRefused, TargetID: contact.ID, AccountID: contact.AccountID,
-				RemoteIP: remoteIP, Detail: "Forgot password?: " + refusal})
+				RemoteIP: remoteIP, Detail: "Forgot password?: " + why})
 		}
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RemoteIP: remoteIP, Detail: "by the contact itself (Forgot password?)"})

@@ -35,6 +35,9 @@ type Service struct {
 	// linkLimiter throttles, per client address, the forms that anyone can post without
 	// signing in: Forgot password? and setting a password through a link.
 	linkLimiter *throttle.Limiter
+	// createLimiter throttles Create contact per admin: its answer about emails of contacts
+	// outside the scope must not become a fast oracle of who has an account.
+	createLimiter *throttle.Limiter
 }
 
 // New returns the rules over store.
@@ -43,7 +46,8 @@ func New(store *db.Store, hasher *auth.Hasher, log *slog.Logger, settings Settin
 		settings.LoginLimiter = throttle.New(20, 6*time.Second, 100_000, store.Now)
 	}
 	return &Service{store: store, hasher: hasher, policy: auth.NewPolicy(), log: log, settings: settings,
-		linkLimiter: throttle.New(10, 30*time.Second, 100_000, store.Now)}
+		linkLimiter:   throttle.New(10, 30*time.Second, 100_000, store.Now),
+		createLimiter: throttle.New(30, 10*time.Second, 10_000, store.Now)}
 }
 
 // Actor is who acts: a signed-in contact with the scope it manages (a contact admin's

@@ -20,6 +20,9 @@ const (
 	ActionContactLocked   = "contact_locked"
 	ActionContactUnlocked = "contact_unlocked"
 	ActionAccessDenied    = "access_denied"
+	// ActionCreateRefused: Create contact with the email of a contact outside the admin's
+	// scope (the admin is told only to contact support).
+	ActionCreateRefused = "create_refused"
 )
 
 // ActionContactsExported records an export of the contacts list; Detail names the format

@@ -306,9 +306,11 @@ func (t *Tx) ContactByID(ctx context.Context, id int64) (Contact, error) {
 }
 
 // otherActiveAdmins counts the active contact admins of an account other than one contact.
+// Only admins who can sign in count: one invited but without a password yet can't manage
+// anything, and an account must not end up with no admin able to.
 const otherActiveAdmins = `
 	SELECT count(*) FROM contact_roles r JOIN contacts c ON c.id = r.contact_id
-	WHERE r.role = 'contact_admin' AND c.account_id = ? AND c.status = 'active' AND c.id <> ?`
+	WHERE r.role = 'contact_admin' AND c.account_id = ? AND c.status = 'active' AND c.password_hash <> '' AND c.id <> ?`
 
 // OtherActiveAdmins counts the active contact admins of accountID other than exceptID.
 func (t *Tx) OtherActiveAdmins(ctx context.Context, accountID, exceptID int64) (int, error) {
@@ -434,6 +436,9 @@ type ContactPage struct {
 	// Invitation is where a contact without a password stands with its set-your-password
 	// link; zero for contacts that have a password.
 	Invitation Invitation
+	// EmailChange is the newest change of its email that was neither confirmed nor
+	// cancelled (zero when none); it may have expired.
+	EmailChange EmailChange
 }
 
 // Invitation is the newest set-your-password link of a contact and the mail carrying it.
@@ -500,6 +505,9 @@ func contactPage(ctx context.Context, tx *sql.Tx, sc Scope, id int64, historyLen
 			return p, err
 		}
 		p.LastActiveAdmin = others == 0
+	}
+	if p.EmailChange, _, err = openEmailChange(ctx, tx, id); err != nil {
+		return p, err
 	}
 	if p.Contact.HasPassword {
 		return p, nil

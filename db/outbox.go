@@ -17,6 +17,10 @@ const (
 	MailInvite          = PurposeInvite      // a set-your-password link for a new contact
 	MailPasswordChanged = "password_changed" // notice after a password was set
 	MailAutoLocked      = "auto_locked"      // notice to admins: a colleague was locked after failed logins
+	// MailEmailConfirm asks the new address of an email change to confirm it.
+	MailEmailConfirm = "email_confirm"
+	// MailEmailChangeNotice tells the old address of an email change, with a link that cancels it.
+	MailEmailChangeNotice = "email_change_notice"
 )
 
 // Outbox statuses, as stored.
@@ -38,7 +42,8 @@ type OutboxMail struct {
 	AboutID       int64 // auto_locked: the locked colleague; reset: the admin who asked
 	AboutName     string
 	AboutEmail    string
-	TokenID       int64 // 0 for notices without a link
+	TokenID       int64 // the password link it carries; 0 for mails without one
+	EmailChangeID int64 // the email change whose link it carries (MailEmailConfirm, MailEmailChangeNotice)
 	Status        string
 	Attempts      int
 	NextAttemptAt time.Time
@@ -70,10 +75,10 @@ func (t *Tx) QueueMail(ctx context.Context, m OutboxMail) (string, error) {
 	now := unix(t.now)
 	_, err = t.tx.ExecContext(ctx, `
 		INSERT INTO outbox(id, kind, to_contact_id, to_email, to_name, about_id, about_name, about_email,
-			token_id, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			token_id, email_change_id, next_attempt_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, m.Kind, m.ToContactID, m.ToEmail, m.ToName, nullID(m.AboutID), m.AboutName, m.AboutEmail,
-		nullID(m.TokenID), now, now)
+		nullID(m.TokenID), nullID(m.EmailChangeID), now, now)
 	if err != nil {
 		return "", fmt.Errorf("store: queue %s mail to contact %d: %w", m.Kind, m.ToContactID, err)
 	}
@@ -120,14 +125,14 @@ func (t *Tx) QueueAutoLockNotices(ctx context.Context, locked Contact) (int, err
 }
 
 const outboxColumns = `id, kind, to_contact_id, to_email, to_name, coalesce(about_id, 0), about_name, about_email,
-	coalesce(token_id, 0), status, attempts, next_attempt_at, last_error, created_at, finished_at`
+	coalesce(token_id, 0), coalesce(email_change_id, 0), status, attempts, next_attempt_at, last_error, created_at, finished_at`
 
 func scanMail(row rowScanner) (OutboxMail, error) {
 	var m OutboxMail
 	var next, created int64
 	var finished sql.NullInt64
 	err := row.Scan(&m.ID, &m.Kind, &m.ToContactID, &m.ToEmail, &m.ToName, &m.AboutID, &m.AboutName, &m.AboutEmail,
-		&m.TokenID, &m.Status, &m.Attempts, &next, &m.LastError, &created, &finished)
+		&m.TokenID, &m.EmailChangeID, &m.Status, &m.Attempts, &next, &m.LastError, &created, &finished)
 	if err != nil {
 		return OutboxMail{}, err
 	}

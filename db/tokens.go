@@ -177,14 +177,15 @@ func (s *Store) TokenByRaw(ctx context.Context, raw string) (PasswordToken, erro
 	return t, nil
 }
 
-// CountResetLinksSince counts the reset links issued to a contact since t (Forgot password?
-// sends at most a few per hour).
-func (s *Store) CountResetLinksSince(ctx context.Context, contactID int64, since time.Time) (int, error) {
+// countLinksSince counts the links mailed to a contact since t: reset and set-your-password
+// links, and email changes (each asks a mailbox to act).
+func countLinksSince(ctx context.Context, q queryer, contactID int64, since time.Time) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM password_tokens
-		WHERE contact_id = ? AND purpose = 'reset' AND created_at > ?`, contactID, unix(since)).Scan(&n)
+	err := q.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM password_tokens WHERE contact_id = ?1 AND created_at > ?2) +
+		(SELECT count(*) FROM email_changes WHERE contact_id = ?1 AND created_at > ?2)`, contactID, unix(since)).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("store: count reset links of contact %d: %w", contactID, err)
+		return 0, fmt.Errorf("store: count links of contact %d: %w", contactID, err)
 	}
 	return n, nil
 }

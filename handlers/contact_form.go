@@ -79,7 +79,8 @@ func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
 }
 
 // Update saves the Edit contact form. A form filled before someone else saved the contact
-// comes back refilled with what is stored now, and says so.
+// comes back refilled with what is stored now, and says so. A new email waits for the new
+// address to confirm it, and the confirmation says so.
 func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	id, err := contactID(c)
 	if err != nil {
@@ -89,20 +90,26 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	updated, err := h.contacts.Update(c.UserContext(), actor, id, f, version)
 	if err != nil {
 		href := contactHref(id)
-		v := contactForm(actor, "Edit contact", href, href, updated.AccountName, f)
+		v := contactForm(actor, "Edit contact", href, href, updated.Contact.AccountName, f)
 		v.Version = version
 		if errors.Is(err, contacts.ErrEditConflict) {
-			v.Values, v.Version = updated.Fields(), updated.EditVersion()
+			v.Values, v.Version = updated.Contact.Fields(), updated.Contact.EditVersion()
 		}
 		return refuseForm(c, v, err)
 	}
-	return flashRedirect(c, flashSuccess, "Contact "+updated.Name()+" has been successfully updated.", contactHref(id))
+	text := "Contact " + updated.Contact.Name() + " has been successfully updated."
+	if ch := updated.EmailChange; ch.ID != 0 {
+		text += " A confirmation link has been sent to " + ch.NewEmail + ": the email changes when it is confirmed. " +
+			updated.Contact.Email + " has been told."
+	}
+	return flashRedirect(c, flashSuccess, text, contactHref(id))
 }
 
 // refuseForm shows the form again with what the rules refused, and what was typed.
 func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 	var fields contacts.FieldErrors
 	var taken *contacts.EmailTakenError
+	var tooMany *contacts.TooManyLinksError
 	status := fiber.StatusUnprocessableEntity
 	switch {
 	case errors.As(err, &fields):
@@ -121,6 +128,10 @@ func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 		v.Problem = "You can't remove your own Contact admin role."
 	case errors.Is(err, contacts.ErrLastAdmin):
 		v.Problem = "This contact is the last active contact admin of its account: keep the Contact admin role and the account, or make someone else a contact admin first."
+	case errors.Is(err, contacts.ErrThrottled):
+		v.Problem, status = "You have created many contacts in a short time. Wait a minute and try again.", fiber.StatusTooManyRequests
+	case errors.As(err, &tooMany):
+		v.Problem, status = tooManyLinks(tooMany, v.Values.Email), fiber.StatusTooManyRequests
 	default:
 		var policy *auth.PolicyError
 		if errors.As(err, &policy) {

@@ -125,6 +125,7 @@ func (h *Passwords) resetPage(c *fiber.Ctx, status int, f components.ResetPasswo
 func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
 	form := components.ResetPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
 	contact, err := h.contacts.SendResetLink(c.UserContext(), actor, form.Email)
+	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, ResetSentMessage(contact.Email), "/reset-password")
@@ -134,6 +135,8 @@ func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
 		form.Error = "None of your contacts has the user name " + form.Email + ". Check the spelling, or look the contact up in Manage your contacts."
 	case errors.Is(err, contacts.ErrContactLocked):
 		form.Error = lockedNoLink(contact.Name())
+	case errors.As(err, &tooMany):
+		form.Error = tooManyLinks(tooMany, contact.Email)
 	default:
 		return err
 	}
@@ -156,11 +159,14 @@ func (h *Passwords) SendResetLink(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	contact, err := h.contacts.SendResetLinkTo(c.UserContext(), actor, id)
+	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, ResetSentMessage(contact.Email), contactHref(id))
 	case errors.Is(err, contacts.ErrContactLocked):
 		return flashRedirect(c, flashError, lockedNoLink(contact.Name()), contactHref(id))
+	case errors.As(err, &tooMany):
+		return flashRedirect(c, flashError, tooManyLinks(tooMany, contact.Email), contactHref(id))
 	}
 	return err
 }
@@ -173,6 +179,7 @@ func (h *Passwords) ResendInvitation(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	contact, err := h.contacts.ResendInvitation(c.UserContext(), actor, id)
+	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, InvitationSentMessage(contact.Email, h.contacts.InviteTTL()), contactHref(id))
@@ -180,6 +187,8 @@ func (h *Passwords) ResendInvitation(c *fiber.Ctx, actor contacts.Actor) error {
 		return flashRedirect(c, flashError, contact.Name()+" has already set a password. Use Send password reset link instead.", contactHref(id))
 	case errors.Is(err, contacts.ErrContactLocked):
 		return flashRedirect(c, flashError, contact.Name()+" is locked out, so no invitation was sent. Unlock the contact first.", contactHref(id))
+	case errors.As(err, &tooMany):
+		return flashRedirect(c, flashError, tooManyLinks(tooMany, contact.Email), contactHref(id))
 	}
 	return err
 }
@@ -199,8 +208,13 @@ func (h *Passwords) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, ResetSentMessage(me.Contact.Email), "/")
 	case errors.As(err, &tooMany):
-		return flashRedirect(c, flashError, fmt.Sprintf("%d password reset links were sent to %s in the last hour. "+
-			"Use the newest one, or try again later.", tooMany.Sent, me.Contact.Email), "/")
+		return flashRedirect(c, flashError, tooManyLinks(tooMany, me.Contact.Email), "/")
 	}
 	return err
+}
+
+// tooManyLinks says why no link was sent to email: it had its hourly share of them.
+func tooManyLinks(e *contacts.TooManyLinksError, email string) string {
+	return fmt.Sprintf("%d emails with links were sent to %s in the last hour, the most the portal sends in an hour. "+
+		"Use the newest link, or try again later.", e.Sent, email)
 }

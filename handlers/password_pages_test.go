@@ -208,6 +208,9 @@ func TestLockAndEmailChangeVoidOpenLinks(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("edit: got %d, want 303: %s", resp.StatusCode, resp.Body)
 	}
+	if resp := useLink(e.Env, mailedPath(t, e.Env, "lukasz.k@northwind.example", confirmEmailPrefix)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("confirm the new address: got %d", resp.StatusCode)
+	}
 	if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
 		t.Errorf("link mailed to the old address: got %d, want 410", resp.StatusCode)
 	}

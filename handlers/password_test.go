@@ -496,7 +496,7 @@ func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
 			t.Fatalf("request %d: got %d to %q, want 303 to /", i, resp.StatusCode, resp.Header.Get("Location"))
 		}
 		home := b.Get("/")
-		if i <= contacts.MaxSelfServiceResets {
+		if i <= contacts.MaxLinksPerHour {
 			if got, want := testID(t, home.Body, "alert-success"), handlers.ResetSentMessage(e.member.Email); got != want {
 				t.Errorf("request %d: got %q, want %q", i, got, want)
 			}
@@ -505,8 +505,8 @@ func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
 		}
 		e.DeliverMail()
 	}
-	if got := len(e.SMTP.MessagesTo(e.member.Email)); got != contacts.MaxSelfServiceResets {
-		t.Errorf("got %d mails, want %d", got, contacts.MaxSelfServiceResets)
+	if got := len(e.SMTP.MessagesTo(e.member.Email)); got != contacts.MaxLinksPerHour {
+		t.Errorf("got %d mails, want %d", got, contacts.MaxLinksPerHour)
 	}
 	if resp := e.Browser().PostForm("/change-password", nil); resp.StatusCode == http.StatusOK {
 		t.Error("signed out: Change password answered 200")

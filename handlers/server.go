@@ -48,7 +48,10 @@ func New(d Deps) *fiber.App {
 		},
 	}))
 	app.Use(securityHeaders(d.Config.Secure()))
-	app.Use("/set-password", noReferrer) // before anything can answer, error pages included
+	// Pages opened by links with a token: before anything can answer, error pages included.
+	app.Use("/set-password", noReferrer)
+	app.Use("/confirm-email", noReferrer)
+	app.Use("/cancel-email-change", noReferrer)
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
 
@@ -72,6 +75,14 @@ func New(d Deps) *fiber.App {
 	app.Post("/reset-password", admin(passwords.SubmitReset))
 	app.Post("/contacts/:id<int>/reset-link", admin(passwords.SendResetLink))
 	app.Post("/contacts/:id<int>/invitation", admin(passwords.ResendInvitation))
+
+	emails := &EmailChanges{contacts: d.Contacts}
+	app.Get("/confirm-email/:token", emails.ShowConfirm)
+	app.Post("/confirm-email/:token", emails.Confirm)
+	app.Get("/cancel-email-change/:token", emails.ShowCancel)
+	app.Post("/cancel-email-change/:token", emails.Cancel)
+	app.Post("/contacts/:id<int>/email-change/resend", admin(emails.Resend))
+	app.Post("/contacts/:id<int>/email-change/cancel", admin(emails.CancelByAdmin))
 
 	// Exports are registered before any /contacts/:id route, so "export.csv" is never read
 	// as a contact id.

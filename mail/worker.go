@@ -120,28 +120,42 @@ func (w *Worker) process(ctx context.Context, m db.OutboxMail, r *Result) error 
 	now := w.store.Now()
 	v := components.Mail{Kind: m.Kind, ToName: headerText(m.ToName), ToEmail: m.ToEmail, AboutName: headerText(m.AboutName),
 		AboutEmail: m.AboutEmail, At: m.CreatedAt, LoginURL: w.baseURL + "/login", ForgotURL: w.baseURL + "/forgot-password"}
+	var err error
 	switch m.Kind {
 	case db.MailReset, db.MailInvite:
-		raw, tok, err := w.store.MintLink(ctx, m)
-		switch {
-		case errors.Is(err, db.ErrLinkExpired):
-			r.GivenUp++
-			w.log.Warn("mail given up: its link expired before it could be sent", "mail_id", m.ID, "kind", m.Kind,
-				"to", m.ToEmail, "attempts", m.Attempts, "last_error", m.LastError)
-			return w.store.FinishMail(ctx, m, db.MailGivenUp, "the link expired before the mail could be sent; last error: "+m.LastError)
-		case errors.Is(err, db.ErrLinkSuperseded):
-			r.Superseded++
-			w.log.Info("mail dropped: its link was used or voided, or the contact was locked", "mail_id", m.ID, "kind", m.Kind)
-			return w.store.FinishMail(ctx, m, db.MailSuperseded, err.Error())
-		case err != nil:
-			return err
+		var raw string
+		var tok db.PasswordToken
+		if raw, tok, err = w.store.MintLink(ctx, m); err == nil {
+			v.Link = w.baseURL + "/set-password/" + raw
+			v.ExpiresAt, v.ValidFor = tok.ExpiresAt, tok.TTL()
 		}
-		v.Link = w.baseURL + "/set-password/" + raw
-		v.ExpiresAt, v.ValidFor = tok.ExpiresAt, tok.TTL()
+	case db.MailEmailConfirm, db.MailEmailChangeNotice:
+		var raw string
+		var ch db.EmailChange
+		if raw, ch, err = w.store.MintEmailChangeLink(ctx, m); err == nil {
+			v.Link = w.baseURL + "/cancel-email-change/" + raw
+			if m.Kind == db.MailEmailConfirm {
+				v.Link = w.baseURL + "/confirm-email/" + raw
+			}
+			v.ExpiresAt, v.ValidFor, v.NewEmail = ch.ExpiresAt, ch.ExpiresAt.Sub(ch.CreatedAt), ch.NewEmail
+		}
 	case db.MailAutoLocked:
 		v.Link = fmt.Sprintf("%s/contacts/%d", w.baseURL, m.AboutID)
 	}
-	if m.TokenID == 0 && now.Sub(m.CreatedAt) > MaxNoticeAge {
+	switch {
+	case errors.Is(err, db.ErrLinkExpired):
+		r.GivenUp++
+		w.log.Warn("mail given up: its link expired before it could be sent", "mail_id", m.ID, "kind", m.Kind,
+			"to", m.ToEmail, "attempts", m.Attempts, "last_error", m.LastError)
+		return w.store.FinishMail(ctx, m, db.MailGivenUp, "the link expired before the mail could be sent; last error: "+m.LastError)
+	case errors.Is(err, db.ErrLinkSuperseded):
+		r.Superseded++
+		w.log.Info("mail dropped: what its link was for was done, voided or cancelled", "mail_id", m.ID, "kind", m.Kind)
+		return w.store.FinishMail(ctx, m, db.MailSuperseded, err.Error())
+	case err != nil:
+		return err
+	}
+	if v.ExpiresAt.IsZero() && now.Sub(m.CreatedAt) > MaxNoticeAge { // a notice without a link
 		r.GivenUp++
 		w.log.Warn("mail given up: too old", "mail_id", m.ID, "kind", m.Kind, "to", m.ToEmail, "attempts", m.Attempts)
 		return w.store.FinishMail(ctx, m, db.MailGivenUp, "not delivered within "+components.Duration(MaxNoticeAge)+"; last error: "+m.LastError)

@@ -66,13 +66,16 @@ func TestLinkMailArrivesWithBothPartsAndMessageID(t *testing.T) {
 	if link == "" {
 		t.Fatalf("no link under %s in text part:\n%s", linkPrefix, m.Text)
 	}
-	for _, want := range []string{"Hello Zoë Ærø,", "valid for 12 hours", "22 Nov 2026, 21:00 UTC"} {
+	if first, _, _ := strings.Cut(m.Text, "\n"); strings.TrimSpace(first) != "Hello," {
+		t.Errorf("first line %q, want a greeting that names nobody", first)
+	}
+	for _, want := range []string{"valid for 12 hours", "22 Nov 2026, 21:00 UTC"} {
 		if !strings.Contains(m.Text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, m.Text)
 		}
 	}
-	if !strings.Contains(m.HTML, `href="`+link+`"`) || !strings.Contains(m.HTML, "Zoë Ærø") {
-		t.Errorf("HTML part lacks the link or the name:\n%s", m.HTML)
+	if !strings.Contains(m.HTML, `href="`+link+`"`) {
+		t.Errorf("HTML part lacks the link:\n%s", m.HTML)
 	}
 	all, _ := env.Store.AllMail(env.Ctx)
 	if got, want := m.Header.Get("Message-Id"), "<"+all[0].ID+"@portal.example.test>"; got != want {
@@ -265,8 +268,11 @@ func TestAutoLockNoticeGoesToAdminsInScope(t *testing.T) {
 			continue
 		}
 		m := msgs[0]
-		if got, want := m.Subject(), "Søren Nielsen was locked out of the Customer Support Portal"; got != want {
+		if got, want := m.Subject(), "A colleague was locked out of the Customer Support Portal"; got != want {
 			t.Errorf("got subject %q, want %q", got, want)
+		}
+		if !strings.Contains(m.Text, "Søren Nielsen") {
+			t.Errorf("notice does not name the locked colleague:\n%s", m.Text)
 		}
 		want := "https://portal.example.test/contacts/" + strconv.FormatInt(victim.ID, 10)
 		if m.Link(want) != want {
@@ -358,35 +364,6 @@ func TestPruneKeepsQueuedMailAndRecentHistory(t *testing.T) {
 	env.SMTP.Start()
 	if r := env.DeliverMail(); r.Sent != 1 {
 		t.Errorf("got %+v, want ben's mail sent after the prune", r)
-	}
-}
-
-func TestHeaderInjectionThroughASubjectAddsNoHeader(t *testing.T) {
-	env := portaltest.New(t)
-	acc := env.Account("Northwind Traders", nil)
-	env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
-	eve := env.Contact(acc, "Eve\r\nBcc: x@evil.test", "Smith", "eve@northwind.example")
-	err := env.Store.Write(env.Ctx, func(tx *db.Tx) error {
-		_, err := tx.QueueAutoLockNotices(env.Ctx, eve)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.DeliverMail()
-	msgs := env.SMTP.Messages()
-	if len(msgs) != 1 {
-		t.Fatalf("got %d messages, want 1", len(msgs))
-	}
-	m := msgs[0]
-	if got := m.To; len(got) != 1 || got[0] != "maria@northwind.example" {
-		t.Errorf("got envelope recipients %v, want only maria", got)
-	}
-	if v := m.Header.Get("Bcc"); v != "" {
-		t.Errorf("got Bcc header %q, want none", v)
-	}
-	if got := m.Subject(); !strings.HasPrefix(got, "Eve Bcc: x@evil.test Smith was locked out") {
-		t.Errorf("got subject %q, want the name on one line", got)
 	}
 }
 
