@@ -13,9 +13,11 @@ import (
 // know UTF-8 (LibreOffice, Numbers, Python's utf-8-sig) skip it.
 const byteOrderMark = "\uFEFF"
 
-// CSV writes the rows as RFC 4180 CSV in UTF-8: a header row, CRLF line ends, fields quoted
-// when they hold a comma, quote or line break, quotes doubled, and every cell that a
-// spreadsheet would run as a formula neutralised (NeutralizeCell). It returns how many
+// CSV writes the rows as RFC 4180 CSV in UTF-8: a header row, CRLF line ends, every field
+// quoted with quotes doubled, and every cell that a spreadsheet would run as a formula
+// neutralised (NeutralizeCell). Every field is quoted, as OWASP advises, because the reader
+// chooses the separator: a spreadsheet set to ";" (German or French Excel, LibreOffice) would
+// split an unquoted "Bob;=2*21;x" and run its middle as a formula. It returns how many
 // contacts it wrote. Each row is built straight into the output buffer, with no allocation
 // per row or field: CSV runs close to the speed of SQLite itself.
 func CSV(w io.Writer, rows Rows) (int, error) {
@@ -40,13 +42,13 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 		line = appendCSVCell(append(line, ','), r.Email)
 		line = appendCSVCell(append(line, ','), r.Account)
 		line = appendCSVCell(append(line, ','), r.Roles)
-		line = append(append(line, ','), statusLabel(r.Status)...)
+		line = appendCSVCell(append(line, ','), []byte(statusLabel(r.Status)))
 		scratch = appendLockReason(scratch[:0], r)
 		line = appendCSVCell(append(line, ','), scratch)
 		line = appendCSVCell(append(line, ','), r.Phone)
 		line = appendCSVCell(append(line, ','), r.JobTitle)
-		line = appendDate(append(line, ','), r.LastLogin)
-		line = appendDate(append(line, ','), r.Created)
+		line = append(appendDate(append(line, ',', '"'), r.LastLogin), '"')
+		line = append(appendDate(append(line, ',', '"'), r.Created), '"')
 		line = append(line, '\r', '\n')
 		n++
 		_, err := bw.Write(line)
@@ -58,15 +60,11 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 	return n, bw.Flush()
 }
 
-// appendCSVCell appends v as one CSV field: neutralised when formula-like, quoted when it
-// must be (or when neutralised, as OWASP advises), quotes doubled.
+// appendCSVCell appends v as one quoted CSV field, neutralised when formula-like, quotes
+// doubled.
 func appendCSVCell(dst, v []byte) []byte {
-	neutralize := formulaLike(v)
-	if !neutralize && !bytes.ContainsAny(v, ",\"\r\n") {
-		return append(dst, v...)
-	}
 	dst = append(dst, '"')
-	if neutralize {
+	if formulaLike(v) {
 		dst = append(dst, '\'')
 	}
 	for {
