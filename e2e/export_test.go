@@ -85,7 +85,7 @@ func TestExports(t *testing.T) {
 		t.Fatalf("Export CSV: got %d rows (header %q), want a header with Email and the 3 contacts in scope", len(rows), rows[0])
 	}
 	all := string(data)
-	for _, want := range []string{"\uFEFFFirst name,Last name,Email", "Zoë,Zimmermann,zoe@acme.example", "lukasz@acme.example", "Łukasz", p.admin.Email} {
+	for _, want := range []string{"\uFEFF\"First name\",\"Last name\",\"Email\"", "\"Zoë\",\"Zimmermann\",\"zoe@acme.example\"", "lukasz@acme.example", "Łukasz", p.admin.Email} {
 		if !strings.Contains(all, want) {
 			t.Errorf("Export CSV lacks %q:\n%s", want, all)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -597,7 +598,11 @@ func TestExportLimitsAndStops(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("export after the stalled clients left: got %d, want 200", resp.StatusCode)
 	}
-	records, err := csv.NewReader(resp.Body).ReadAll()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF")))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
