@@ -2,10 +2,10 @@ package handlers_test
 
 import (
 	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"fmt"
-	"bytes"
 	"io"
 	"net"
 	"net/http"
