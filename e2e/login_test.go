@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp/kb"
@@ -131,4 +132,30 @@ func TestFollowUpMenuByKeyboard(t *testing.T) {
 	tb.tabTo(item)
 	tb.press("\r")
 	tb.waitPath("/my-contacts")
+}
+
+// TestNoPageSnapshotsOutliveTheSession is issue 14's htmx history cache: after logging out,
+// sessionStorage still held snapshots of signed-in pages, with emails and a CSRF token.
+// Signed-in pages are never kept there; Back still works (the page is fetched again).
+func TestNoPageSnapshotsOutliveTheSession(t *testing.T) {
+	p := startAdminPortal(t)
+	p.Contact(p.child, "Zoë", "Zimmermann", "zoe@acme.example")
+	tb := p.openMyContacts(t)
+	tb.clickAndLoad(link("Manage your contacts"))
+	tb.waitFor(rowOf("Zoë Zimmermann"))
+	tb.typeInto(field("Search by name or email"), "Zimmermann")
+	tb.until("the search to reach the URL", `location.search.includes("Zimmermann")`)
+	tb.typeInto(field("Search by name or email"), "Nobody")
+	tb.until("the search to reach the URL", `location.search.includes("Nobody")`)
+	eval[bool](tb, `history.back(); true`)
+	tb.until("Back to show Zoë again", `document.body.textContent.includes("zoe@acme.example")`)
+	stored := `JSON.stringify(Object.entries(sessionStorage))`
+	if got := eval[string](tb, stored); strings.Contains(got, "acme.example") || strings.Contains(got, "_csrf") {
+		t.Errorf("sessionStorage while signed in holds page data: %.300s", got)
+	}
+	tb.clickAndLoad(button("Log out"))
+	tb.waitFor(field("User name"))
+	if got := eval[string](tb, stored); strings.Contains(got, "acme.example") || strings.Contains(got, "_csrf") {
+		t.Errorf("sessionStorage after logging out holds page data: %.300s", got)
+	}
 }
