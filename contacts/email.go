@@ -94,16 +94,9 @@ func (s *Service) CancelEmailChangeByLink(ctx context.Context, raw, remoteIP str
 func (s *Service) ResendEmailChange(ctx context.Context, actor Actor, id int64) (db.EmailChange, error) {
 	var ch db.EmailChange
 	err := s.store.Write(ctx, func(tx *db.Tx) error {
-		c, err := tx.ContactForChange(ctx, actor.Scope, id)
+		c, open, err := waitingChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
-		}
-		open, ok, err := tx.OpenEmailChange(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNoEmailChange
 		}
 		if err := withinLinkLimit(ctx, tx, id); err != nil {
 			return err
@@ -120,16 +113,9 @@ func (s *Service) ResendEmailChange(ctx context.Context, actor Actor, id int64) 
 // CancelEmailChange cancels the waiting email change of contact id of the actor's scope.
 func (s *Service) CancelEmailChange(ctx context.Context, actor Actor, id int64) error {
 	return s.store.Write(ctx, func(tx *db.Tx) error {
-		c, err := tx.ContactForChange(ctx, actor.Scope, id)
+		c, open, err := waitingChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
-		}
-		open, ok, err := tx.OpenEmailChange(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return ErrNoEmailChange
 		}
 		if err := tx.CancelEmailChanges(ctx, id); err != nil {
 			return err
@@ -137,4 +123,18 @@ func (s *Service) CancelEmailChange(ctx context.Context, actor Actor, id int64) 
 		return tx.Audit(ctx, db.Event{Action: db.ActionEmailChangeCancelled, ActorID: actor.ID(), TargetID: id,
 			AccountID: c.AccountID, RemoteIP: actor.RemoteIP, Detail: "the change to " + open.NewEmail + " was cancelled"})
 	})
+}
+
+// waitingChange reads contact id of the actor's scope and its email change that waits for
+// the new address (ErrNoEmailChange when there is none).
+func waitingChange(ctx context.Context, tx *db.Tx, actor Actor, id int64) (db.Contact, db.EmailChange, error) {
+	c, err := tx.ContactForChange(ctx, actor.Scope, id)
+	if err != nil {
+		return db.Contact{}, db.EmailChange{}, err
+	}
+	open, ok, err := tx.OpenEmailChange(ctx, id)
+	if err == nil && !ok {
+		err = ErrNoEmailChange
+	}
+	return c, open, err
 }

@@ -148,6 +148,19 @@ func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	return c, nil
 }
 
+// readContact reads the one contact that where (a WHERE clause over contacts c) selects:
+// ErrNotFound when there is none.
+func readContact(ctx context.Context, q queryer, what, where string, args ...any) (Contact, error) {
+	c, err := scanContact(q.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Contact{}, ErrNotFound
+	}
+	if err != nil {
+		return Contact{}, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return c, nil
+}
+
 func parseRoles(s string) []Role {
 	if s == "" {
 		return nil // most contacts have no role: no allocation for them
@@ -225,40 +238,17 @@ func (t *Tx) setRoles(ctx context.Context, contactID int64, roles []Role) error 
 // code that already holds the id from a trusted place (a session, a token). Handlers acting
 // on other contacts use ContactInScope.
 func (s *Store) ContactByID(ctx context.Context, id int64) (Contact, error) {
-	c, err := scanContact(s.read.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+`WHERE c.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, ErrNotFound
-	}
-	if err != nil {
-		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
-	}
-	return c, nil
+	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ?`, id)
 }
 
 // ContactInScope reads one contact if it belongs to an account in sc; otherwise ErrNotFound.
 func (s *Store) ContactInScope(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	c, err := scanContact(s.read.QueryRowContext(ctx,
-		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+sc.inList(), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, ErrNotFound
-	}
-	if err != nil {
-		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
-	}
-	return c, nil
+	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
 }
 
 // ContactByEmail finds a contact by email, case-insensitively, across the whole portal.
 func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, error) {
-	c, err := scanContact(s.read.QueryRowContext(ctx,
-		`SELECT `+contactColumns+contactFrom+`WHERE c.email_key = ?`, FoldKey(email)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, ErrNotFound
-	}
-	if err != nil {
-		return Contact{}, fmt.Errorf("store: contact by email: %w", err)
-	}
-	return c, nil
+	return readContact(ctx, s.read, "contact by email", `WHERE c.email_key = ?`, FoldKey(email))
 }
 
 // Credentials reads the contact whose user name is email, for signing in, with its stored
@@ -282,27 +272,12 @@ func (s *Store) Credentials(ctx context.Context, email string) (Contact, string,
 
 // ContactForChange reads a contact of sc inside tx, for the rules of an action on it.
 func (t *Tx) ContactForChange(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	c, err := scanContact(t.tx.QueryRowContext(ctx,
-		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+sc.inList(), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, ErrNotFound
-	}
-	if err != nil {
-		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
-	}
-	return c, nil
+	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
 }
 
 // ContactByID reads a contact inside tx by an id that came from a trusted place (a link).
 func (t *Tx) ContactByID(ctx context.Context, id int64) (Contact, error) {
-	c, err := scanContact(t.tx.QueryRowContext(ctx, `SELECT `+contactColumns+contactFrom+`WHERE c.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Contact{}, ErrNotFound
-	}
-	if err != nil {
-		return Contact{}, fmt.Errorf("store: contact %d: %w", id, err)
-	}
-	return c, nil
+	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ?`, id)
 }
 
 // otherActiveAdmins counts the active contact admins of an account other than one contact.

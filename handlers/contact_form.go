@@ -64,15 +64,11 @@ func (h *Contacts) Create(c *fiber.Ctx, actor contacts.Actor) error {
 
 // Edit is the Edit contact form, filled with the contact's fields.
 func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
-	id, err := contactID(c)
+	p, err := h.page(c, actor)
 	if err != nil {
 		return err
 	}
-	p, err := h.contacts.Page(c.UserContext(), actor, id)
-	if err != nil {
-		return err
-	}
-	href := contactHref(id)
+	href := contactHref(p.Contact.ID)
 	v := contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, p.Contact.Fields())
 	v.Version = p.Contact.EditVersion()
 	return renderForm(c, fiber.StatusOK, v)

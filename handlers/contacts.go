@@ -79,11 +79,7 @@ func (h *Contacts) List(c *fiber.Ctx, actor contacts.Actor) error {
 
 // Show is a contact's page.
 func (h *Contacts) Show(c *fiber.Ctx, actor contacts.Actor) error {
-	id, err := contactID(c)
-	if err != nil {
-		return err
-	}
-	p, err := h.contacts.Page(c.UserContext(), actor, id)
+	p, err := h.page(c, actor)
 	if err != nil {
 		return err
 	}
@@ -135,6 +131,15 @@ func lockAnswer(c *fiber.Ctx, p contacts.Page, err error, done string) error {
 		return flashRedirect(c, flash.Kind, flash.Text, contactHref(p.Contact.ID))
 	}
 	return render(c, status, components.ContactDetailsFragment(p, &flash), nil)
+}
+
+// page reads the page of the contact the route names.
+func (h *Contacts) page(c *fiber.Ctx, actor contacts.Actor) (contacts.Page, error) {
+	id, err := contactID(c)
+	if err != nil {
+		return contacts.Page{}, err
+	}
+	return h.contacts.Page(c.UserContext(), actor, id)
 }
 
 func contactHref(id int64) string { return fmt.Sprintf("/contacts/%d", id) }
