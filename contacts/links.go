@@ -9,6 +9,7 @@ import (
 
 	"portal/auth"
 	"portal/db"
+	"portal/throttle"
 	"portal/validate"
 )
 
@@ -103,7 +104,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
 	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	email = strings.TrimSpace(email)
-	if !s.linkLimiter.Allow(remoteIP) {
+	if !s.linkLimiter.Allow(throttle.Key(remoteIP)) {
 		return ErrThrottled
 	}
 	if validate.Email(email) != nil {
@@ -140,12 +141,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 	if err != nil {
 		return err
 	}
-	select {
-	case <-time.After(time.Until(answerAt)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait(ctx, time.Until(answerAt))
 }
 
 // Link is a usable reset or set-your-password link and its contact.
@@ -188,7 +184,7 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 	}
 	contact := link.Contact
 	switch {
-	case !s.linkLimiter.Allow(remoteIP):
+	case !s.linkLimiter.Allow(throttle.Key(remoteIP)):
 		return link, ErrThrottled
 	case password == "":
 		return link, ErrPasswordMissing

@@ -12,11 +12,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"portal/app"
 	"portal/db"
 	"portal/portaltest"
 	"portal/session"
-	"portal/throttle"
 )
 
 // loginEnv is a portal with one account and a contact admin and a contact without roles.
@@ -140,8 +138,7 @@ func TestTenWrongPasswordsLockTheContact(t *testing.T) {
 }
 
 func TestParallelWrongPasswordsCountExactlyAndLockOnce(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(1000, time.Millisecond, 10, nil))}})
+	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "1000", "--login-throttle-interval", "1ms"}})
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
@@ -183,8 +180,7 @@ func TestSuccessAndQuietHoursResetTheCount(t *testing.T) {
 }
 
 func TestLoginThrottlesOneAddress(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(3, time.Hour, 10, nil))}})
+	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "3", "--login-throttle-interval", "1h"}})
 	b := e.Browser()
 	for i := 0; i < 3; i++ {
 		b.Login(e.member.Email, "wrong password number")
