@@ -138,7 +138,9 @@ func TestTenWrongPasswordsLockTheContact(t *testing.T) {
 }
 
 func TestParallelWrongPasswordsCountExactlyAndLockOnce(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "1000", "--login-throttle-interval", "1ms"}})
+	// The back-off delays attempts that start after others failed, and counts nothing itself.
+	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "1000", "--login-throttle-interval", "1ms",
+		"--login-backoff", "10ms", "--login-backoff-max", "50ms"}})
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)

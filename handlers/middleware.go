@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -142,8 +144,82 @@ func loadViewer(sessions *session.Store) fiber.Handler {
 	}
 }
 
-// clientIP is the address the request came from, for throttles and the audit log.
-func clientIP(c *fiber.Ctx) string { return c.IP() }
+const clientIPKey = "client_ip"
+
+// clientAddress finds the address each request came from, once, for clientIP.
+func clientAddress(trusted []netip.Prefix) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(clientIPKey, forwardedClient(peer(c), trusted, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)).String())
+		return c.Next()
+	}
+}
+
+// clientIP is the address the request came from, for throttles and the audit log (see
+// forwardedClient). A request that never reached the middleware (one the HTTP parser
+// refused) has its TCP peer's.
+func clientIP(c *fiber.Ctx) string {
+	if ip, ok := c.Locals(clientIPKey).(string); ok {
+		return ip
+	}
+	return peer(c).String()
+}
+
+// peer is the TCP peer's address, IPv4 in its own form.
+func peer(c *fiber.Ctx) netip.Addr {
+	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return a.Unmap()
+}
+
+// forwardedClient is the client's address of a request from peer. A peer outside the
+// trusted proxies is the client, whatever X-Forwarded-For it sends. A trusted proxy
+// appends the address it saw to X-Forwarded-For, so the list is read from the right: each
+// hop that is itself a trusted proxy passes the question on to the hop on its left, and
+// the first hop that is not one is the client. Everything further left was written by the
+// client and is never believed (Fiber's c.IP() with a proxy header returns the left-most
+// hop, which lets any client choose its own address). A hop that is not an address stops
+// the walk at the trusted proxy that passed it on.
+func forwardedClient(peer netip.Addr, trusted []netip.Prefix, forwardedFor [][]byte) netip.Addr {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	client := peer
+	if !isTrusted(client) {
+		return client
+	}
+	for i := len(forwardedFor) - 1; i >= 0; i-- { // several header lines are one list, in order
+		hops := strings.Split(string(forwardedFor[i]), ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			hop, ok := parseHop(hops[j])
+			if !ok {
+				return client
+			}
+			client = hop
+			if !isTrusted(client) {
+				return client
+			}
+		}
+	}
+	return client // a request from inside the trusted network, or from a proxy itself
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, perhaps with a port.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
 
 // requireSignedIn sends signed-out visitors to the login page, and back here afterwards.
 func requireSignedIn(c *fiber.Ctx) error {

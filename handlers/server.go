@@ -47,6 +47,7 @@ func New(d Deps) *fiber.App {
 			d.Log.Error("panic", "path", c.Path(), "panic", e)
 		},
 	}))
+	app.Use(clientAddress(d.Config.TrustedProxies))
 	app.Use(securityHeaders(d.Config.Secure()))
 	app.Use("/set-password", noReferrer) // before anything can answer, error pages included
 	app.Get("/healthz", health(d.Store))
