@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,23 +29,59 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // Served over https, browsers are also told to never use plain http for it again.
 func securityHeaders(secure bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if secure {
-			c.Response().Header.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return setSecurityHeaders(c)
+		setSecurityHeaders(c, secure)
+		return c.Next()
 	}
 }
 
-func setSecurityHeaders(c *fiber.Ctx) error {
+func setSecurityHeaders(c *fiber.Ctx, secure bool) {
 	h := &c.Response().Header
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	h.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
 	h.Set(fiber.HeaderCacheControl, "no-store")
+}
+
+// closeOnAmbiguousLength closes the connection after answering a request that carries both
+// Content-Length and Transfer-Encoding, as RFC 9112 (6.3) requires. Its body was read by
+// Transfer-Encoding, but something in front may have read it by Content-Length and taken
+// the rest for a second request: keeping the connection open would let that request be
+// smuggled past it. The header parser keeps only the chunked length, so the raw headers
+// are looked at, and only for chunked requests (rare: browsers send lengths).
+func closeOnAmbiguousLength(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	if h.ContentLength() == -1 && hasHeaderLine(h.RawHeaders(), fiber.HeaderContentLength) {
+		c.Context().SetConnectionClose()
+	}
 	return c.Next()
+}
+
+// hasHeaderLine reports whether raw header lines include one named name.
+func hasHeaderLine(raw []byte, name string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if key, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(strings.TrimSpace(string(key)), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// securityHeadersSet reports whether the response has its security headers already (the
+// middleware ran).
+func securityHeadersSet(c *fiber.Ctx) bool {
+	return len(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy)) > 0
 }
 
 const staticRoute = static.Prefix + ":file"
