@@ -211,9 +211,16 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 			raw = h
 		}
 	}
-	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure", "Max-Age=43200", "Path=/"} {
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure", "Path=/"} {
 		if !strings.Contains(raw, want) {
 			t.Errorf("session cookie %q lacks %s", raw, want)
+		}
+	}
+	// A browser-session cookie: the browser forgets it when it closes; the server enforces
+	// the idle and absolute limits (TestSessionTimeouts).
+	for _, lifetime := range []string{"Max-Age", "Expires"} {
+		if strings.Contains(raw, lifetime) {
+			t.Errorf("session cookie %q has a %s, want none (a browser-session cookie)", raw, lifetime)
 		}
 	}
 	if b.Cookie("portal_csrf").Value == csrfBefore {
