@@ -54,7 +54,7 @@ func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact
 	if contact.Locked() {
 		return ErrContactLocked
 	}
-	return s.store.Write(ctx, func(tx *db.Tx) error {
+	return s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "by " + actor.Contact.Name() + " (Reset password)"})
 		return err
@@ -73,7 +73,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 	case contact.Locked():
 		return contact, ErrContactLocked
 	}
-	return contact, s.store.Write(ctx, func(tx *db.Tx) error {
+	return contact, s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "sent again by " + actor.Contact.Name()})
 		return err

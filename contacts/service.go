@@ -107,6 +107,26 @@ func (s *Service) Admin(ctx context.Context, contact db.Contact, remoteIP string
 	return Actor{Contact: contact, Scope: sc, RemoteIP: remoteIP}, nil
 }
 
+// writeAsAdmin runs fn in a write transaction that first confirms, inside it, that the
+// actor is still an active contact admin of its account (ErrNotAdmin otherwise). The
+// request was let through before the transaction began: an admin locked, demoted or moved
+// meanwhile must not have its change committed. The system (the command line) acts on the
+// operator's authority and is not checked.
+func (s *Service) writeAsAdmin(ctx context.Context, actor Actor, fn func(*db.Tx) error) error {
+	return s.store.Write(ctx, func(tx *db.Tx) error {
+		if actor.ID() != 0 {
+			ok, err := tx.IsActiveAdmin(ctx, actor.ID(), actor.Contact.AccountID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrNotAdmin
+			}
+		}
+		return fn(tx)
+	})
+}
+
 // Now is the clock the rules read.
 func (s *Service) Now() time.Time { return s.store.Now() }
 
