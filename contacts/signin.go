@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"time"
@@ -31,7 +32,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) 
 	if email == "" || password == "" {
 		return db.Contact{}, ErrMissingCredentials
 	}
-	name := db.FoldKey(email)
+	name := backoffKey(email)
 	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
 		return db.Contact{}, err
 	}
@@ -43,6 +44,13 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) 
 		s.loginBackoff.Failed(name)
 	}
 	return contact, err
+}
+
+// backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
+// remembered name costs the same few bytes however long the name typed.
+func backoffKey(email string) string {
+	sum := sha256.Sum256([]byte(db.FoldKey(email)))
+	return string(sum[:])
 }
 
 // wait sleeps d on the wall clock, or until ctx ends.
