@@ -24,8 +24,8 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 		if !securityHeadersSet(c) {
 			// The HTTP parser refused the request (a malformed request line, headers or body
 			// too large), so no middleware ran: the page still gets the headers, and a message
-			// of ours instead of the parser's, which quotes the request.
-			// The path may be a password link's: its token stays out of any Referer.
+			// of ours instead of the parser's, which quotes the request. No Referer at all:
+			// the path may be a password link's.
 			setSecurityHeaders(c, d.Config.Secure())
 			c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 			message = messageFor(status)
