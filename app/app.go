@@ -45,14 +45,9 @@ type App struct {
 type Option func(*options)
 
 type options struct {
-	now          func() time.Time
-	hasher       *auth.Hasher
-	loginLimiter *throttle.Limiter
+	now    func() time.Time
+	hasher *auth.Hasher
 }
-
-// WithLoginLimiter replaces the per-address login throttle (tests that send many logins
-// from one address loosen it).
-func WithLoginLimiter(l *throttle.Limiter) Option { return func(o *options) { o.loginLimiter = l } }
 
 // WithHasher replaces the password hasher (tests use cheaper parameters to stay fast).
 func WithHasher(h *auth.Hasher) Option { return func(o *options) { o.hasher = h } }
@@ -91,8 +86,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
+	t := cfg.Throttles
 	rules := contacts.New(store, o.hasher, log, contacts.Settings{LockoutThreshold: cfg.LockoutThreshold,
-		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter, LoginLimiter: o.loginLimiter})
+		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
+		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
+		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
+		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
 		CSRFKey: []byte(secret)})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,6 +25,25 @@ type Config struct {
 	LockoutThreshold int
 	InviteTTL        time.Duration
 	AutoUnlockAfter  time.Duration // 0: automatic locks stay until an admin or a reset lifts them
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is believed; empty: the
+	// TCP peer is the client.
+	TrustedProxies []netip.Prefix
+	Throttles      Throttles
+}
+
+// Throttles are the limits that slow password guessing. Per client address (an IPv6
+// address counts by its /64): LoginBurst sign-ins at once, then one more every
+// LoginInterval; LinkBurst and LinkInterval likewise for the forms anyone can post without
+// signing in (Forgot password? and setting a password through a link). Per user name:
+// each failed sign-in in a row delays the answer to the next attempt on that name, from
+// LoginBackoff (0: off) doubling up to LoginBackoffMax.
+type Throttles struct {
+	LoginBurst      int
+	LoginInterval   time.Duration
+	LinkBurst       int
+	LinkInterval    time.Duration
+	LoginBackoff    time.Duration
+	LoginBackoffMax time.Duration
 }
 
 // SMTP is the relay mail goes through; an empty Host writes mail to the log instead.
@@ -62,6 +82,13 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	threshold := fs.String("lockout-threshold", env("PORTAL_LOCKOUT_THRESHOLD", "10"), "failed logins in a row that lock a contact, 1..100 (PORTAL_LOCKOUT_THRESHOLD)")
 	inviteTTL := fs.String("invite-ttl", env("PORTAL_INVITE_TTL", "168h"), "how long a set-your-password link stays valid (PORTAL_INVITE_TTL)")
 	autoUnlock := fs.String("auto-unlock", env("PORTAL_AUTO_UNLOCK", "0"), "lift automatic locks after this long; 0 keeps them (PORTAL_AUTO_UNLOCK)")
+	proxies := fs.String("trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: the peer address is the client (PORTAL_TRUSTED_PROXIES)")
+	loginBurst := fs.String("login-throttle-burst", env("PORTAL_LOGIN_THROTTLE_BURST", "20"), "sign-ins one client address may try at once (PORTAL_LOGIN_THROTTLE_BURST)")
+	loginInterval := fs.String("login-throttle-interval", env("PORTAL_LOGIN_THROTTLE_INTERVAL", "6s"), "then one more sign-in per address every this long (PORTAL_LOGIN_THROTTLE_INTERVAL)")
+	linkBurst := fs.String("link-throttle-burst", env("PORTAL_LINK_THROTTLE_BURST", "10"), "Forgot password? and set-password posts one client address may send at once (PORTAL_LINK_THROTTLE_BURST)")
+	linkInterval := fs.String("link-throttle-interval", env("PORTAL_LINK_THROTTLE_INTERVAL", "30s"), "then one more per address every this long (PORTAL_LINK_THROTTLE_INTERVAL)")
+	backoff := fs.String("login-backoff", env("PORTAL_LOGIN_BACKOFF", "50ms"), "delay of the next sign-in on a user name after one failure, doubled with each further failure in a row; 0 turns it off (PORTAL_LOGIN_BACKOFF)")
+	backoffMax := fs.String("login-backoff-max", env("PORTAL_LOGIN_BACKOFF_MAX", "5s"), "longest such delay (PORTAL_LOGIN_BACKOFF_MAX)")
 
 	return func() (Config, error) {
 		c := Config{
@@ -112,11 +139,70 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		if err != nil || c.AutoUnlockAfter < 0 {
 			errs = append(errs, fmt.Errorf("--auto-unlock %q: want a duration such as 30m, or 0 for off", *autoUnlock))
 		}
+		if c.TrustedProxies, err = parsePrefixes(*proxies); err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies %q: %w; want CIDRs such as 127.0.0.1/32,10.0.0.0/8", *proxies, err))
+		}
+		c.Throttles, err = parseThrottles(*loginBurst, *loginInterval, *linkBurst, *linkInterval, *backoff, *backoffMax)
+		errs = append(errs, err)
 		if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 			errs = append(errs, errors.New("--session-secret: use at least 32 characters"))
 		}
 		return c, errors.Join(errs...)
 	}
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address stands for itself alone.
+// IPv4-mapped IPv6 prefixes become IPv4 ones, as peer addresses are compared in that form.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, field := range strings.Split(list, ",") {
+		field = strings.TrimSpace(field)
+		if field == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(field)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(field)
+			if aerr != nil || addr.Zone() != "" {
+				return nil, fmt.Errorf("%q is not a CIDR", field)
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+func parseThrottles(loginBurst, loginInterval, linkBurst, linkInterval, backoff, backoffMax string) (Throttles, error) {
+	var t Throttles
+	var errs []error
+	burst := func(flag, v string) int {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("--%s %q: want a whole number of at least 1", flag, v))
+		}
+		return n
+	}
+	duration := func(flag, v string, least, most time.Duration) time.Duration {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < least || d > most {
+			errs = append(errs, fmt.Errorf("--%s %q: want a duration from %v to %v", flag, v, least, most))
+		}
+		return d
+	}
+	t.LoginBurst = burst("login-throttle-burst", loginBurst)
+	t.LoginInterval = duration("login-throttle-interval", loginInterval, time.Nanosecond, 24*time.Hour)
+	t.LinkBurst = burst("link-throttle-burst", linkBurst)
+	t.LinkInterval = duration("link-throttle-interval", linkInterval, time.Nanosecond, 24*time.Hour)
+	t.LoginBackoff = duration("login-backoff", backoff, 0, time.Minute)
+	t.LoginBackoffMax = duration("login-backoff-max", backoffMax, 0, time.Minute)
+	if t.LoginBackoffMax < t.LoginBackoff {
+		errs = append(errs, fmt.Errorf("--login-backoff-max %q: want at least --login-backoff (%s)", backoffMax, backoff))
+	}
+	return t, errors.Join(errs...)
 }
 
 // Parse is Flags on a fresh flag set for a command named name: it parses args and returns

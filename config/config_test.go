@@ -2,6 +2,8 @@ package config
 
 import (
 	"io"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -38,8 +40,10 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{Addr: "127.0.0.1:8080", DBPath: "./portal.db", BaseURL: "http://127.0.0.1:8080", LockoutThreshold: 10,
-		InviteTTL: 7 * 24 * time.Hour, SMTP: SMTP{Port: 587, From: "portal@localhost", TLS: "starttls"}}
-	if c != want {
+		InviteTTL: 7 * 24 * time.Hour, SMTP: SMTP{Port: 587, From: "portal@localhost", TLS: "starttls"},
+		Throttles: Throttles{LoginBurst: 20, LoginInterval: 6 * time.Second, LinkBurst: 10, LinkInterval: 30 * time.Second,
+			LoginBackoff: 50 * time.Millisecond, LoginBackoffMax: 5 * time.Second}}
+	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults %+v, want %+v", c, want)
 	}
 	if c.Secure() {
@@ -61,10 +65,57 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"--session-secret", "short"}, "32 characters"},
 		{[]string{"--invite-ttl", "5m"}, "invite-ttl"},
 		{[]string{"--smtp-from", "nobody"}, "email address"},
+		{[]string{"--trusted-proxies", "127.0.0.1/33"}, "trusted-proxies"},
+		{[]string{"--trusted-proxies", "proxy.example.com"}, "trusted-proxies"},
+		{[]string{"--trusted-proxies", "fe80::1%eth0"}, "trusted-proxies"},
+		{[]string{"--login-throttle-burst", "0"}, "login-throttle-burst"},
+		{[]string{"--login-throttle-interval", "0s"}, "login-throttle-interval"},
+		{[]string{"--link-throttle-burst", "many"}, "link-throttle-burst"},
+		{[]string{"--link-throttle-interval", "-1s"}, "link-throttle-interval"},
+		{[]string{"--login-backoff", "2m"}, "login-backoff"},
+		{[]string{"--login-backoff", "1s", "--login-backoff-max", "500ms"}, "at least --login-backoff"},
 	} {
 		_, _, err := Parse("serve", tc.args, func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	env := map[string]string{"PORTAL_TRUSTED_PROXIES": "127.0.0.1/32, 10.1.2.3/8,::1 ,2001:db8::/48,::ffff:192.168.0.0/112,"}
+	c, _, err := Parse("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	// Masked to the network, a bare address stands for itself, IPv4-mapped becomes IPv4.
+	want := []string{"127.0.0.1/32", "10.0.0.0/8", "::1/128", "2001:db8::/48", "192.168.0.0/16"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("trusted proxies %v, want %v", got, want)
+	}
+	if !c.TrustedProxies[4].Contains(netip.MustParseAddr("192.168.7.7")) {
+		t.Error("192.168.0.0/16 does not contain 192.168.7.7")
+	}
+	c, _, err = Parse("serve", nil, func(string) string { return "" }, io.Discard)
+	if err != nil || len(c.TrustedProxies) != 0 {
+		t.Errorf("default trusted proxies %v (err %v), want none: the peer is the client", c.TrustedProxies, err)
+	}
+}
+
+func TestThrottleFlags(t *testing.T) {
+	env := map[string]string{"PORTAL_LOGIN_THROTTLE_BURST": "100", "PORTAL_LINK_THROTTLE_INTERVAL": "1m",
+		"PORTAL_LOGIN_BACKOFF": "0"}
+	c, _, err := Parse("serve", []string{"--login-throttle-interval", "2s", "--link-throttle-burst", "3",
+		"--login-backoff-max", "0"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Throttles{LoginBurst: 100, LoginInterval: 2 * time.Second, LinkBurst: 3, LinkInterval: time.Minute}
+	if c.Throttles != want {
+		t.Errorf("throttles %+v, want %+v", c.Throttles, want)
 	}
 }

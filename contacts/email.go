@@ -93,7 +93,7 @@ func (s *Service) CancelEmailChangeByLink(ctx context.Context, raw, remoteIP str
 // the old address again. It counts toward the contact's hourly limit of links.
 func (s *Service) ResendEmailChange(ctx context.Context, actor Actor, id int64) (db.EmailChange, error) {
 	var ch db.EmailChange
-	err := s.store.Write(ctx, func(tx *db.Tx) error {
+	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		c, open, err := waitingChange(ctx, tx, actor, id)
 		if err != nil {
 			return err
@@ -112,7 +112,7 @@ func (s *Service) ResendEmailChange(ctx context.Context, actor Actor, id int64) 
 
 // CancelEmailChange cancels the waiting email change of contact id of the actor's scope.
 func (s *Service) CancelEmailChange(ctx context.Context, actor Actor, id int64) error {
-	return s.store.Write(ctx, func(tx *db.Tx) error {
+	return s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		c, open, err := waitingChange(ctx, tx, actor, id)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 
 	"portal/auth"
 	"portal/db"
+	"portal/throttle"
 	"portal/validate"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact
 	if contact.Locked() {
 		return ErrContactLocked
 	}
-	return s.store.Write(ctx, func(tx *db.Tx) error {
+	return s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 	case contact.Locked():
 		return contact, ErrContactLocked
 	}
-	return contact, s.store.Write(ctx, func(tx *db.Tx) error {
+	return contact, s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
 			return err
 		}
@@ -116,7 +117,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
 	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	email = strings.TrimSpace(email)
-	if !s.linkLimiter.Allow(remoteIP) {
+	if !s.linkLimiter.Allow(throttle.Key(remoteIP)) {
 		return ErrThrottled
 	}
 	if validate.Email(email) != nil {
@@ -155,12 +156,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 	if err != nil {
 		return err
 	}
-	select {
-	case <-time.After(time.Until(answerAt)):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return wait(ctx, time.Until(answerAt))
 }
 
 // Link is a usable reset or set-your-password link and its contact.
@@ -203,7 +199,7 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 	}
 	contact := link.Contact
 	switch {
-	case !s.linkLimiter.Allow(remoteIP):
+	case !s.linkLimiter.Allow(throttle.Key(remoteIP)):
 		return link, ErrThrottled
 	case password == "":
 		return link, ErrPasswordMissing

@@ -20,10 +20,24 @@ type Settings struct {
 	LockoutThreshold int           // failed logins in a row that lock a contact
 	InviteTTL        time.Duration // how long a set-your-password link is valid
 	AutoUnlockAfter  time.Duration // 0: automatic locks stay until an admin or a reset lifts them
-	// LoginLimiter throttles sign-ins per client address; nil: a burst of 20, then one
-	// every 6 seconds.
-	LoginLimiter *throttle.Limiter
+	// LoginThrottle limits sign-ins per client address, LinkThrottle the forms anyone can
+	// post without signing in (Forgot password? and setting a password through a link). An
+	// IPv6 address counts by its /64. Zero: DefaultLoginThrottle, DefaultLinkThrottle.
+	LoginThrottle, LinkThrottle throttle.Rate
+	// LoginBackoff is how long the next sign-in on a user name waits after one failure; each
+	// further failure in a row doubles it, up to LoginBackoffMax. 0 turns it off.
+	LoginBackoff, LoginBackoffMax time.Duration
 }
+
+// The per-address limits unless the operator sets others: enough for an office behind one
+// address to sign in after a bad morning, far too few to spray passwords from it.
+var (
+	DefaultLoginThrottle = throttle.Rate{Burst: 20, Every: 6 * time.Second}
+	DefaultLinkThrottle  = throttle.Rate{Burst: 10, Every: 30 * time.Second}
+)
+
+// throttleMemory is how many client addresses (and user names) the throttles remember.
+const throttleMemory = 100_000
 
 // Service applies the rules over a store.
 type Service struct {
@@ -32,9 +46,12 @@ type Service struct {
 	policy   *auth.Policy
 	log      *slog.Logger
 	settings Settings
-	// linkLimiter throttles, per client address, the forms that anyone can post without
-	// signing in: Forgot password? and setting a password through a link.
-	linkLimiter *throttle.Limiter
+	// loginLimiter and linkLimiter count per client address; see Settings.
+	loginLimiter, linkLimiter *throttle.Limiter
+	// loginBackoff slows guessing at one user name from many addresses, which the
+	// per-address limits can't see. It is kept per name typed, known or not, so that its
+	// delay tells nothing about whether the name belongs to anyone.
+	loginBackoff *throttle.Backoff
 	// createLimiter throttles Create contact per admin: its answer about emails of contacts
 	// outside the scope must not become a fast oracle of who has an account.
 	createLimiter *throttle.Limiter
@@ -42,12 +59,20 @@ type Service struct {
 
 // New returns the rules over store.
 func New(store *db.Store, hasher *auth.Hasher, log *slog.Logger, settings Settings) *Service {
-	if settings.LoginLimiter == nil {
-		settings.LoginLimiter = throttle.New(20, 6*time.Second, 100_000, store.Now)
+	if settings.LoginThrottle == (throttle.Rate{}) {
+		settings.LoginThrottle = DefaultLoginThrottle
+	}
+	if settings.LinkThrottle == (throttle.Rate{}) {
+		settings.LinkThrottle = DefaultLinkThrottle
+	}
+	limiter := func(r throttle.Rate) *throttle.Limiter {
+		return throttle.New(r.Burst, r.Every, throttleMemory, store.Now)
 	}
 	return &Service{store: store, hasher: hasher, policy: auth.NewPolicy(), log: log, settings: settings,
-		linkLimiter:   throttle.New(10, 30*time.Second, 100_000, store.Now),
-		createLimiter: throttle.New(30, 10*time.Second, 10_000, store.Now)}
+		loginLimiter: limiter(settings.LoginThrottle), linkLimiter: limiter(settings.LinkThrottle),
+		loginBackoff: throttle.NewBackoff(settings.LoginBackoff, settings.LoginBackoffMax, db.FailedLoginWindow,
+			throttleMemory, store.Now),
+		createLimiter: throttle.New(30, 10*time.Second, throttleMemory, store.Now)}
 }
 
 // Actor is who acts: a signed-in contact with the scope it manages (a contact admin's
@@ -84,6 +109,26 @@ func (s *Service) Admin(ctx context.Context, contact db.Contact, remoteIP string
 		return Actor{}, err
 	}
 	return Actor{Contact: contact, Scope: sc, RemoteIP: remoteIP}, nil
+}
+
+// writeAsAdmin runs fn in a write transaction that first confirms, inside it, that the
+// actor is still an active contact admin of its account (ErrNotAdmin otherwise). The
+// request was let through before the transaction began: an admin locked, demoted or moved
+// meanwhile must not have its change committed. The system (the command line) acts on the
+// operator's authority and is not checked.
+func (s *Service) writeAsAdmin(ctx context.Context, actor Actor, fn func(*db.Tx) error) error {
+	return s.store.Write(ctx, func(tx *db.Tx) error {
+		if actor.ID() != 0 {
+			ok, err := tx.IsActiveAdmin(ctx, actor.ID(), actor.Contact.AccountID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrNotAdmin
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // Now is the clock the rules read.

@@ -2,11 +2,14 @@ package contacts
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
+	"time"
 
 	"portal/auth"
 	"portal/db"
+	"portal/throttle"
 )
 
 // SignIn checks a user name and password typed on the login page and returns the contact
@@ -16,14 +19,57 @@ import (
 // locked contact, so that parallel attempts are counted exactly; the lock itself happens
 // once, in SQL, and the contact admins of the locked colleague are told in the same
 // transaction. A password hashed with weaker parameters than today's is hashed again.
+//
+// Guessing is slowed twice: per client address (remoteIP; a burst, then a slow refill), and
+// per user name, where each failure in a row makes the next attempt on that name wait
+// longer (Settings.LoginBackoff). The wait delays the answer but refuses nothing, so it
+// can't lock anyone out, and it happens before any transaction.
 func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
 	email = strings.TrimSpace(email)
-	if !s.settings.LoginLimiter.Allow(remoteIP) {
+	if !s.loginLimiter.Allow(throttle.Key(remoteIP)) {
 		return db.Contact{}, ErrThrottled
 	}
 	if email == "" || password == "" {
 		return db.Contact{}, ErrMissingCredentials
 	}
+	name := backoffKey(email)
+	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
+		return db.Contact{}, err
+	}
+	contact, err := s.checkCredentials(ctx, email, password, remoteIP)
+	switch {
+	case err == nil:
+		s.loginBackoff.Succeeded(name)
+	case errors.Is(err, ErrBadLogin):
+		s.loginBackoff.Failed(name)
+	}
+	return contact, err
+}
+
+// backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
+// remembered name costs the same few bytes however long the name typed.
+func backoffKey(email string) string {
+	sum := sha256.Sum256([]byte(db.FoldKey(email)))
+	return string(sum[:])
+}
+
+// wait sleeps d on the wall clock, or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkCredentials is SignIn once the throttles let the attempt through.
+func (s *Service) checkCredentials(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
 	if len(password) > 4*auth.MaxPasswordLength {
 		return db.Contact{}, ErrBadLogin // longer than any password we accept: no hash spent on it
 	}

@@ -296,6 +296,21 @@ func (t *Tx) OtherActiveAdmins(ctx context.Context, accountID, exceptID int64) (
 	return n, nil
 }
 
+// IsActiveAdmin reports whether contact id is, as tx reads it, an active contact admin of
+// accountID who can sign in. An admin's request is let through before its transaction
+// starts; a lock, a demotion or a move committed in between must win over it.
+func (t *Tx) IsActiveAdmin(ctx context.Context, id, accountID int64) (bool, error) {
+	var ok bool
+	err := t.tx.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM contacts c JOIN contact_roles r ON r.contact_id = c.id
+			WHERE c.id = ? AND c.account_id = ? AND c.status = 'active' AND c.password_hash <> ''
+				AND r.role = 'contact_admin')`, id, accountID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("store: is contact %d an admin: %w", id, err)
+	}
+	return ok, nil
+}
+
 // ContactFields are the details of a contact that people type: on Create contact, Edit
 // contact and the command line.
 type ContactFields struct {

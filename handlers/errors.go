@@ -21,10 +21,19 @@ import (
 func errorHandler(d Deps) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, message := classifyError(err)
+		if !securityHeadersSet(c) {
+			// The HTTP parser refused the request (a malformed request line, headers or body
+			// too large), so no middleware ran: the page still gets the headers, and a message
+			// of ours instead of the parser's, which quotes the request. No Referer at all:
+			// the path may be a password link's.
+			setSecurityHeaders(c, d.Config.Secure())
+			c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+			message = messageFor(status)
+		}
 		if status >= 500 {
-			d.Log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+			d.Log.Error("request failed", "method", c.Method(), "path", loggedPath(c), "status", status, "err", err)
 		} else {
-			d.Log.Debug("request refused", "method", c.Method(), "path", c.Path(), "status", status, "err", err)
+			d.Log.Debug("request refused", "method", c.Method(), "path", loggedPath(c), "status", status, "err", err)
 		}
 		if denied(c, status) {
 			auditDenied(c, d, status)
@@ -62,10 +71,57 @@ func denied(c *fiber.Ctx, status int) bool {
 // user is owed, so an error here is only logged.
 func auditDenied(c *fiber.Ctx, d Deps, status int) {
 	err := d.Contacts.Denied(c.UserContext(), viewerOf(c).actor,
-		fmt.Sprintf("%s %s answered %d", c.Method(), truncate(c.Path(), 200), status))
+		fmt.Sprintf("%s %s answered %d", c.Method(), truncate(loggedPath(c), 200), status))
 	if err != nil {
 		d.Log.Error("audit denied access", "err", err)
 	}
+}
+
+// loggedPath is the request's path as the logs and the audit log may show it. A route's
+// parameters can be secrets (the token of /set-password/:token is a live password link),
+// so each is shown by its name, except ids (`<int>` parameters), which say which contact
+// was concerned and are no secret. The route is found from the path rather than from
+// where the request got to: a request refused by a middleware never reached its route.
+// A path that matches no route is shown as sent.
+func loggedPath(c *fiber.Ctx) string {
+	path := c.Path()
+	for _, r := range c.App().GetRoutes(true) {
+		if redacted, ok := redactParams(r.Path, path); ok {
+			return redacted
+		}
+	}
+	return path
+}
+
+// redactParams matches path against the route pattern and returns the path with its
+// secret parameters replaced by their names (see loggedPath).
+func redactParams(pattern, path string) (string, bool) {
+	want := strings.Split(strings.Trim(pattern, "/"), "/")
+	got := strings.Split(strings.Trim(path, "/"), "/") // routing ignores a trailing slash
+	if len(want) != len(got) || !strings.Contains(pattern, ":") {
+		return "", false
+	}
+	out := make([]string, len(got))
+	for i, seg := range want {
+		name, isParam := strings.CutPrefix(seg, ":")
+		switch {
+		case !isParam && !strings.EqualFold(seg, got[i]): // routing ignores case
+			return "", false
+		case !isParam:
+			out[i] = got[i]
+		case strings.HasSuffix(name, "<int>"):
+			if got[i] == "" || strings.Trim(got[i], "0123456789") != "" {
+				return "", false
+			}
+			out[i] = got[i]
+		default:
+			if got[i] == "" {
+				return "", false
+			}
+			out[i] = seg
+		}
+	}
+	return "/" + strings.Join(out, "/"), true
 }
 
 func truncate(s string, n int) string {
@@ -110,8 +166,12 @@ func messageFor(status int) string {
 		return "This page does not exist, or you don't have access to it."
 	case fiber.StatusMethodNotAllowed:
 		return "This address can't be used that way."
+	case fiber.StatusRequestTimeout:
+		return "The request took too long to arrive. Try again."
 	case fiber.StatusRequestEntityTooLarge:
 		return "What you sent is too large."
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "The request's headers are too large. Clearing this site's cookies may help."
 	case fiber.StatusTooManyRequests:
 		return "Too many attempts. Wait a minute and try again."
 	case fiber.StatusServiceUnavailable:

@@ -37,3 +37,26 @@ func TestClassifyErrorNeverShowsInternals(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactParams(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path, want string
+		match               bool
+	}{
+		{"/set-password/:token", "/set-password/Pkhb5nc9FbcLw2eV", "/set-password/:token", true},
+		{"/set-password/:token", "/set-password/Pkhb5nc9FbcLw2eV/", "/set-password/:token", true},
+		{"/set-password/:token", "/SET-PASSWORD/Pkhb5nc9FbcLw2eV", "/SET-PASSWORD/:token", true},
+		{"/set-password/:token", "/set-password/", "", false},
+		{"/set-password/:token", "/set-password/a/b", "", false},
+		{"/contacts/:id<int>/lock", "/contacts/42/lock", "/contacts/42/lock", true},
+		{"/contacts/:id<int>/lock", "/contacts/4x2/lock", "", false},
+		{"/contacts/:id<int>", "/contacts/export.csv", "", false},
+		{"/static/:file", "/static/app.css", "/static/:file", true},
+		{"/login", "/login", "", false}, // no parameters: the path as sent is fine
+	} {
+		got, ok := redactParams(tc.pattern, tc.path)
+		if got != tc.want || ok != tc.match {
+			t.Errorf("redactParams(%q, %q) = %q, %v; want %q, %v", tc.pattern, tc.path, got, ok, tc.want, tc.match)
+		}
+	}
+}

@@ -8,15 +8,14 @@ import (
 	"portal/app"
 	"portal/db"
 	"portal/portaltest"
-	"portal/throttle"
 )
 
 // BenchmarkLoginRequest is a whole successful login through the Fiber app with production
 // argon2id parameters: form parsing, lookup, verification, audit, session. Compare it with
 // BenchmarkArgon2idVerify, its baseline: the ratio shows what the request adds to the hash.
 func BenchmarkLoginRequest(b *testing.B) {
-	env := portaltest.New(b, portaltest.Options{RealHasher: true, AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(1<<30, 1, 10, nil))}})
+	env := portaltest.New(b, portaltest.Options{RealHasher: true,
+		Args: []string{"--login-throttle-burst", "1000000000", "--login-throttle-interval", "1ns"}})
 	acc := env.Account("Northwind Traders", nil)
 	c := env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
 	br := env.Browser()

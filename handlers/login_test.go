@@ -12,11 +12,9 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
-	"portal/app"
 	"portal/db"
 	"portal/portaltest"
 	"portal/session"
-	"portal/throttle"
 )
 
 // loginEnv is a portal with one account and a contact admin and a contact without roles.
@@ -140,8 +138,9 @@ func TestTenWrongPasswordsLockTheContact(t *testing.T) {
 }
 
 func TestParallelWrongPasswordsCountExactlyAndLockOnce(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(1000, time.Millisecond, 10, nil))}})
+	// The back-off delays attempts that start after others failed, and counts nothing itself.
+	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "1000", "--login-throttle-interval", "1ms",
+		"--login-backoff", "10ms", "--login-backoff-max", "50ms"}})
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
@@ -183,8 +182,7 @@ func TestSuccessAndQuietHoursResetTheCount(t *testing.T) {
 }
 
 func TestLoginThrottlesOneAddress(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(3, time.Hour, 10, nil))}})
+	e := newLoginEnv(t, portaltest.Options{Args: []string{"--login-throttle-burst", "3", "--login-throttle-interval", "1h"}})
 	b := e.Browser()
 	for i := 0; i < 3; i++ {
 		b.Login(e.member.Email, "wrong password number")
@@ -213,9 +211,16 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 			raw = h
 		}
 	}
-	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure", "Max-Age=43200", "Path=/"} {
+	for _, want := range []string{"HttpOnly", "SameSite=Lax", "Secure", "Path=/"} {
 		if !strings.Contains(raw, want) {
 			t.Errorf("session cookie %q lacks %s", raw, want)
+		}
+	}
+	// A browser-session cookie: the browser forgets it when it closes; the server enforces
+	// the idle and absolute limits (TestSessionTimeouts).
+	for _, lifetime := range []string{"Max-Age", "Expires"} {
+		if strings.Contains(raw, lifetime) {
+			t.Errorf("session cookie %q has a %s, want none (a browser-session cookie)", raw, lifetime)
 		}
 	}
 	if b.Cookie("portal_csrf").Value == csrfBefore {

@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -26,23 +29,59 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 // Served over https, browsers are also told to never use plain http for it again.
 func securityHeaders(secure bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if secure {
-			c.Response().Header.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		return setSecurityHeaders(c)
+		setSecurityHeaders(c, secure)
+		return c.Next()
 	}
 }
 
-func setSecurityHeaders(c *fiber.Ctx) error {
+func setSecurityHeaders(c *fiber.Ctx, secure bool) {
 	h := &c.Response().Header
-	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	if secure {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	h.Set(fiber.HeaderContentSecurityPolicy, contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
 	h.Set(fiber.HeaderCacheControl, "no-store")
+}
+
+// closeOnAmbiguousLength closes the connection after answering a request that carries both
+// Content-Length and Transfer-Encoding, as RFC 9112 (6.3) requires. Its body was read by
+// Transfer-Encoding, but something in front may have read it by Content-Length and taken
+// the rest for a second request: keeping the connection open would let that request be
+// smuggled past it. The header parser keeps only the chunked length, so the raw headers
+// are looked at, and only for chunked requests (rare: browsers send lengths).
+func closeOnAmbiguousLength(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	if h.ContentLength() == -1 && hasHeaderLine(h.RawHeaders(), fiber.HeaderContentLength) {
+		c.Context().SetConnectionClose()
+	}
 	return c.Next()
+}
+
+// hasHeaderLine reports whether raw header lines include one named name.
+func hasHeaderLine(raw []byte, name string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if key, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(strings.TrimSpace(string(key)), name) {
+			return true
+		}
+	}
+	return false
+}
+
+// securityHeadersSet reports whether the response has its security headers already (the
+// middleware ran).
+func securityHeadersSet(c *fiber.Ctx) bool {
+	return len(c.Response().Header.Peek(fiber.HeaderContentSecurityPolicy)) > 0
 }
 
 const staticRoute = static.Prefix + ":file"
@@ -142,8 +181,82 @@ func loadViewer(sessions *session.Store) fiber.Handler {
 	}
 }
 
-// clientIP is the address the request came from, for throttles and the audit log.
-func clientIP(c *fiber.Ctx) string { return c.IP() }
+const clientIPKey = "client_ip"
+
+// clientAddress finds the address each request came from, once, for clientIP.
+func clientAddress(trusted []netip.Prefix) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(clientIPKey, forwardedClient(peer(c), trusted, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor)).String())
+		return c.Next()
+	}
+}
+
+// clientIP is the address the request came from, for throttles and the audit log (see
+// forwardedClient). A request that never reached the middleware (one the HTTP parser
+// refused) has its TCP peer's.
+func clientIP(c *fiber.Ctx) string {
+	if ip, ok := c.Locals(clientIPKey).(string); ok {
+		return ip
+	}
+	return peer(c).String()
+}
+
+// peer is the TCP peer's address, IPv4 in its own form.
+func peer(c *fiber.Ctx) netip.Addr {
+	a, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	return a.Unmap()
+}
+
+// forwardedClient is the client's address of a request from peer. A peer outside the
+// trusted proxies is the client, whatever X-Forwarded-For it sends. A trusted proxy
+// appends the address it saw to X-Forwarded-For, so the list is read from the right: each
+// hop that is itself a trusted proxy passes the question on to the hop on its left, and
+// the first hop that is not one is the client. Everything further left was written by the
+// client and is never believed (Fiber's c.IP() with a proxy header returns the left-most
+// hop, which lets any client choose its own address). A hop that is not an address stops
+// the walk at the trusted proxy that passed it on.
+func forwardedClient(peer netip.Addr, trusted []netip.Prefix, forwardedFor [][]byte) netip.Addr {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	client := peer
+	if !isTrusted(client) {
+		return client
+	}
+	for i := len(forwardedFor) - 1; i >= 0; i-- { // several header lines are one list, in order
+		hops := strings.Split(string(forwardedFor[i]), ",")
+		for j := len(hops) - 1; j >= 0; j-- {
+			hop, ok := parseHop(hops[j])
+			if !ok {
+				return client
+			}
+			client = hop
+			if !isTrusted(client) {
+				return client
+			}
+		}
+	}
+	return client // a request from inside the trusted network, or from a proxy itself
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, perhaps with a port.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
+}
 
 // requireSignedIn sends signed-out visitors to the login page, and back here afterwards.
 func requireSignedIn(c *fiber.Ctx) error {

@@ -44,9 +44,10 @@ func New(d Deps) *fiber.App {
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
-			d.Log.Error("panic", "path", c.Path(), "panic", e)
+			d.Log.Error("panic", "path", loggedPath(c), "panic", e)
 		},
 	}))
+	app.Use(clientAddress(d.Config.TrustedProxies), closeOnAmbiguousLength)
 	app.Use(securityHeaders(d.Config.Secure()))
 	// Pages opened by links with a token: before anything can answer, error pages included.
 	app.Use("/set-password", noReferrer)

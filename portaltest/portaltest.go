@@ -86,8 +86,11 @@ func New(t testing.TB, opts ...Options) *Env {
 	}
 	dir := t.TempDir()
 	smtpServer := NewSMTPServer(t)
+	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
+	// row would wait seconds at its production setting. Tests of the back-off set their own.
 	args := append([]string{"--db", filepath.Join(dir, "portal.db"), "--addr", "127.0.0.1:0",
-		"--base-url", "https://portal.example.test"}, smtpServer.Args()...)
+		"--base-url", "https://portal.example.test", "--login-backoff", "1ms", "--login-backoff-max", "2ms"},
+		smtpServer.Args()...)
 	args = append(args, o.Args...)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := config.Flags(fs, func(k string) string { return o.Env[k] })

@@ -20,7 +20,6 @@ import (
 	"portal/auth"
 	"portal/db"
 	"portal/portaltest"
-	"portal/throttle"
 )
 
 var csrfField = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
@@ -55,8 +54,8 @@ func heapBytes() uint64 {
 // server sides both live in this process). Without the limit it would be n × 19 MiB.
 func TestConcurrentLoginsStayBounded(t *testing.T) {
 	n := burstSize(t)
-	env := portaltest.New(t, portaltest.Options{RealHasher: true, AppOptions: []app.Option{
-		app.WithLoginLimiter(throttle.New(1<<30, time.Nanosecond, 16, nil))}})
+	env := portaltest.New(t, portaltest.Options{RealHasher: true,
+		Args: []string{"--login-throttle-burst", "1000000000", "--login-throttle-interval", "1ns"}})
 	acc := env.Account("Northwind Traders", nil)
 	c := env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
 	base := env.Serve()

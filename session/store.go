@@ -55,11 +55,14 @@ func NewStore(store *db.Store, limits db.SessionLimits, secure bool) *Store {
 func (s *Store) Limits() db.SessionLimits { return s.limits }
 
 // options overrides every gorilla default that would be unsafe here: SameSite none,
-// no HttpOnly, a 30-day lifetime.
+// no HttpOnly, a 30-day lifetime. The cookie has no lifetime at all (no Max-Age, no
+// Expires): the browser forgets it when it closes, so a shared computer does not keep
+// someone signed in, and the server ends sessions after the idle and absolute limits
+// whatever the browser keeps.
 func (s *Store) options() *sessions.Options {
 	return &sessions.Options{
 		Path:     "/",
-		MaxAge:   int(s.limits.Absolute / time.Second),
+		MaxAge:   0,
 		Secure:   s.secure,
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
