@@ -61,6 +61,7 @@ func New(d Deps) *fiber.App {
 	app.Use("/set-password", noReferrer) // before anything can answer, error pages included
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
+	app.Use(compressText()) // after the static files, which come compressed already
 
 	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
 	app.Use(loadViewer(d))
