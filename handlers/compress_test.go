@@ -165,9 +165,10 @@ func TestPagesAreCompressed(t *testing.T) {
 	}
 }
 
-// TestExportsUnderCompression: the CSV export (text, streamed) is compressed as it streams
-// and decodes to the very bytes of the plain download; Excel and PDF files, compressed by
-// their own formats, are sent as they are.
+// TestExportsUnderCompression: the CSV export (text, streamed) is compressed in gzip as it
+// streams (brotli at a low level suffers from fasthttp's flush every 4 kB) and decodes to
+// the very bytes of the plain download; Excel and PDF files, compressed by their own
+// formats, are sent as they are.
 func TestExportsUnderCompression(t *testing.T) {
 	fx := newExportFixture(t)
 	b := fx.env.Login(fx.admin.Email)
@@ -175,7 +176,9 @@ func TestExportsUnderCompression(t *testing.T) {
 	if plainCSV.StatusCode != http.StatusOK || !strings.Contains(plainCSV.Body, "Maria") {
 		t.Fatalf("plain CSV: status %d, body %.200q", plainCSV.StatusCode, plainCSV.Body)
 	}
-	for _, tc := range []struct{ accept, want string }{{chromiumAcceptEncoding, "br"}, {"gzip", "gzip"}} {
+	for _, tc := range []struct{ accept, want string }{
+		{chromiumAcceptEncoding, "gzip"}, {"gzip", "gzip"}, {"br", ""}, {"gzip;q=0, br", ""},
+	} {
 		resp := getEncoded(b, "/contacts/export.csv", tc.accept, false)
 		if got := resp.Header.Get("Content-Encoding"); got != tc.want {
 			t.Errorf("CSV with Accept-Encoding %q: Content-Encoding %q, want %q", tc.accept, got, tc.want)
