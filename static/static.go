@@ -4,8 +4,8 @@
 //
 // Each file is also compressed once, with brotli and gzip at their best settings, when it is
 // first asked for: the files never change while the process runs, so the slow best settings
-// cost only that first request (a tenth of a second for htmx) and every response is as
-// small as it can be. Commands and tests that never serve a file never pay for it.
+// cost only that first request (one or two tenths of a second for htmx) and every response
+// is as small as it can be. Commands and tests that never serve a file never pay for it.
 package static
 
 import (
