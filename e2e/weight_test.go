@@ -82,6 +82,8 @@ func (tb *tab) weigh(path string) pageWeight {
 		open    = map[network.RequestID]bool{}
 		last    = time.Now()
 		foreign []string
+		// The URL of the document being weighed; every request made for it says so.
+		document = tb.portal.URL + path
 	)
 	listening, stop := context.WithCancel(tb.ctx)
 	defer stop()
@@ -89,7 +91,11 @@ func (tb *tab) weigh(path string) pageWeight {
 	err = chromedp.Listen(listening, func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
-		last = time.Now()
+		switch ev.(type) {
+		case *network.EventRequestWillBeSent, *network.EventResponseReceived, *network.EventDataReceived,
+			*network.EventLoadingFinished, *network.EventLoadingFailed:
+			last = time.Now()
+		}
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
 			u, err := url.Parse(ev.Request.URL)
@@ -97,7 +103,16 @@ func (tb *tab) weigh(path string) pageWeight {
 				return // inline in a file already counted, nothing crosses the wire
 			}
 			if err != nil || u.Host != portal.Host {
-				foreign = append(foreign, ev.Request.URL)
+				foreign = append(foreign, ev.Request.URL) // whoever asked
+			}
+			// The page before may still be fetching (the browser asks for a page's icon
+			// after its load event), and the navigation cancels such a request without a
+			// word: only the requests made for the document asked for are weighed.
+			if ev.Type == network.ResourceTypeDocument && ev.RedirectResponse != nil {
+				document = ev.DocumentURL // the document's request was redirected
+			}
+			if ev.DocumentURL != document {
+				return
 			}
 			if t, ok := byID[ev.RequestID]; ok && ev.RedirectResponse != nil {
 				t.bytes += int(ev.RedirectResponse.EncodedDataLength) // the redirect's own response
@@ -142,7 +157,13 @@ func (tb *tab) weigh(path string) pageWeight {
 			break
 		}
 		if time.Now().After(deadline) {
-			tb.fail("loading %s: the network never went quiet", path)
+			mu.Lock()
+			var pending []string
+			for id := range open {
+				pending = append(pending, fmt.Sprintf("%s %s", byID[id].kind, byID[id].url))
+			}
+			mu.Unlock()
+			tb.fail("loading %s: the network never went quiet; still loading: %s", path, strings.Join(pending, ", "))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
