@@ -14,8 +14,9 @@ type ctxKey int
 
 const csrfKey ctxKey = iota
 
-// WithCSRF puts the request's CSRF token where every form in the tree can read it, so that
-// fragments rendered on their own carry it as well as full pages.
+// WithCSRF puts the response's CSRF token where every form in the tree can read it, so that
+// fragments rendered on their own carry it as well as full pages. The token is masked afresh
+// for each response (handlers' maskCSRF): never the same string twice.
 func WithCSRF(ctx context.Context, token string) context.Context {
 	return context.WithValue(ctx, csrfKey, token)
 }

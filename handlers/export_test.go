@@ -549,17 +549,22 @@ func TestExportLimitsAndStops(t *testing.T) {
 	go func() { served <- fx.env.App.Serve(ctx, ln) }()
 	t.Cleanup(func() { stop(); <-served })
 	addr := ln.Addr().String()
-	request := "GET /contacts/export.csv HTTP/1.1\r\nHost: " + addr + "\r\nCookie: " + session.Name + "=" + session.Value + "\r\n\r\n"
-	get := func() (*http.Response, error) {
+	// One stalled download plain, one compressed: a compressed stream must wait for its
+	// client as well (not run ahead into memory) and stop when the client goes away.
+	request := func(i int) string {
+		return "GET /contacts/export.csv HTTP/1.1\r\nHost: " + addr + "\r\nAccept-Encoding: " + []string{"identity", "gzip"}[i%2] +
+			"\r\nCookie: " + session.Name + "=" + session.Value + "\r\n\r\n"
+	}
+	get := func() (*http.Response, error) { // asks for gzip, and decodes it
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/contacts/export.csv", nil)
 		req.AddCookie(session)
 		return http.DefaultClient.Do(req)
 	}
 
 	var stalled []net.Conn
-	for range handlers.MaxConcurrentExports {
+	for i := range handlers.MaxConcurrentExports {
 		conn := dialSlowReader(t, addr)
-		if _, err := io.WriteString(conn, request); err != nil {
+		if _, err := io.WriteString(conn, request(i)); err != nil {
 			t.Fatal(err)
 		}
 		head := make([]byte, 512)
@@ -597,6 +602,9 @@ func TestExportLimitsAndStops(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("export after the stalled clients left: got %d, want 200", resp.StatusCode)
+	}
+	if !resp.Uncompressed {
+		t.Errorf("export after the stalled clients left: not sent in gzip, which the client asked for")
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {

@@ -2,10 +2,6 @@ package handlers
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -86,14 +82,21 @@ func securityHeadersSet(c *fiber.Ctx) bool {
 
 const staticRoute = static.Prefix + ":file"
 
+// serveStatic sends an embedded file in the smallest coding the browser accepts. Caches
+// keep one copy per coding (Vary), as a copy in brotli is no use to a client without it.
 func serveStatic(c *fiber.Ctx) error {
-	body, contentType, ok := static.Lookup(c.Params("file"))
+	asset, ok := static.Lookup(c.Params("file"))
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	c.Set(fiber.HeaderContentType, contentType)
+	body, coding := asset.Encoded(c.Get(fiber.HeaderAcceptEncoding))
+	c.Set(fiber.HeaderContentType, asset.ContentType)
 	c.Set(fiber.HeaderCacheControl, "public, max-age=31536000, immutable")
-	return c.Send(body)
+	c.Vary(fiber.HeaderAcceptEncoding)
+	if coding != "" {
+		c.Set(fiber.HeaderContentEncoding, coding)
+	}
+	return c.Send(body) // fasthttp sets Content-Length from the body sent
 }
 
 // health answers 200 while the database answers.
@@ -105,62 +108,6 @@ func health(store *db.Store) fiber.Handler {
 		return c.SendString("ok")
 	}
 }
-
-// CSRF protection: a signed double-submit token. The browser holds a random value in an
-// HttpOnly cookie; pages carry HMAC(key, value), which a cross-site attacker can neither
-// read nor compute. Every unsafe request must present it as a form field or a header.
-const (
-	csrfCookie = "portal_csrf"
-	csrfField  = "_csrf"
-	csrfHeader = "X-CSRF-Token"
-)
-
-func csrf(key []byte, secure bool) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		seed := c.Cookies(csrfCookie)
-		if len(seed) < 32 {
-			var err error
-			if seed, err = newCSRFSeed(c, secure); err != nil {
-				return err
-			}
-		}
-		mac := hmac.New(sha256.New, key)
-		mac.Write([]byte(seed))
-		token := base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-		c.Locals(csrfLocal, token)
-
-		switch c.Method() {
-		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
-			return c.Next()
-		}
-		sent := c.Get(csrfHeader)
-		if sent == "" {
-			sent = c.FormValue(csrfField)
-		}
-		if !hmac.Equal([]byte(sent), []byte(token)) {
-			return errCSRF
-		}
-		return c.Next()
-	}
-}
-
-const csrfLocal = "csrf"
-
-// newCSRFSeed gives the browser a fresh random seed (at its first visit, and at login so
-// that a seed planted before signing in is worthless afterwards).
-func newCSRFSeed(c *fiber.Ctx, secure bool) (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	seed := base64.RawURLEncoding.EncodeToString(b)
-	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: secure,
-		SameSite: fiber.CookieSameSiteLaxMode})
-	return seed, nil
-}
-
-var errCSRF = fiber.NewError(fiber.StatusForbidden,
-	"This form has expired or was sent from somewhere else. Reload the page and try again.")
 
 // loadViewer reads the session and the signed-in contact. The session store only returns
 // sessions of active contacts.

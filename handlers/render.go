@@ -50,7 +50,7 @@ func render(c *fiber.Ctx, status int, page, fragment templ.Component) error {
 	}
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
-	ctx := components.WithCSRF(c.UserContext(), viewerOf(c).csrf)
+	ctx := components.WithCSRF(c.UserContext(), maskCSRF(viewerOf(c).csrf))
 	if err := component.Render(ctx, buf); err != nil {
 		return err
 	}

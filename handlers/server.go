@@ -55,6 +55,7 @@ func New(d Deps) *fiber.App {
 	app.Use("/cancel-email-change", noReferrer)
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
+	app.Use(compressText()) // after the static files, which come compressed already
 
 	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
 	app.Use(loadViewer(d.Sessions))

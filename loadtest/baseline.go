@@ -119,6 +119,6 @@ func serveBaseline(dbPath, addr, adminEmail string) error {
 	return web.Listener(ln)
 }
 
-// baselineCSRF stands in for the portal's per-session token: the same length, so the page
+// baselineCSRF stands in for the portal's masked CSRF token: the same length, so the page
 // is as long.
-var baselineCSRF = strings.Repeat("x", 43)
+var baselineCSRF = strings.Repeat("x", 86)
