@@ -6,14 +6,28 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 )
 
-// CSRF protection: a signed double-submit token. The browser holds a random seed in an
-// HttpOnly cookie; the real token is HMAC(key, seed), which a cross-site attacker can
-// neither read nor compute. Every unsafe request must present it as a form field or a
-// header.
+// CSRF protection: a token every unsafe request must send back, bound to who is asking.
+//
+//   - Signed in, the token is HMAC(key, "session" + session id). The session id is in an
+//     HttpOnly cookie nobody else knows, and it rotates at login, so the token does too.
+//   - Signed out (log in, Forgot password?, set password, confirm or cancel an email
+//     change), it is HMAC(key, "pre-session" + seed), the seed being the random value of the
+//     pre-session cookie (session.Current.PreSession), which signing in and out ends.
+//
+// Someone who can plant a cookie in the victim's browser (a sibling subdomain, a page on
+// plain http) can plant a seed whose token they know, but not make the victim's session
+// accept it: a signed-in token depends on nothing but the session. Over https the cookies
+// carry the __Host- prefix, so planting them is not possible at all (session.CookieNames).
+//
+// The token is read only from the X-CSRF-Token header (HTMX) or the form field of the
+// request body, never from the query string: a token in a URL ends up in logs, Referer
+// headers and browser history. Browsers that send Fetch Metadata also have the requests
+// that other sites start refused outright (fromThisOrigin).
 //
 // Pages never carry the real token, only a masked copy made afresh for each response: a
 // random pad followed by the pad XOR the token. Pages are compressed and some reflect what
@@ -21,42 +35,99 @@ import (
 // to read a secret out of compressed sizes; a secret that differs in every response leaves
 // it nothing to converge on. See docs/SECURITY.md.
 const (
-	csrfCookie = "portal_csrf"
 	csrfField  = "_csrf"
 	csrfHeader = "X-CSRF-Token"
-	csrfLocal  = "csrf" // the real token of the request, for render to mask
 )
 
 // csrfTokenSize is the size of the real token (an HMAC-SHA256); a masked one is twice that.
 const csrfTokenSize = sha256.Size
 
-func csrf(key []byte, secure bool) fiber.Handler {
+// csrf works out the request's token for the pages it renders, and refuses unsafe requests
+// that another site started or that lack the token. It runs after loadViewer: whether the
+// token is the session's or the pre-session's depends on who is signed in.
+func csrf(key []byte) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		seed := c.Cookies(csrfCookie)
-		if len(seed) < 32 {
-			var err error
-			if seed, err = newCSRFSeed(c, secure); err != nil {
-				return err
-			}
+		v := viewerOf(c)
+		token, err := csrfToken(c, key, v)
+		if err != nil {
+			return err
 		}
-		mac := hmac.New(sha256.New, key)
-		mac.Write([]byte(seed))
-		token := mac.Sum(nil)
-		c.Locals(csrfLocal, string(token))
+		v.csrf = token
 
 		switch c.Method() {
 		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 			return c.Next()
 		}
-		sent := c.Get(csrfHeader)
-		if sent == "" {
-			sent = c.FormValue(csrfField)
+		if site, ok := fromThisOrigin(c); !ok {
+			return crossOrigin(site, errCSRF)
 		}
-		if !hmac.Equal(unmaskCSRF(sent), token) {
-			return errCSRF
+		if !hmac.Equal(unmaskCSRF(sentCSRF(c)), []byte(token)) {
+			return csrfRefusal{reason: "no valid CSRF token", answer: errCSRF}
 		}
 		return c.Next()
 	}
+}
+
+// csrfToken is the real token of the request: the session's when signed in, else the
+// pre-session's (issuing a pre-session cookie to a browser without one).
+func csrfToken(c *fiber.Ctx, key []byte, v *viewer) (string, error) {
+	mac := hmac.New(sha256.New, key)
+	if v.contact != nil {
+		mac.Write([]byte("session"))
+		mac.Write([]byte(v.sess.ID))
+	} else {
+		seed, err := v.sess.PreSession(c)
+		if err != nil {
+			return "", err
+		}
+		mac.Write([]byte("pre-session"))
+		mac.Write([]byte(seed))
+	}
+	return string(mac.Sum(nil)), nil
+}
+
+// sentCSRF is the token the request sent: the X-CSRF-Token header, or else the form field
+// in the body (url-encoded or multipart). Never the query string, which fasthttp's
+// FormValue would read first.
+func sentCSRF(c *fiber.Ctx) string {
+	if sent := c.Get(csrfHeader); sent != "" {
+		return sent
+	}
+	req := c.Request()
+	if sent := req.PostArgs().Peek(csrfField); len(sent) > 0 {
+		return string(sent)
+	}
+	if form, err := req.MultipartForm(); err == nil && len(form.Value[csrfField]) > 0 {
+		return form.Value[csrfField][0]
+	}
+	return ""
+}
+
+// fromThisOrigin reads Fetch Metadata: browsers say in Sec-Fetch-Site which site started a
+// request. Only "same-origin" (the portal's own pages) and "none" (the person typed the
+// address, or used a bookmark) are this portal's. "same-site" is refused too: it is a
+// sibling subdomain or another port of this host, exactly who the CSRF token guards
+// against (and the portal links to itself from nowhere else). A request without the header
+// (an older browser, curl, a script) is let through, to be judged by its token; so is the
+// header's site, for the refusal's record.
+func fromThisOrigin(c *fiber.Ctx) (site string, ok bool) {
+	site = c.Get("Sec-Fetch-Site")
+	switch site {
+	case "", "same-origin", "none":
+		return site, true
+	}
+	return site, false
+}
+
+// sameOriginOnly refuses requests that another site started (fromThisOrigin), for GETs
+// that are worth an attacker's while although they change nothing but the audit log: an
+// export sends every contact in scope to the Downloads folder of whoever clicked a link to
+// it on another site.
+func sameOriginOnly(c *fiber.Ctx) error {
+	if site, ok := fromThisOrigin(c); !ok {
+		return crossOrigin(site, errCrossSiteExport)
+	}
+	return c.Next()
 }
 
 // maskCSRF is what a page carries instead of the real token: base64url(pad || pad^token)
@@ -86,18 +157,24 @@ func unmaskCSRF(sent string) []byte {
 	return token
 }
 
-// newCSRFSeed gives the browser a fresh random seed (at its first visit, and at login so
-// that a seed planted before signing in is worthless afterwards).
-func newCSRFSeed(c *fiber.Ctx, secure bool) (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	seed := base64.RawURLEncoding.EncodeToString(b)
-	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: seed, Path: "/", HTTPOnly: true, Secure: secure,
-		SameSite: fiber.CookieSameSiteLaxMode})
-	return seed, nil
-}
-
 var errCSRF = fiber.NewError(fiber.StatusForbidden,
 	"This form has expired or was sent from somewhere else. Reload the page and try again.")
+
+var errCrossSiteExport = fiber.NewError(fiber.StatusForbidden,
+	"Exports start only from the portal's own pages. Open All Contacts and use its export menu.")
+
+// csrfRefusal is a request refused by the CSRF checks. It answers as answer; its reason
+// goes into the log and, for a signed-in contact, the audit log (auditDenied).
+type csrfRefusal struct {
+	reason string
+	answer *fiber.Error
+}
+
+func (r csrfRefusal) Error() string { return "csrf: " + r.reason }
+func (r csrfRefusal) Unwrap() error { return r.answer }
+
+// crossOrigin is the refusal of a request another site started. The header's value is
+// shown quoted and cut short: anything but a browser can send any text in it.
+func crossOrigin(site string, answer *fiber.Error) csrfRefusal {
+	return csrfRefusal{reason: fmt.Sprintf("started by another site (Sec-Fetch-Site %.20q)", site), answer: answer}
+}

@@ -36,7 +36,7 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 			d.Log.Debug("request refused", "method", c.Method(), "path", loggedPath(c), "status", status, "err", err)
 		}
 		if denied(c, status) {
-			auditDenied(c, d, status)
+			auditDenied(c, d, status, err)
 		}
 		if status == fiber.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "5")
@@ -67,11 +67,15 @@ func denied(c *fiber.Ctx, status int) bool {
 		(status == fiber.StatusNotFound && strings.HasPrefix(c.Path(), "/contacts/"))
 }
 
-// auditDenied records a denied access. Failing to record it must not hide the answer the
-// user is owed, so an error here is only logged.
-func auditDenied(c *fiber.Ctx, d Deps, status int) {
-	err := d.Contacts.Denied(c.UserContext(), viewerOf(c).actor,
-		fmt.Sprintf("%s %s answered %d", c.Method(), truncate(loggedPath(c), 200), status))
+// auditDenied records a denied access, with why when the CSRF checks refused it. Failing
+// to record it must not hide the answer the user is owed, so an error here is only logged.
+func auditDenied(c *fiber.Ctx, d Deps, status int, cause error) {
+	detail := fmt.Sprintf("%s %s answered %d", c.Method(), truncate(loggedPath(c), 200), status)
+	var refusal csrfRefusal
+	if errors.As(cause, &refusal) {
+		detail += ": " + refusal.reason
+	}
+	err := d.Contacts.Denied(c.UserContext(), viewerOf(c).actor, detail)
 	if err != nil {
 		d.Log.Error("audit denied access", "err", err)
 	}

@@ -27,7 +27,6 @@ import (
 	"portal/export"
 	"portal/handlers"
 	"portal/portaltest"
-	"portal/session"
 )
 
 // exportFixture is an organization with a child account, a locked contact, names a
@@ -539,7 +538,7 @@ func TestExportLimitsAndStops(t *testing.T) {
 	if _, err := demo.Populate(fx.env.Ctx, fx.env.Store, demo.Scale{Contacts: more, Accounts: 1, Parent: north.ID}); err != nil {
 		t.Fatal(err)
 	}
-	session := fx.env.Login(fx.admin.Email).Cookie(session.CookieName)
+	session := fx.env.Login(fx.admin.Email).Cookie(fx.env.Cookies().Session)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 type Login struct {
 	log      *slog.Logger
 	contacts *contacts.Service
-	secure   bool // cookies only over https
 }
 
 // Show renders the login page (signed-in contacts go straight on).
@@ -28,8 +27,9 @@ func (h *Login) Show(c *fiber.Ctx) error {
 	return render(c, fiber.StatusOK, components.LoginPage(shell(c, "Log in", "login"), components.LoginForm{Next: next}), nil)
 }
 
-// Submit checks a user name and password, and signs the contact in under a new session id
-// and a new CSRF seed (a seed planted before signing in is worthless afterwards).
+// Submit checks a user name and password, and signs the contact in under a new session id,
+// which ends the pre-session: the CSRF tokens from then on are bound to the new session, so
+// a pre-session cookie planted before signing in is worthless afterwards.
 func (h *Login) Submit(c *fiber.Ctx) error {
 	form := components.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next"))}
 	contact, err := h.contacts.SignIn(c.UserContext(), form.Email, c.FormValue("password"), clientIP(c))
@@ -48,9 +48,6 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 		return render(c, status, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 	}
 	if err := viewerOf(c).sess.SignIn(c, contact.ID); err != nil {
-		return err
-	}
-	if _, err := newCSRFSeed(c, h.secure); err != nil {
 		return err
 	}
 	h.log.Info("login", "contact_id", contact.ID)

@@ -14,7 +14,6 @@ import (
 
 	"portal/db"
 	"portal/portaltest"
-	"portal/session"
 )
 
 // loginEnv is a portal with one account and a contact admin and a contact without roles.
@@ -198,16 +197,16 @@ func TestLoginThrottlesOneAddress(t *testing.T) {
 
 func TestSessionCookieFlagsAndRotation(t *testing.T) {
 	e := newLoginEnv(t)
+	names := e.Cookies()
 	b := e.Login(e.admin.Email)
-	first := b.Cookie(session.CookieName)
+	first := b.Cookie(names.Session)
 	if first == nil {
-		t.Fatal("no session cookie after login")
+		t.Fatalf("no %s cookie after login", names.Session)
 	}
-	csrfBefore := b.Cookie("portal_csrf").Value
 	resp := b.Login(e.admin.Email, portaltest.Password) // signing in again rotates the id
 	var raw string
 	for _, h := range resp.Header.Values("Set-Cookie") {
-		if strings.HasPrefix(h, session.CookieName+"=") {
+		if strings.HasPrefix(h, names.Session+"=") {
 			raw = h
 		}
 	}
@@ -223,10 +222,10 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 			t.Errorf("session cookie %q has a %s, want none (a browser-session cookie)", raw, lifetime)
 		}
 	}
-	if b.Cookie("portal_csrf").Value == csrfBefore {
-		t.Error("CSRF seed unchanged by login, want a new one")
+	if c := b.Cookie(names.PreSession); c != nil {
+		t.Errorf("pre-session cookie %s=%s kept after login, want it cleared", c.Name, c.Value)
 	}
-	second := b.Cookie(session.CookieName)
+	second := b.Cookie(names.Session)
 	if second.Value == first.Value {
 		t.Fatal("session id unchanged by login, want a new one")
 	}
@@ -243,7 +242,7 @@ func TestSessionCookieFlagsAndRotation(t *testing.T) {
 func TestLogoutRevokesTheSession(t *testing.T) {
 	e := newLoginEnv(t)
 	b := e.Login(e.admin.Email)
-	cookie := b.Cookie(session.CookieName)
+	cookie := b.Cookie(e.Cookies().Session)
 	if resp := b.PostForm("/logout", nil); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("logout: status %d, want 303", resp.StatusCode)
 	}

@@ -110,15 +110,14 @@ func health(store *db.Store) fiber.Handler {
 }
 
 // loadViewer reads the session and the signed-in contact. The session store only returns
-// sessions of active contacts.
+// sessions of active contacts. The CSRF middleware comes next and sets the viewer's token.
 func loadViewer(sessions *session.Store) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		sess, err := sessions.Load(c)
 		if err != nil {
 			return err
 		}
-		token, _ := c.Locals(csrfLocal).(string)
-		v := &viewer{sess: sess, csrf: token}
+		v := &viewer{sess: sess}
 		if contact, ok := sess.Contact(); ok {
 			v.contact = &contact
 			v.actor = contacts.Actor{Contact: contact, RemoteIP: clientIP(c)}

@@ -130,7 +130,7 @@ func TestAdminResetEndToEnd(t *testing.T) {
 	if got := resp.Header.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("POST: got Referrer-Policy %q, want no-referrer", got)
 	}
-	if visitor.Cookie("portal_session") != nil {
+	if visitor.Cookie(e.Cookies().Session) != nil {
 		t.Error("setting the password signed the visitor in")
 	}
 	if resp := e.Browser().Login(e.member.Email, portaltest.Password); resp.StatusCode != http.StatusUnauthorized {

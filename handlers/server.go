@@ -57,11 +57,13 @@ func New(d Deps) *fiber.App {
 	app.Get(staticRoute, serveStatic)
 	app.Use(compressText()) // after the static files, which come compressed already
 
-	app.Use(csrf(d.CSRFKey, d.Config.Secure()))
+	// The session first: a signed-in contact's CSRF token is bound to its session, and a
+	// refused request is audited under its name.
 	app.Use(loadViewer(d.Sessions))
+	app.Use(csrf(d.CSRFKey))
 	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, h) }
 
-	login := &Login{log: d.Log, contacts: d.Contacts, secure: d.Config.Secure()}
+	login := &Login{log: d.Log, contacts: d.Contacts}
 	app.Get("/login", login.Show)
 	app.Post("/login", login.Submit)
 	app.Post("/logout", login.Logout)
@@ -87,11 +89,12 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>/email-change/cancel", admin(emails.CancelByAdmin))
 
 	// Exports are registered before any /contacts/:id route, so "export.csv" is never read
-	// as a contact id.
+	// as a contact id. They are GETs (plain links, see static/app.js) that another site
+	// could start by linking to them: sameOriginOnly refuses those.
 	exports := NewExport(d.Log, d.Contacts, d.Config.Secure())
-	app.Get("/contacts/export.csv", admin(exports.CSV))
-	app.Get("/contacts/export.xlsx", admin(exports.Excel))
-	app.Get("/contacts/export.pdf", admin(exports.PDF))
+	app.Get("/contacts/export.csv", sameOriginOnly, admin(exports.CSV))
+	app.Get("/contacts/export.xlsx", sameOriginOnly, admin(exports.Excel))
+	app.Get("/contacts/export.pdf", sameOriginOnly, admin(exports.PDF))
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	people := &Contacts{contacts: d.Contacts}

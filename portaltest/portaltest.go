@@ -23,6 +23,7 @@ import (
 	"portal/config"
 	"portal/db"
 	"portal/mail"
+	"portal/session"
 )
 
 // FastParams keep argon2id cheap in tests that are not about hashing itself.
@@ -122,6 +123,10 @@ func New(t testing.TB, opts ...Options) *Env {
 	return &Env{T: t, App: a, Store: a.Store(), Clock: clock, Config: cfg, Hasher: hasher, Ctx: context.Background(),
 		SMTP: smtpServer}
 }
+
+// Cookies are the names of the portal's cookies: __Host- prefixed when the base URL is
+// https (the tests' default), plain over http.
+func (e *Env) Cookies() session.Cookies { return session.CookieNames(e.Config.Secure()) }
 
 // DeliverMail runs the outbox worker once: every mail that is due is sent to Env.SMTP (or
 // rescheduled if it is stopped) before DeliverMail returns, so tests need no waiting.

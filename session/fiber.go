@@ -27,7 +27,7 @@ func (s *Store) Load(c *fiber.Ctx) (*Current, error) {
 		req.Header.Set(fiber.HeaderCookie, string(cookies))
 	}
 	req = req.WithContext(c.UserContext())
-	sess, err := s.Get(req, CookieName)
+	sess, err := s.Get(req, s.Cookies().Session)
 	if err != nil {
 		return nil, err
 	}
@@ -50,16 +50,20 @@ func (cur *Current) Save(c *fiber.Ctx) error {
 }
 
 // SignIn binds the session to contactID under a new id (the old one is revoked, so ids
-// rotate at login) and saves it.
+// rotate at login) and saves it. The pre-session ends: what the visitor did before signing
+// in (a seed an attacker may have planted included) counts for nothing afterwards.
 func (cur *Current) SignIn(c *fiber.Ctx, contactID int64) error {
 	if err := cur.store.SignIn(cur.req, cur.Session, contactID); err != nil {
 		return err
 	}
+	cur.endPreSession(c)
 	return cur.Save(c)
 }
 
-// End deletes the session and clears its cookie.
+// End deletes the session and clears its cookie, and the pre-session cookie with it: the
+// next visit starts afresh.
 func (cur *Current) End(c *fiber.Ctx) error {
+	cur.endPreSession(c)
 	cur.Options.MaxAge = -1
 	return cur.Save(c)
 }

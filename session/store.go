@@ -18,9 +18,6 @@ import (
 	"portal/db"
 )
 
-// CookieName is the name of the session cookie.
-const CookieName = "portal_session"
-
 // contactKey is the Values key that holds the signed-in contact's id. It is stored in its
 // own column, not in the encoded values.
 const contactKey = "contact_id"
