@@ -62,6 +62,12 @@ func csrf(key []byte) fiber.Handler {
 			return crossOrigin(site, errCSRF)
 		}
 		if !hmac.Equal(unmaskCSRF(sentCSRF(c)), []byte(token)) {
+			if v.contact == nil && v.sess.Ended() {
+				// A page left open until its session ended: its token was the session's. The
+				// login page says what happened better than "this form has expired", and
+				// answering with it changes nothing, as a refusal.
+				return requireSignedIn(c)
+			}
 			return csrfRefusal{reason: "no valid CSRF token", answer: errCSRF}
 		}
 		return c.Next()

@@ -337,6 +337,41 @@ func TestCSRFTokenFollowsTheSession(t *testing.T) {
 	}
 }
 
+// TestAFormLeftOpenPastItsSessionLeadsToTheLoginPage: a page's token is its session's, so
+// once the session has ended (30 idle minutes) the page's forms carry a token that no longer
+// matches. They are answered as any signed-out request to a signed-in page: the login page
+// (HX-Redirect for HTMX), not "this form has expired", and nothing changes or is audited.
+// Without a session cookie at all the same token is refused (403).
+func TestAFormLeftOpenPastItsSessionLeadsToTheLoginPage(t *testing.T) {
+	e := newLoginEnv(t)
+	b := e.Login(e.admin.Email)
+	b.Get(fmt.Sprintf("/contacts/%d", e.member.ID))
+	token := b.CSRF
+	e.Clock.Advance(31 * time.Minute)
+	lock := fmt.Sprintf("/contacts/%d/lock", e.member.ID)
+
+	if resp := b.PostForm(lock, url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("lock form after the session ended: status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp := postWith(b, lock, nil, "HX-Request", "true", "X-CSRF-Token", token)
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/login" {
+		t.Errorf("HTMX lock after the session ended: status %d, HX-Redirect %q; want 401 and /login", resp.StatusCode, resp.Header.Get("HX-Redirect"))
+	}
+	if resp := b.PostForm("/logout", url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Errorf("Log out after the session ended: status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if e.Reload(e.member).Locked() {
+		t.Error("a form of an ended session locked the contact")
+	}
+	stranger := e.Browser()
+	if resp := stranger.PostForm(lock, url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the same token without a session cookie: status %d, want 403", resp.StatusCode)
+	}
+	if got := deniedDetails(t, e); len(got) != 0 {
+		t.Errorf("access_denied rows %q, want none (nobody was signed in)", got)
+	}
+}
+
 // cookieOf is the cookie named name that resp sets, or nil.
 func cookieOf(resp portaltest.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {

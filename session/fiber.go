@@ -34,6 +34,13 @@ func (s *Store) Load(c *fiber.Ctx) (*Current, error) {
 	return &Current{Session: sess, req: req, store: s}, nil
 }
 
+// Ended reports whether the request named a session that is not live: it expired, was
+// revoked, or never existed. The visitor is signed out but was, or thinks so.
+func (cur *Current) Ended() bool {
+	cookie, err := cur.req.Cookie(cur.Name())
+	return err == nil && cookie.Value != "" && cur.IsNew
+}
+
 // Contact is the signed-in contact, read with the session (active, with a password).
 func (cur *Current) Contact() (db.Contact, bool) { return Contact(cur.Session) }
 
