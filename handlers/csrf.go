@@ -114,8 +114,8 @@ func sentCSRF(c *fiber.Ctx) string {
 // address, or used a bookmark) are this portal's. "same-site" is refused too: it is a
 // sibling subdomain or another port of this host, exactly who the CSRF token guards
 // against (and the portal links to itself from nowhere else). A request without the header
-// (an older browser, curl, a script) is let through, to be judged by its token; so is the
-// header's site, for the refusal's record.
+// (an older browser, curl, a script) is let through, to be judged by its token. site is the
+// header's value, for the refusal's record.
 func fromThisOrigin(c *fiber.Ctx) (site string, ok bool) {
 	site = c.Get("Sec-Fetch-Site")
 	switch site {
