@@ -18,10 +18,10 @@ import (
 // sent, so that the rules refuse the form rather than save it with a role missing.
 func bindContactForm(c *fiber.Ctx) db.ContactFields {
 	f := db.ContactFields{
-		FirstName: c.FormValue("first_name"), LastName: c.FormValue("last_name"), Email: c.FormValue("email"),
-		Phone: c.FormValue("phone"), JobTitle: c.FormValue("job_title"),
+		FirstName: bodyValue(c, "first_name"), LastName: bodyValue(c, "last_name"), Email: bodyValue(c, "email"),
+		Phone: bodyValue(c, "phone"), JobTitle: bodyValue(c, "job_title"),
 	}
-	f.AccountID, _ = strconv.ParseInt(strings.TrimSpace(c.FormValue("account_id")), 10, 64)
+	f.AccountID, _ = strconv.ParseInt(strings.TrimSpace(bodyValue(c, "account_id")), 10, 64)
 	for _, raw := range c.Request().PostArgs().PeekMulti("role") {
 		r, _ := db.ParseRole(string(raw))
 		f.Roles = append(f.Roles, r)
@@ -82,7 +82,7 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	f, version := bindContactForm(c), c.FormValue("version")
+	f, version := bindContactForm(c), bodyValue(c, "version")
 	updated, err := h.contacts.Update(c.UserContext(), actor, id, f, version)
 	if err != nil {
 		href := contactHref(id)

@@ -99,14 +99,7 @@ func sentCSRF(c *fiber.Ctx) string {
 	if sent := c.Get(csrfHeader); sent != "" {
 		return sent
 	}
-	req := c.Request()
-	if sent := req.PostArgs().Peek(csrfField); len(sent) > 0 {
-		return string(sent)
-	}
-	if form, err := req.MultipartForm(); err == nil && len(form.Value[csrfField]) > 0 {
-		return form.Value[csrfField][0]
-	}
-	return ""
+	return bodyValue(c, csrfField)
 }
 
 // fromThisOrigin reads Fetch Metadata: browsers say in Sec-Fetch-Site which site started a

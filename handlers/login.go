@@ -31,8 +31,8 @@ func (h *Login) Show(c *fiber.Ctx) error {
 // which ends the pre-session: the CSRF tokens from then on are bound to the new session, so
 // a pre-session cookie planted before signing in is worthless afterwards.
 func (h *Login) Submit(c *fiber.Ctx) error {
-	form := components.LoginForm{Email: strings.TrimSpace(c.FormValue("email")), Next: localPath(c.FormValue("next"))}
-	contact, err := h.contacts.SignIn(c.UserContext(), form.Email, c.FormValue("password"), clientIP(c))
+	form := components.LoginForm{Email: strings.TrimSpace(bodyValue(c, "email")), Next: localPath(bodyValue(c, "next"))}
+	contact, err := h.contacts.SignIn(c.UserContext(), form.Email, bodyValue(c, "password"), clientIP(c))
 	status := fiber.StatusUnauthorized
 	switch {
 	case errors.Is(err, contacts.ErrThrottled):

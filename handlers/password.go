@@ -38,7 +38,7 @@ func (h *Passwords) forgotPage(c *fiber.Ctx, status int, f components.ForgotPass
 // SubmitForgot asks for a reset link; the answer is the same whether or not the address
 // belongs to anyone.
 func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
-	form := components.ForgotPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
+	form := components.ForgotPasswordForm{Email: strings.TrimSpace(bodyValue(c, "email"))}
 	err := h.contacts.ForgotPassword(c.UserContext(), form.Email, clientIP(c))
 	switch {
 	case errors.Is(err, contacts.ErrThrottled):
@@ -68,7 +68,7 @@ func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
 // logging in with the new password proves it was typed as meant.
 func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 	token := c.Params("token")
-	link, err := h.contacts.SetPassword(c.UserContext(), token, c.FormValue("password"), c.FormValue("confirm"), clientIP(c))
+	link, err := h.contacts.SetPassword(c.UserContext(), token, bodyValue(c, "password"), bodyValue(c, "confirm"), clientIP(c))
 	if err == nil {
 		return render(c, fiber.StatusOK, components.PasswordSetPage(shell(c, "Your password has been set", "login")), nil)
 	}
@@ -123,7 +123,7 @@ func (h *Passwords) resetPage(c *fiber.Ctx, status int, f components.ResetPasswo
 // gets a clear error and nothing is queued; contacts outside the scope are refused in the
 // same words as unknown ones.
 func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
-	form := components.ResetPasswordForm{Email: strings.TrimSpace(c.FormValue("email"))}
+	form := components.ResetPasswordForm{Email: strings.TrimSpace(bodyValue(c, "email"))}
 	contact, err := h.contacts.SendResetLink(c.UserContext(), actor, form.Email)
 	var tooMany *contacts.TooManyLinksError
 	switch {

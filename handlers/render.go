@@ -30,6 +30,20 @@ func viewerOf(c *fiber.Ctx) *viewer {
 	return v
 }
 
+// bodyValue is the form field key of the request body (url-encoded or multipart). Never the
+// query string, which fasthttp's FormValue reads first: what a form posts must not be
+// settable by a link (a password in a login URL, a token in a cross-site one).
+func bodyValue(c *fiber.Ctx, key string) string {
+	req := c.Request()
+	if v := req.PostArgs().Peek(key); len(v) > 0 {
+		return string(v)
+	}
+	if form, err := req.MultipartForm(); err == nil && len(form.Value[key]) > 0 {
+		return form.Value[key][0]
+	}
+	return ""
+}
+
 // htmx reports whether HTMX sent the request. It is the one place that reads HX-Request.
 func htmx(c *fiber.Ctx) bool { return c.Get("HX-Request") == "true" }
 
