@@ -123,7 +123,9 @@ func HashingSlots() int {
 	return hashingSlots(runtime.GOMAXPROCS(0), hashingMemory, int64(auth.DefaultParams.Memory)<<10)
 }
 
-// hashingMemory is the memory the hashes running at once may hold together.
+// hashingMemory is the memory the hashes running at once may hold together: about what the
+// rest of the portal holds at its busiest (a PDF export takes 100–150 MB), so that a burst
+// of logins can at most double the process's memory.
 const hashingMemory = 256 << 20
 
 func hashingSlots(cpus int, budget, perHash int64) int {
