@@ -126,7 +126,6 @@ func (c commands) runServer(cfg config.Config, prepare func(*app.App) error) int
 			return c.fail("%v", err)
 		}
 	}
-	app.TuneGC()
 	if err := a.ListenAndServe(c.ctx); err != nil {
 		return c.fail("%v", err)
 	}

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"runtime"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -98,40 +96,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return &App{cfg: cfg, log: log, store: store, rules: rules, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
 }
 
-// NewHasher is the production hasher: at most half as many argon2id hashes at once as
-// there are CPUs, at least one (a burst of logins uses at most that many × 19 MiB), each on
-// a low-priority thread of its own, so that hashing takes the CPU that pages leave over
-// rather than an equal share of it. Half, not all: a hash sweeps 19 MiB through the CPU's
-// caches, and with hashing on every core a burst of 200 logins doubled the p99 of page
-// views even at the lowest priority. The Go scheduler gets one extra P per hashing thread,
-// so those threads never hold the Ps that requests run on.
+// NewHasher is the production hasher: argon2id with OWASP's parameters, at most
+// HashingSlots hashes at once.
 func NewHasher() *auth.Hasher {
-	slots := HashingSlots()
-	h := auth.NewHasher(auth.DefaultParams, slots)
-	h.RunInBackground()
-	runtime.GOMAXPROCS(runtime.NumCPU() + slots)
-	return h
+	return auth.NewHasher(auth.DefaultParams, HashingSlots())
 }
 
-// HashingSlots is how many password hashes the production hasher runs at once.
-func HashingSlots() int { return max(1, runtime.NumCPU()/2) }
+// HashingSlots is how many password hashes the production hasher runs at once: one per CPU
+// the process may use (GOMAXPROCS, which follows a container's CPU limit), since a hash
+// keeps one core busy and more at once would only share the cores and make each login
+// slower; and no more than fit in hashingMemory, since each holds 19 MiB while it runs
+// (so a 64-CPU machine still holds at most 256 MiB for logins, not 1.2 GiB). A burst of
+// logins beyond that waits for a slot.
+func HashingSlots() int {
+	return hashingSlots(runtime.GOMAXPROCS(0), hashingMemory, int64(auth.DefaultParams.Memory)<<10)
+}
 
-// GCMemoryLimit is the heap size at which a serving portal collects garbage (see TuneGC).
-const GCMemoryLimit = 512 << 20
+// hashingMemory is the memory the hashes running at once may hold together: about what the
+// rest of the portal holds at its busiest (a PDF export takes 100–150 MB), so that a burst
+// of logins can at most double the process's memory.
+const hashingMemory = 256 << 20
 
-// TuneGC makes a serving process collect garbage by memory use instead of by heap growth,
-// unless the operator set GOGC or GOMEMLIMIT. Every login's argon2id hash allocates 19 MiB;
-// with a live heap of a few MB the default (GOGC=100) started a collection for nearly
-// every login, each one stopping the world, and a stop has to wait for the low-priority
-// hashing threads to be preempted: a burst of logins doubled the p99 of page views. With no
-// growth target and a 512 MiB limit the collector runs a few times a second instead of
-// dozens, and the heap stays under the limit (PDF exports, the largest user, take ~150 MB).
-func TuneGC() {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetGCPercent(-1)
-	debug.SetMemoryLimit(GCMemoryLimit)
+func hashingSlots(cpus int, budget, perHash int64) int {
+	return max(1, min(cpus, int(budget/perHash)))
 }
 
 // Hasher is the app's password hasher (seeding uses the same parameters).

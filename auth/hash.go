@@ -9,12 +9,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync"
-	"time"
 
-	"portal/auth/argon2id"
+	"golang.org/x/crypto/argon2"
 )
 
 // Params are argon2id's cost parameters.
@@ -32,113 +29,52 @@ var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1, KeyLen: 32, S
 // ErrMalformedHash is returned for a stored hash that is not an argon2id PHC string.
 var ErrMalformedHash = errors.New("auth: malformed password hash")
 
-// Hasher hashes and verifies passwords. At most `slots` hashes run at once, so a burst of
-// logins costs at most slots × Memory and can't starve the rest of the server of CPU.
+// Hasher hashes and verifies passwords with golang.org/x/crypto/argon2. At most `slots`
+// hashes run at once, so a burst of logins holds at most slots × Memory of working memory
+// and queues for the CPU instead of growing without bound.
 type Hasher struct {
 	params Params
 	slots  chan struct{}
-	// memories keeps the working memory of finished hashes for the next ones, at most one
-	// per slot: hashing then allocates nothing, and a burst of logins sets off no garbage
-	// collections (each of which has to stop the low-priority hashing threads too).
-	memories chan *argon2id.Memory
-	dummy    string      // hash of a random password, verified for unknown users to keep timing equal
-	work     chan func() // set by RunInBackground: hashes run on low-priority threads
+	dummy  string // hash of a random password, verified for unknown users to keep timing equal
 }
 
-// NewHasher returns a Hasher that runs at most slots hashes at once.
+// NewHasher returns a Hasher that runs at most slots hashes at once (at least one).
 func NewHasher(p Params, slots int) *Hasher {
-	slots = max(1, slots)
-	h := &Hasher{params: p, slots: make(chan struct{}, slots), memories: make(chan *argon2id.Memory, slots)}
+	h := &Hasher{params: p, slots: make(chan struct{}, max(1, slots))}
 	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
-	h.dummy = h.hash(nil, string(secret))
+	_, _ = rand.Read(secret) // crypto/rand never fails on supported platforms
+	h.dummy = h.hash(string(secret))
 	return h
 }
 
-// acquire takes a slot and the working memory that goes with it; release gives both back.
-func (h *Hasher) acquire(ctx context.Context) (*argon2id.Memory, error) {
+// acquire waits for a free slot, or gives up when ctx ends (the client went away).
+func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case mem := <-h.memories:
-		return mem, nil
-	default:
-		return &argon2id.Memory{}, nil
+		return ctx.Err()
 	}
 }
 
-func (h *Hasher) release(mem *argon2id.Memory) {
-	select {
-	case h.memories <- mem:
-	default: // cannot happen: there are no more memories than slots
-	}
-	<-h.slots
-}
-
-// RunInBackground moves hashing onto one OS thread per slot whose scheduling priority is
-// lowered (SCHED_IDLE on Linux), and which rests after each hash as long as the hash took: a
-// burst of logins then takes only CPU that page views leave over, and at most half of it.
-// The caller should give the Go scheduler that many extra Ps (runtime.GOMAXPROCS) so that
-// hashing threads never hold the ones pages run on. Call it once, before the hasher is used.
-func (h *Hasher) RunInBackground() {
-	h.work = make(chan func())
-	var ready sync.WaitGroup
-	for i := 0; i < cap(h.slots); i++ {
-		ready.Add(1)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread keeps its priority and serves only hashing
-			_ = lowerThreadPriority()
-			ready.Done()
-			for job := range h.work {
-				start := time.Now()
-				job()
-				// Rest as long as the hash took before taking the next: a burst of logins
-				// then uses at most half of each hashing thread's time. Low priority alone
-				// did not keep pages fast on a shared (virtual) machine: any CPU-bound
-				// thread, even one in SCHED_IDLE, doubled the p99 of page views, since
-				// the host schedules a busy guest's CPUs less promptly. A single login
-				// waits for nothing; a queue of them takes twice as long.
-				time.Sleep(time.Since(start))
-			}
-		}()
-	}
-	ready.Wait() // every hashing thread runs at its lower priority before the first hash
-}
-
-// compute runs fn on a hashing thread when RunInBackground was called, else right here.
-// The caller holds a slot, so a hashing thread is always free.
-func (h *Hasher) compute(fn func()) {
-	if h.work == nil {
-		fn()
-		return
-	}
-	done := make(chan struct{})
-	h.work <- func() { fn(); close(done) }
-	<-done
-}
+func (h *Hasher) release() { <-h.slots }
 
 // Hash returns the PHC string of password with a fresh random salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	mem, err := h.acquire(ctx)
-	if err != nil {
+	if err := h.acquire(ctx); err != nil {
 		return "", err
 	}
-	defer h.release(mem)
-	var phc string
-	h.compute(func() { phc = h.hash(mem, password) })
-	return phc, nil
+	defer h.release()
+	return h.hash(password), nil
 }
 
-// hash hashes password with a fresh salt in mem (nil: memory of its own).
-func (h *Hasher) hash(mem *argon2id.Memory, password string) string {
+// hash hashes password with a fresh salt; the caller holds a slot (or is NewHasher).
+func (h *Hasher) hash(password string) string {
 	salt := make([]byte, h.params.SaltLen)
-	_, _ = rand.Read(salt) // crypto/rand never fails on supported platforms
-	key := argon2id.IDKey(mem, []byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
+	_, _ = rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
 		h.params.Memory, h.params.Time, h.params.Threads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
@@ -146,24 +82,31 @@ func (h *Hasher) hash(mem *argon2id.Memory, password string) string {
 // replaced because it was made with weaker parameters than the hasher's. An empty phc (no
 // password set) verifies the dummy hash and fails, taking the same time as a real check.
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash bool, err error) {
-	mem, err := h.acquire(ctx)
-	if err != nil {
-		return false, false, err
-	}
-	defer h.release(mem)
 	if phc == "" {
-		h.compute(func() { _, _ = verify(mem, password, h.dummy) })
-		return false, false, nil
-	}
-	var p verified
-	h.compute(func() { p, err = verify(mem, password, phc) })
-	if err != nil {
+		_, _, err := h.verify(ctx, password, h.dummy)
 		return false, false, err
 	}
-	if p.matched {
-		rehash = p.Memory < h.params.Memory || p.Time < h.params.Time || p.KeyLen < h.params.KeyLen
+	ok, stored, err := h.verify(ctx, password, phc)
+	if !ok || err != nil {
+		return false, false, err
 	}
-	return p.matched, rehash, nil
+	rehash = stored.Memory < h.params.Memory || stored.Time < h.params.Time || stored.KeyLen < h.params.KeyLen
+	return true, rehash, nil
+}
+
+// verify derives the key of password with phc's salt and parameters, in a slot, and
+// compares it with phc's key in constant time.
+func (h *Hasher) verify(ctx context.Context, password, phc string) (bool, Params, error) {
+	stored, salt, want, err := parsePHC(phc)
+	if err != nil {
+		return false, Params{}, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, Params{}, err
+	}
+	defer h.release()
+	got := argon2.IDKey([]byte(password), salt, stored.Time, stored.Memory, stored.Threads, stored.KeyLen)
+	return subtle.ConstantTimeCompare(got, want) == 1, stored, nil
 }
 
 // VerifyDummy spends the time of one verification on nothing: for unknown user names.
@@ -172,34 +115,26 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 	return err
 }
 
-type verified struct {
-	Params
-	matched bool
-}
-
-func verify(mem *argon2id.Memory, password, phc string) (verified, error) {
+// parsePHC reads $argon2id$v=19$m=…,t=…,p=…$salt$key, the format hash writes.
+func parsePHC(phc string) (p Params, salt, key []byte, err error) {
 	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return verified{}, ErrMalformedHash
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return Params{}, nil, nil, ErrMalformedHash
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
-		return verified{}, ErrMalformedHash
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return Params{}, nil, nil, ErrMalformedHash
 	}
-	var p Params
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
-		return verified{}, ErrMalformedHash
+		return Params{}, nil, nil, ErrMalformedHash
 	}
 	b64 := base64.RawStdEncoding
-	salt, err := b64.DecodeString(parts[4])
-	if err != nil {
-		return verified{}, ErrMalformedHash
+	if salt, err = b64.DecodeString(parts[4]); err != nil {
+		return Params{}, nil, nil, ErrMalformedHash
 	}
-	want, err := b64.DecodeString(parts[5])
-	if err != nil || len(want) == 0 || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
-		return verified{}, ErrMalformedHash
+	if key, err = b64.DecodeString(parts[5]); err != nil || len(key) == 0 || p.Memory == 0 || p.Time == 0 || p.Threads == 0 {
+		return Params{}, nil, nil, ErrMalformedHash
 	}
-	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(want))
-	got := argon2id.IDKey(mem, []byte(password), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
-	return verified{Params: p, matched: subtle.ConstantTimeCompare(got, want) == 1}, nil
+	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
+	return p, salt, key, nil
 }

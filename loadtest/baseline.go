@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	_ "github.com/mattn/go-sqlite3"
 
-	"portal/app"
 	"portal/components"
 	"portal/db"
 )
@@ -49,7 +48,6 @@ func serveBaseline(dbPath, addr, adminEmail string) error {
 	if err != nil {
 		return err
 	}
-	app.TuneGC() // the portal's garbage collection settings, so that only the handlers differ
 	web := fiber.New(fiber.Config{DisableStartupMessage: true})
 	web.Get("/", func(c *fiber.Ctx) error {
 		ctx := c.UserContext()

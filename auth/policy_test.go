@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPolicy(t *testing.T) {
+	p := NewPolicy()
+	ctxWords := ContextWords("anna.kowalski@northwind.example", "Northwind Traders", "Anna", "Kowalski")
+	tests := []struct {
+		name     string
+		password string
+		ok       bool
+		reason   string // a word the refusal must contain
+	}{
+		{"14 characters", "glacier-umber1", false, "15 characters"},
+		{"15 characters", "glacier-umber12", true, ""},
+		{"64 characters", ofLength("raven glacier umber ", 64), true, ""},
+		{"128 characters", ofLength("kestrel quartz timber ", 128), true, ""},
+		{"129 characters", ofLength("kestrel quartz timber ", 129), false, "128"},
+		{"unicode counted as characters", "Zoë Łukasz Ærø Š", true, ""},
+		{"14 unicode characters", "ŁŁŁŁŁŁŁ-ÆÆÆÆÆÆ", false, "15 characters"},
+		{"emoji and spaces allowed", "🐧 penguins march on ice", true, ""},
+		{"blocklisted", "123456789987654321", false, "common"},
+		{"blocklisted in another case", "Q1W2E3R4T5Y6U7I8", false, "common"},
+		{"common word padded with digits", "password12345678", false, "common"},
+		{"one character repeated", strings.Repeat("a", 20), false, "common"},
+		{"short unit repeated", strings.Repeat("abc", 6), false, "common"},
+		{"keyboard run", "qwertyuiopasdfgh", false, "common"},
+		{"common password twice", "passwordpassword", false, "common"},
+		{"common password twice with a space", "password password", false, "common"},
+		{"common password three times", "monkeymonkeymonkey", false, "common"},
+		{"common password twice, padded", "letmeinletmein1", false, "common"},
+		{"two common passwords glued", "iloveyoutrustno1", false, "common"},
+		{"mostly symbols", "!!!!!!!!!!!!!!!!ab", false, "common"},
+		{"a real passphrase", "purple ferry lantern quietly", true, ""},
+		{"contains the account name", "my northwind password 77", false, "organization"},
+		{"contains the email's local part", "anna.kowalski is the best", false, "email"},
+		{"contains the last name", "kowalski-glacier-umber", false, "name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := p.Check(tt.password, ctxWords...)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("Check(%q) = %v, want nil", tt.password, err)
+				}
+				return
+			}
+			var pe *PolicyError
+			if !errors.As(err, &pe) {
+				t.Fatalf("Check(%q) = %v, want a *PolicyError", tt.password, err)
+			}
+			if !strings.Contains(pe.Reason, tt.reason) {
+				t.Errorf("Check(%q) reason %q, want it to mention %q", tt.password, pe.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// ofLength repeats words until the result has exactly n characters.
+func ofLength(words string, n int) string {
+	r := []rune(strings.Repeat(words, n/len([]rune(words))+1))
+	return string(r[:n])
+}
