@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Params are argon2id's cost parameters.
@@ -43,7 +44,7 @@ func NewHasher(p Params, slots int) *Hasher {
 	h := &Hasher{params: p, slots: make(chan struct{}, max(1, slots))}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand never fails on supported platforms
-	h.dummy = h.hash(string(secret))
+	h.dummy = h.hashBytes(string(secret))
 	return h
 }
 
@@ -65,11 +66,17 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return h.hash(password), nil
+	return h.hashBytes(Normalize(password)), nil
 }
 
-// hash hashes password with a fresh salt; the caller holds a slot (or is NewHasher).
-func (h *Hasher) hash(password string) string {
+// Normalize is the form of a password that is hashed: Unicode NFKC, as NIST SP 800-63B
+// rev. 4 asks, so that "é" typed as one character or as "e" and an accent, or a full-width
+// letter from an input method, is the same password on every device.
+func Normalize(password string) string { return norm.NFKC.String(password) }
+
+// hashBytes hashes password, as given, with a fresh salt; the caller holds a slot (or is
+// NewHasher).
+func (h *Hasher) hashBytes(password string) string {
 	salt := make([]byte, h.params.SaltLen)
 	_, _ = rand.Read(salt)
 	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, h.params.KeyLen)
@@ -79,18 +86,26 @@ func (h *Hasher) hash(password string) string {
 }
 
 // Verify reports whether password matches the PHC string phc, and whether the hash should be
-// replaced because it was made with weaker parameters than the hasher's. An empty phc (no
-// password set) verifies the dummy hash and fails, taking the same time as a real check.
+// replaced: because it was made with weaker parameters than the hasher's, or from the
+// password as typed before passwords were normalised (Normalize). An empty phc (no password
+// set) verifies the dummy hash and fails, taking the same time as a real check.
 func (h *Hasher) Verify(ctx context.Context, password, phc string) (ok, rehash bool, err error) {
 	if phc == "" {
-		_, _, err := h.verify(ctx, password, h.dummy)
+		_, _, err := h.verify(ctx, Normalize(password), h.dummy)
 		return false, false, err
 	}
-	ok, stored, err := h.verify(ctx, password, phc)
+	normalized := Normalize(password)
+	ok, stored, err := h.verify(ctx, normalized, phc)
+	if err == nil && !ok && normalized != password {
+		// Hashes stored before normalisation were made from the password as typed: try that
+		// form once, and store the normalised one when it matches.
+		ok, stored, err = h.verify(ctx, password, phc)
+		rehash = ok
+	}
 	if !ok || err != nil {
 		return false, false, err
 	}
-	rehash = stored.Memory < h.params.Memory || stored.Time < h.params.Time || stored.KeyLen < h.params.KeyLen
+	rehash = rehash || stored.Memory < h.params.Memory || stored.Time < h.params.Time || stored.KeyLen < h.params.KeyLen
 	return true, rehash, nil
 }
 

@@ -49,10 +49,10 @@ func TestVerifiesHashesMadeByTheFork(t *testing.T) {
 			}
 		})
 	}
-	// The composed and decomposed spellings of a letter are different passwords: neither the
-	// fork nor the hasher normalises, and a stored hash matches only the bytes it was made of.
-	if ok, _, err := h.Verify(ctx, "Zoe\u0308 Łukasz Ærø Šťastný", madeByTheFork[1].phc); err != nil || ok {
-		t.Errorf("Verify(decomposed ë) = %v, %v; want false, nil", ok, err)
+	// The composed and decomposed spellings of a letter are the same password (issue 14
+	// item 9): the hasher normalises both to NFKC, which is the composed form the fork hashed.
+	if ok, rehash, err := h.Verify(ctx, "Zoe\u0308 Łukasz Ærø Šťastný", madeByTheFork[1].phc); err != nil || !ok || rehash {
+		t.Errorf("Verify(decomposed ë) = %v, %v, %v; want true, false, nil", ok, rehash, err)
 	}
 	// A key with one bit flipped does not match its own password.
 	phc := madeByTheFork[0].phc
@@ -195,7 +195,7 @@ func TestHasherBoundsConcurrentHashes(t *testing.T) {
 					break
 				}
 			}
-			h.hash("glacier umber copper raven")
+			h.hashBytes("glacier umber copper raven")
 			running.Add(-1)
 			h.release()
 		}()
@@ -294,4 +294,35 @@ func median(x []float64) float64 {
 	x = slices.Clone(x)
 	slices.Sort(x)
 	return x[len(x)/2]
+}
+
+// TestPasswordsAreNormalised is issue 14's item 9: the NFC and NFD forms of one passphrase
+// were different passwords. Both now hash to the same NFKC form; a hash stored from the
+// bytes as typed before still verifies, once, and asks to be replaced.
+func TestPasswordsAreNormalised(t *testing.T) {
+	h := NewHasher(fastParams, 2)
+	ctx := context.Background()
+	composed, decomposed := "Zoë Ærø walks to Škoda", "Zoe\u0308 Ærø walks to S\u030Ckoda"
+	phc, err := h.Hash(ctx, decomposed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typed := range []string{composed, decomposed} {
+		if ok, rehash, err := h.Verify(ctx, typed, phc); err != nil || !ok || rehash {
+			t.Errorf("Verify(%q) = %v, %v, %v; want true, false, nil", typed, ok, rehash, err)
+		}
+	}
+	// A full-width letter from an input method is its plain letter (NFKC).
+	if ok, _, _ := h.Verify(ctx, "Ｚoë Ærø walks to Škoda", phc); !ok {
+		t.Error("a full-width Z does not verify as Z")
+	}
+	// A hash made before normalisation, from the decomposed bytes as typed.
+	legacy := h.hashBytes(decomposed)
+	ok, rehash, err := h.Verify(ctx, decomposed, legacy)
+	if err != nil || !ok || !rehash {
+		t.Errorf("Verify(legacy hash) = %v, %v, %v; want true and a rehash", ok, rehash, err)
+	}
+	if ok, _, _ := h.Verify(ctx, "Zoe\u0308 Ærø walks to S\u030Ckodx", legacy); ok {
+		t.Error("a wrong password verified against a legacy hash")
+	}
 }

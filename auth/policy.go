@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Length limits of SPEC R-RESET: 15 when the password is the only factor; 128 accepts every
@@ -16,11 +14,17 @@ const (
 	MaxPasswordLength = 128
 )
 
-// commonPasswords is a list of common passwords (zxcvbn's frequency list, 6+ characters),
-// embedded so that the binary needs no file at run time.
-//
-//go:embed common-passwords.txt
-var commonPasswordsText string
+// The blocklist, embedded so that the binary needs no file at run time: common passwords
+// (zxcvbn's frequency list, 6+ characters), the most common passwords of the breach lists
+// attackers start with (see the file's header), and passphrases that are long but famous.
+var (
+	//go:embed common-passwords.txt
+	commonPasswordsText string
+	//go:embed breached-passwords.txt
+	breachedPasswordsText string
+	//go:embed known-passphrases.txt
+	knownPassphrasesText string
+)
 
 // Policy checks new passwords. No composition rules, no expiry: length, a blocklist, and
 // words from the contact's own context.
@@ -28,15 +32,32 @@ type Policy struct {
 	blocked map[string]bool
 }
 
-// NewPolicy builds the policy with the embedded blocklist.
+// NewPolicy builds the policy with the embedded blocklist. Each entry is kept as written
+// (lower case) and as its letters and digits alone, the form guessable compares.
 func NewPolicy() *Policy {
-	p := &Policy{blocked: make(map[string]bool, 30000)}
-	for _, w := range strings.Split(commonPasswordsText, "\n") {
-		if w = strings.TrimSpace(w); w != "" {
-			p.blocked[strings.ToLower(w)] = true
+	p := &Policy{blocked: make(map[string]bool, 80000)}
+	for _, list := range []string{commonPasswordsText, breachedPasswordsText, knownPassphrasesText} {
+		for _, w := range strings.Split(list, "\n") {
+			w = strings.ToLower(strings.TrimSpace(w))
+			if w == "" || strings.HasPrefix(w, "#") {
+				continue
+			}
+			p.blocked[w] = true
+			p.blocked[lettersAndDigits(w)] = true
 		}
 	}
 	return p
+}
+
+// lettersAndDigits drops everything else: spaces and punctuation between words make no
+// password harder to guess.
+func lettersAndDigits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // PolicyError is a password the policy refuses; its message is meant for the user.
@@ -48,8 +69,9 @@ func (e *PolicyError) Error() string { return e.Reason }
 // contextWords are words an attacker would try first for this contact: the account name,
 // the email's local part, the contact's names.
 func (p *Policy) Check(password string, contextWords ...string) error {
-	// Count what the user sees as characters: normalise so that "é" typed either way counts once.
-	normalized := norm.NFC.String(password)
+	// Count what the user sees as characters, in the form that is hashed: "é" typed either
+	// way counts once.
+	normalized := Normalize(password)
 	n := utf8.RuneCountInString(normalized)
 	switch {
 	case n < MinPasswordLength:
@@ -79,12 +101,7 @@ func (p *Policy) guessable(folded string) bool {
 		return true
 	}
 	// The letters and digits alone, without padding digits at either end.
-	core := strings.Map(func(r rune) rune {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			return r
-		}
-		return -1
-	}, folded)
+	core := lettersAndDigits(folded)
 	if trimmed := strings.TrimFunc(core, unicode.IsDigit); len(trimmed) >= 4 {
 		core = trimmed
 	}

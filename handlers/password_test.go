@@ -604,3 +604,22 @@ func TestResendInvitation(t *testing.T) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// TestPasswordsAreTheSameHoweverTheyAreTyped is issue 14's item 9: the composed and the
+// decomposed spelling of the same passphrase (NFC and NFD, as different keyboards and
+// systems send them) were different passwords.
+func TestPasswordsAreTheSameHoweverTheyAreTyped(t *testing.T) {
+	e := newLoginEnv(t)
+	issueReset(t, e.Env, e.member)
+	path := mailedLink(t, e.Env, e.member.Email)
+	decomposed, composed := "Zoe\u0308 walks S\u030Ckoda along the fjord", "Zoë walks Škoda along the fjord"
+	if resp := setPassword(e.Browser(), path, decomposed); resp.StatusCode != http.StatusOK {
+		t.Fatalf("set password: got %d: %.300s", resp.StatusCode, resp.Body)
+	}
+	if resp := e.Browser().Login(e.member.Email, composed); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login with the composed spelling: got %d, want 303", resp.StatusCode)
+	}
+	if resp := e.Browser().Login(e.member.Email, decomposed); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("login with the decomposed spelling: got %d, want 303", resp.StatusCode)
+	}
+}
