@@ -89,10 +89,3 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	return nil
 }
-
-// SchemaVersion reports the version the database is at.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
-	return v, err
-}

@@ -22,6 +22,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/demo"
 	"portal/export"
 	"portal/handlers"
@@ -34,6 +35,7 @@ import (
 // contacts must never appear.
 type exportFixture struct {
 	env   *portaltest.Env
+	check *dbtest.DB
 	admin db.Contact
 	// inScope are the names ("First Last") every export must list, in export order.
 	inScope []string
@@ -72,6 +74,7 @@ func newExportFixture(t *testing.T) exportFixture {
 
 	return exportFixture{
 		env:   env,
+		check: dbtest.Open(t, env.Config.DBPath),
 		admin: admin,
 		// Sorted by account name (Northwind Logistics Nordic < Northwind Traders), then last name.
 		inScope: []string{
@@ -167,7 +170,7 @@ func TestExportCSV(t *testing.T) {
 		}
 	}
 
-	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	n, err := fx.check.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
 	if err != nil || n != 1 {
 		t.Errorf("audit events for the export: got %d (%v), want 1", n, err)
 	}
@@ -287,7 +290,7 @@ func TestExportExcel(t *testing.T) {
 		t.Errorf("<col> elements by min: got %v, want one per column in ascending order (Excel repairs the file otherwise)", mins)
 	}
 
-	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	n, err := fx.check.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
 	if err != nil || n != 1 {
 		t.Errorf("audit events for the export: got %d (%v), want 1", n, err)
 	}
@@ -344,7 +347,7 @@ func TestExportPDF(t *testing.T) {
 	fx := newExportFixture(t)
 	resp := fx.env.Login(fx.admin.Email).Get("/contacts/export.pdf")
 	checkFileHeaders(t, resp, "application/pdf", "contacts-2026-11-22.pdf")
-	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	n, err := fx.check.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
 	if err != nil || n != 1 {
 		t.Errorf("audit events for the export: got %d (%v), want 1", n, err)
 	}
@@ -425,7 +428,7 @@ func TestExportPDFLimit(t *testing.T) {
 	if got := resp.Header.Get("Content-Disposition"); got != "" {
 		t.Errorf("Content-Disposition: got %q, want none on an error page", got)
 	}
-	if n, _ := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0); n != 0 {
+	if n, _ := fx.check.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0); n != 0 {
 		t.Errorf("audit events: got %d, want 0 (nothing was exported)", n)
 	}
 	// CSV has no limit.
@@ -621,7 +624,7 @@ func TestExportNeedsContactAdmin(t *testing.T) {
 			t.Errorf("GET %s signed out: got %d to %q, want 303 to /login", path, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	n, err := fx.env.Store.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
+	n, err := fx.check.CountAudit(fx.env.Ctx, db.ActionContactsExported, 0)
 	if err != nil || n != 0 {
 		t.Errorf("audit events after refused exports: got %d (%v), want 0", n, err)
 	}
