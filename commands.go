@@ -71,46 +71,18 @@ func (c commands) demo(args []string) int {
 		return c.fail("demo: --contacts must be 0..10000000 and --accounts 1..1000")
 	}
 	return c.runServer(cfg, func(a *app.App) error {
-		email, password, err := demo.Seed(c.ctx, a.Store(), a.Hasher())
+		start := time.Now()
+		email, password, err := demo.Seed(c.ctx, a.Store(), a.Hasher(), demo.Bulk{Contacts: *bulk, Accounts: *bulkAccounts})
 		if err != nil {
 			return err
 		}
 		if *bulk > 0 {
-			if err := c.populateDemo(a.Store(), *bulk, *bulkAccounts); err != nil {
-				return err
-			}
+			fmt.Fprintf(c.stdout, "Added %d contacts in %d accounts under %q in %s.\n", *bulk, *bulkAccounts, demo.RootAccount,
+				time.Since(start).Round(time.Millisecond))
 		}
 		fmt.Fprintf(c.stdout, "\nDemo portal: %s\n  User name: %s\n  Password:  %s\n\n", cfg.BaseURL+"/login", email, password)
 		return nil
 	})
-}
-
-// populateDemo adds generated contacts under the demo company, in fresh accounts named after
-// the run, so that running the demo again on the same database adds instead of failing.
-func (c commands) populateDemo(store *db.Store, contacts, accounts int) error {
-	root, err := store.AccountByName(c.ctx, demo.RootAccount)
-	if err != nil {
-		return err
-	}
-	admin, err := store.ContactByEmail(c.ctx, demo.AdminEmail)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	for run := 1; ; run++ {
-		prefix := fmt.Sprintf("Northwind Bulk %d", run)
-		if _, err := store.AccountByName(c.ctx, prefix); err == nil {
-			continue
-		}
-		_, err := demo.Populate(c.ctx, store, demo.Scale{Contacts: contacts, Accounts: accounts,
-			Parent: root.ID, Prefix: prefix, LockedBy: admin.ID})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "Added %d contacts in %d accounts under %q in %s.\n", contacts, accounts, prefix,
-			time.Since(start).Round(time.Millisecond))
-		return nil
-	}
 }
 
 // runServer builds the app, runs prepare (the demo's seeding), and serves until a signal.

@@ -12,6 +12,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/portaltest"
 )
 
@@ -99,8 +100,9 @@ func TestCLI(t *testing.T) {
 	if _, err := store.ContactByEmail(ctx, "anna@northwind.example"); err == nil {
 		t.Error("anna was stored although every attempt was refused")
 	}
+	queued := dbtest.Open(t, dbPath)
 	for _, c := range []db.Contact{maria, zoe} {
-		mails, err := store.MailTo(ctx, c.ID)
+		mails, err := queued.MailTo(ctx, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

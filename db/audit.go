@@ -63,15 +63,6 @@ func (s *Store) Audit(ctx context.Context, e Event) error {
 	return s.Write(ctx, func(tx *Tx) error { return tx.Audit(ctx, e) })
 }
 
-// CountAudit counts events with the given action and target (tests and reports use it).
-func (s *Store) CountAudit(ctx context.Context, action string, targetID int64) (int, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx,
-		`SELECT count(*) FROM audit_events WHERE action = ? AND (? = 0 OR target_id = ?)`,
-		action, targetID, targetID).Scan(&n)
-	return n, err
-}
-
 // AuditLog lists the events recorded against the accounts of sc, newest first: changes,
 // sign-ins, locks, exports and denied access alike. before is a keyset cursor (an event id;
 // 0 for the newest page). It walks the log from its newest end and stops after limit

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -74,11 +73,6 @@ type SectionCounts struct {
 // a common word's search: each match is checked against the scope).
 const SearchCountCap = 1000
 
-// unionMaxAccounts is the largest scope listed with one ordered branch per account; beyond
-// it a single IN query (which sorts the whole scope) costs less than planning many branches.
-// A variable only so that tests can run the fallback on a small tree.
-var unionMaxAccounts = 64
-
 // ContactCounts returns the section sizes of the whole scope from contact_counts, which
 // triggers keep, so a page never counts 100,000 rows.
 func (s *Store) ContactCounts(ctx context.Context, sc Scope) (SectionCounts, error) {
@@ -110,9 +104,9 @@ func scanSectionCounts(rows *sql.Rows, what string) (SectionCounts, error) {
 	return c, rows.Err()
 }
 
-// SearchCounts counts the matches of a search in scope per section, up to SearchCountCap in
+// searchCounts counts the matches of a search in scope per section, up to SearchCountCap in
 // all. match is a SearchQuery result.
-func (s *Store) SearchCounts(ctx context.Context, sc Scope, match string) (SectionCounts, error) {
+func (s *Store) searchCounts(ctx context.Context, sc Scope, match string) (SectionCounts, error) {
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT status, count(*) FROM (
 			SELECT c.status FROM contacts_fts f JOIN contacts c ON c.id = f.rowid
@@ -172,21 +166,19 @@ func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64)
 	return &cur, nil
 }
 
-// ListContacts returns one page of one section of All Contacts in scope, by keyset (never
-// OFFSET: page 2,000 costs what page 1 costs), with the section counts.
-//
-// A whole company (an admin of a top-level account) is one index range scan of
-// contacts(tenant_id, status, key, id) from the cursor on, however many accounts it has.
-// A scope below the top level of up to unionMaxAccounts accounts is a UNION ALL of one branch per
-// account, each an index range scan of contacts(account_id, status, key, id) from the
-// cursor on, under one ORDER BY: SQLite merges the sorted branches lazily, so a page reads
-// about a page of index entries per account and sorts nothing (an `account_id IN (...)`
-// with ORDER BY would sort the whole scope). Sorting by account skips accounts wholly
-// before the cursor's and takes those after it without a keyset condition.
-//
-// A search first counts its matches through FTS5 (up to SearchCountCap). Few matches are
-// fetched through FTS5 and sorted. Many are found in list order by pageOfMatches.
-func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, error) {
+// listing is a ListQuery made ready to plan: defaults filled in, the cursor read back from
+// its contact, the search turned into an FTS5 query, the section counted.
+type listing struct {
+	sc       Scope
+	q        ListQuery
+	spec     sortSpec
+	cur      *cursor // the contact the page starts after, or ends before when backward; nil: from the top
+	backward bool
+	match    string // the FTS5 query of q.Search; "" lists everyone
+	counts   SectionCounts
+}
+
+func (s *Store) newListing(ctx context.Context, sc Scope, q ListQuery) (listing, error) {
 	if q.Limit <= 0 {
 		q.Limit = 25
 	}
@@ -195,163 +187,274 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 	if q.Status != StatusLocked {
 		q.Status = StatusActive
 	}
-	spec := specOf(q.Sort)
-	backward := q.After == 0 && q.Before != 0
+	l := listing{sc: sc, q: q, spec: specOf(q.Sort), match: SearchQuery(q.Search)}
+	if l.match == "" {
+		l.q.Search = "" // nothing searchable was typed: list everyone
+	}
+	l.backward = q.After == 0 && q.Before != 0
 	curID := q.After
-	if backward {
+	if l.backward {
 		curID = q.Before
 	}
-	cur, err := s.cursorOf(ctx, sc, spec, curID)
-	if err != nil {
-		return Page{}, err
+	var err error
+	if l.cur, err = s.cursorOf(ctx, sc, l.spec, curID); err != nil {
+		return listing{}, err
 	}
-	if cur == nil {
-		backward = false
+	if l.cur == nil {
+		l.backward = false
 	}
-	match := SearchQuery(q.Search)
-	if match == "" {
-		q.Search = "" // nothing searchable was typed: list everyone
-	}
-	var counts SectionCounts
-	if match != "" {
-		counts, err = s.SearchCounts(ctx, sc, match)
+	if l.match != "" {
+		l.counts, err = s.searchCounts(ctx, sc, l.match)
 	} else {
-		counts, err = s.ContactCounts(ctx, sc)
+		l.counts, err = s.ContactCounts(ctx, sc)
 	}
-	if err != nil {
-		return Page{}, err
-	}
-	walk := counts.AtLeast // many matches: walk the index and test each row instead of sorting them all
+	return l, err
+}
 
-	// desc flips for a backward page: read the rows before the cursor nearest first.
-	desc := spec.desc != backward
-	dir, cmp := "ASC", ">"
-	if desc {
-		dir, cmp = "DESC", "<"
+// direction is the order the page reads its sort in, and the keyset comparison that goes
+// with it: a backward page reads the rows before the cursor, nearest first.
+func (l listing) direction() (dir, cmp string) {
+	if l.spec.desc != l.backward {
+		return "DESC", "<"
 	}
-	var args []any
-	var query string
-	accounts := slices.Clone(sc.accounts)
-	if q.Sort == SortAccount {
-		slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(FoldKey(a.Name), FoldKey(b.Name)) })
-		if desc {
-			slices.Reverse(accounts)
-		}
-	}
-	limit := q.Limit + 1 // one more than a page tells whether another page follows
+	return "ASC", ">"
+}
 
-	// A branch reads one account's section in sort order from its index; no LIMIT is
-	// needed, since the merge below pulls rows from the branches only as it needs them.
-	columns := "id, %d AS k0, %s AS k1"
-	if match != "" {
-		columns += ", search_text" // for the walk of pageOfMatches
-	}
-	branch := func(within string, keyset bool, ordinal int) string {
-		b := fmt.Sprintf(`SELECT `+columns+` FROM contacts WHERE %s AND status = '%s'`,
-			ordinal, spec.key, within, q.Status)
-		if keyset {
-			b += ` AND (` + spec.key + `, id) ` + cmp + ` (?, ?)`
-			args = append(args, cur.key, cur.id)
-		}
-		return b
-	}
+// limit is one more than a page: the extra row tells whether another page follows.
+func (l listing) limit() int { return l.q.Limit + 1 }
 
-	// A whole company is one range of its tenant index, in any order but by account.
-	company := sc.wholeCompany() && q.Sort != SortAccount
+// A listPlan is how a page of All Contacts is found; choosePlan picks one.
+type listPlan string
+
+const (
+	planCompany          listPlan = "company"            // one range of the company's sort index (listCompany)
+	planMergedAccounts   listPlan = "merged accounts"    // one range of each account's sort index, merged (listMergedAccounts)
+	planAccountByAccount listPlan = "account by account" // sort by account: the accounts' ranges in turn (listAccountByAccount)
+	planSortedScope      listPlan = "sorted scope"       // one query over the scope, sorted by SQLite (listSortedScope)
+)
+
+// maxMergedAccounts is the largest scope listed by merging one sorted range per account;
+// beyond it one query over the whole scope (which sorts the scope) costs less than planning
+// that many branches.
+const maxMergedAccounts = 64
+
+// choosePlan picks how to find a page. The first three plans read index ranges in list
+// order and stop after a page, so page 2,000 costs what page 1 costs and nothing is sorted;
+// a search with many matches walks those ranges testing each row (pageOfMatches). A search
+// with few matches is found faster through FTS5 and sorted, and a scope of too many
+// accounts below the top of a company has too many ranges to merge: both are one query
+// over the scope.
+func choosePlan(sc Scope, q ListQuery, searching bool, counts SectionCounts) listPlan {
 	switch {
-	case (company || len(accounts) <= unionMaxAccounts) && (match == "" || walk):
-		var branches []string
-		if company {
-			branches = append(branches, branch(fmt.Sprintf("tenant_id = %d", sc.root), cur != nil, 0))
-		} else {
-			for i, a := range accounts {
-				keyset := cur != nil
-				if q.Sort == SortAccount && cur != nil {
-					switch {
-					case a.ID == cur.accountID:
-					case slices.IndexFunc(accounts, func(x Account) bool { return x.ID == cur.accountID }) > i:
-						continue // the whole account lies before the cursor
-					default:
-						keyset = false // the whole account lies after the cursor
-					}
-				}
-				branches = append(branches, branch(fmt.Sprintf("account_id = %d", a.ID), keyset, i))
-			}
-		}
-		if len(branches) == 0 {
-			return Page{Counts: counts}, nil
-		}
-		if q.Sort == SortAccount {
-			// Accounts come one after another: read them in order, each from its index,
-			// until the page is full. (Merging them under ORDER BY k0, k1 made SQLite sort
-			// the whole scope: 20 ms instead of 1.)
-			byAccount, err := s.pageAccountByAccount(ctx, branches, args, q.Search, dir, limit)
-			if err != nil {
-				return Page{}, fmt.Errorf("store: list contacts: %w", err)
-			}
-			return s.pageOfIDs(ctx, sc, q, counts, byAccount, backward, cur)
-		}
-		order := fmt.Sprintf(`k1 %s, id %s`, dir, dir)
-		// A compound SELECT whose branches each come sorted from an index is merged by
-		// SQLite (MERGE (UNION ALL) in the plan): a page reads about a page of index entries
-		// per account and sorts nothing.
-		merged := strings.Join(branches, " UNION ALL ") + ` ORDER BY ` + order
-		if match != "" {
-			ids, err := s.pageOfMatches(ctx, merged, args, q.Search, limit)
-			if err != nil {
-				return Page{}, fmt.Errorf("store: list contacts: %w", err)
-			}
-			return s.pageOfIDs(ctx, sc, q, counts, ids, backward, cur)
-		}
-		query = `SELECT id FROM (` + merged + `)` + fmt.Sprintf(` LIMIT %d`, limit)
-	default:
-		// Hundreds of accounts, or a search with few matches: one query over the whole scope,
-		// sorted by SQLite. A search is driven by its matches (CROSS JOIN fixes the loop
-		// order), so a rare word costs a few lookups however large the scope.
-		key := `c.` + spec.key
-		from := ` FROM contacts c`
-		if match != "" {
-			from = ` FROM contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`
-		}
-		if q.Sort == SortAccount {
-			from += ` JOIN accounts a ON a.id = c.account_id`
-		}
-		where := ` WHERE c.account_id IN ` + sc.inList() + ` AND c.status = '` + q.Status + `'`
-		if match != "" {
-			where += ` AND contacts_fts MATCH ?`
-			args = append(args, match)
-		}
-		if cur != nil {
-			if q.Sort == SortAccount {
-				where += ` AND (a.name_key, c.name_key, c.id) ` + cmp + ` ((SELECT name_key FROM accounts WHERE id = ?), ?, ?)`
-				args = append(args, cur.accountID, cur.key, cur.id)
-			} else {
-				where += ` AND (` + key + `, c.id) ` + cmp + ` (?, ?)`
-				args = append(args, cur.key, cur.id)
-			}
-		}
-		order := fmt.Sprintf(` ORDER BY %s %s, c.id %s`, key, dir, dir)
-		if q.Sort == SortAccount {
-			order = fmt.Sprintf(` ORDER BY a.name_key %s, c.name_key %s, c.id %s`, dir, dir, dir)
-		}
-		query = `SELECT c.id` + from + where + order + fmt.Sprintf(` LIMIT %d`, limit)
+	case searching && !counts.AtLeast:
+		return planSortedScope
+	case q.Sort != SortAccount && sc.wholeCompany():
+		return planCompany
+	case len(sc.accounts) > maxMergedAccounts:
+		return planSortedScope
+	case q.Sort == SortAccount:
+		return planAccountByAccount
 	}
+	return planMergedAccounts
+}
 
-	rows, err := s.pageRows(ctx, sc, q, query, args...)
+// ListContacts returns one page of one section of All Contacts in scope, by keyset (never
+// OFFSET: page 2,000 costs what page 1 costs), with the section counts (in search mode, the
+// counts of the matches, up to SearchCountCap). choosePlan says how the page is found.
+func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, error) {
+	l, err := s.newListing(ctx, sc, q)
 	if err != nil {
 		return Page{}, err
 	}
-	return finishPage(q, counts, rows, backward, cur), nil
+	var rows []ListRow
+	switch choosePlan(sc, l.q, l.match != "", l.counts) {
+	case planCompany:
+		rows, err = s.listCompany(ctx, l)
+	case planMergedAccounts:
+		rows, err = s.listMergedAccounts(ctx, l)
+	case planAccountByAccount:
+		rows, err = s.listAccountByAccount(ctx, l)
+	default:
+		rows, err = s.listSortedScope(ctx, l)
+	}
+	if err != nil {
+		return Page{}, fmt.Errorf("store: list contacts: %w", err)
+	}
+	return finishPage(l, rows), nil
+}
+
+// listCompany reads a whole company (an admin of a top-level account) from one range of
+// its company's sort index, contacts(tenant_id, status, key, id), from the cursor on,
+// however many accounts the company has.
+func (s *Store) listCompany(ctx context.Context, l listing) ([]ListRow, error) {
+	ordered, args := companyRange(l)
+	return s.pageOfOrdered(ctx, l, ordered, args)
+}
+
+// companyRange is the company's section in list order, from the cursor on.
+func companyRange(l listing) (ordered string, args []any) {
+	dir, _ := l.direction()
+	ordered, args = indexRange(l, fmt.Sprintf("tenant_id = %d", l.sc.root), l.cur != nil)
+	return ordered + fmt.Sprintf(` ORDER BY %s %s, id %s`, l.spec.key, dir, dir), args
+}
+
+// listMergedAccounts reads a scope below the top of a company from one range of each
+// account's sort index, contacts(account_id, status, key, id), from the cursor on, merged
+// in list order.
+func (s *Store) listMergedAccounts(ctx context.Context, l listing) ([]ListRow, error) {
+	if len(l.sc.accounts) == 0 {
+		return nil, nil // the zero Scope holds nobody
+	}
+	ordered, args := mergedRanges(l)
+	return s.pageOfOrdered(ctx, l, ordered, args)
+}
+
+// mergedRanges is the scope's section in list order, from the cursor on: a compound SELECT
+// of one branch per account, each sorted by its index, which SQLite merges lazily (MERGE
+// (UNION ALL) in the plan), so a page reads about a page of index entries per account and
+// sorts nothing (an `account_id IN (...)` with ORDER BY would sort the whole scope). The
+// branches need no LIMIT: the merge pulls rows from them only as it needs them.
+func mergedRanges(l listing) (ordered string, args []any) {
+	dir, _ := l.direction()
+	branches := make([]string, len(l.sc.accounts))
+	for i, a := range l.sc.accounts {
+		var branchArgs []any
+		branches[i], branchArgs = indexRange(l, fmt.Sprintf("account_id = %d", a.ID), l.cur != nil)
+		args = append(args, branchArgs...)
+	}
+	return strings.Join(branches, " UNION ALL ") + fmt.Sprintf(` ORDER BY %s %s, id %s`, l.spec.key, dir, dir), args
+}
+
+// listAccountByAccount reads the accounts' ranges one after another until the page is full:
+// sorted by account, an account's contacts come together, so each account is read from its
+// index in turn. (Merging them under ORDER BY account, key made SQLite sort the whole
+// scope: 20 ms a page instead of 1.)
+func (s *Store) listAccountByAccount(ctx context.Context, l listing) ([]ListRow, error) {
+	var ids []int64
+	for _, r := range accountRanges(l) {
+		var more []int64
+		var err error
+		if l.match != "" {
+			more, err = s.pageOfMatches(ctx, r.ordered, r.args, l.q.Search, l.limit()-len(ids))
+		} else {
+			more, err = s.queryIDs(ctx, firstIDs(r.ordered, l.limit()-len(ids)), r.args...)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ids = append(ids, more...); len(ids) >= l.limit() {
+			break
+		}
+	}
+	return s.rowsByID(ctx, l, ids)
+}
+
+// orderedRange is one account's section in list order: a SELECT and its arguments.
+type orderedRange struct {
+	ordered string
+	args    []any
+}
+
+// accountRanges are the accounts' sections in the order of the accounts' names (reversed
+// for a page read backwards), each in list order. Accounts wholly before the cursor's are
+// left out, the cursor's is read from the cursor on, and those after it from their start.
+func accountRanges(l listing) []orderedRange {
+	dir, _ := l.direction()
+	accounts := slices.Clone(l.sc.accounts)
+	slices.SortFunc(accounts, func(a, b Account) int { return strings.Compare(FoldKey(a.Name), FoldKey(b.Name)) })
+	if dir == "DESC" {
+		slices.Reverse(accounts)
+	}
+	if l.cur != nil {
+		at := slices.IndexFunc(accounts, func(a Account) bool { return a.ID == l.cur.accountID })
+		accounts = accounts[max(at, 0):]
+	}
+	ranges := make([]orderedRange, len(accounts))
+	for i, a := range accounts {
+		keyset := l.cur != nil && a.ID == l.cur.accountID
+		ordered, args := indexRange(l, fmt.Sprintf("account_id = %d", a.ID), keyset)
+		ranges[i] = orderedRange{ordered + fmt.Sprintf(` ORDER BY %s %s, id %s`, l.spec.key, dir, dir), args}
+	}
+	return ranges
+}
+
+// indexRange is a SELECT of the section's contacts where within holds (one account, or one
+// company), with their sort key (and search text, for the walk of pageOfMatches), from the
+// cursor on when keyset is set: one range of a sort index.
+func indexRange(l listing, within string, keyset bool) (string, []any) {
+	columns := "id, " + l.spec.key
+	if l.match != "" {
+		columns += ", search_text"
+	}
+	query := `SELECT ` + columns + ` FROM contacts WHERE ` + within + ` AND status = '` + l.q.Status + `'`
+	if !keyset {
+		return query, nil
+	}
+	_, cmp := l.direction()
+	return query + ` AND (` + l.spec.key + `, id) ` + cmp + ` (?, ?)`, []any{l.cur.key, l.cur.id}
+}
+
+// listSortedScope finds the page with one query over the whole scope, which SQLite sorts.
+func (s *Store) listSortedScope(ctx context.Context, l listing) ([]ListRow, error) {
+	query, args := sortedScope(l)
+	return s.readRows(ctx, l, query, args...)
+}
+
+// sortedScope is the ids of the page in one query over the whole scope. A search is driven
+// by its matches (CROSS JOIN fixes the loop order), so a rare word costs a few lookups
+// however large the scope.
+func sortedScope(l listing) (query string, args []any) {
+	dir, cmp := l.direction()
+	from := `contacts c`
+	if l.match != "" {
+		from = `contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`
+	}
+	where := `c.account_id IN ` + l.sc.inList() + ` AND c.status = '` + l.q.Status + `'`
+	if l.match != "" {
+		where += ` AND contacts_fts MATCH ?`
+		args = append(args, l.match)
+	}
+	order := fmt.Sprintf(`c.%s %s, c.id %s`, l.spec.key, dir, dir)
+	if l.q.Sort == SortAccount {
+		from += ` JOIN accounts a ON a.id = c.account_id`
+		order = fmt.Sprintf(`a.name_key %s, c.name_key %s, c.id %s`, dir, dir, dir)
+	}
+	switch {
+	case l.cur != nil && l.q.Sort == SortAccount:
+		where += ` AND (a.name_key, c.name_key, c.id) ` + cmp + ` ((SELECT name_key FROM accounts WHERE id = ?), ?, ?)`
+		args = append(args, l.cur.accountID, l.cur.key, l.cur.id)
+	case l.cur != nil:
+		where += ` AND (c.` + l.spec.key + `, c.id) ` + cmp + ` (?, ?)`
+		args = append(args, l.cur.key, l.cur.id)
+	}
+	return fmt.Sprintf(`SELECT c.id FROM %s WHERE %s ORDER BY %s LIMIT %d`, from, where, order, l.limit()), args
+}
+
+// pageOfOrdered reads the page from ordered, a SELECT of the section in list order: its
+// first rows, or with a search its first matches.
+func (s *Store) pageOfOrdered(ctx context.Context, l listing, ordered string, args []any) ([]ListRow, error) {
+	if l.match == "" {
+		return s.readRows(ctx, l, firstIDs(ordered, l.limit()), args...)
+	}
+	ids, err := s.pageOfMatches(ctx, ordered, args, l.q.Search, l.limit())
+	if err != nil {
+		return nil, err
+	}
+	return s.rowsByID(ctx, l, ids)
+}
+
+// firstIDs is the ids of the first n rows of ordered.
+func firstIDs(ordered string, n int) string {
+	return fmt.Sprintf(`SELECT id FROM (%s) LIMIT %d`, ordered, n)
 }
 
 // searchWalkRows bounds how many rows pageOfMatches tests in list order before it collects
 // the match set instead: a common word's matches are spread through name order, but can all
 // sit far down another order (in email order, "anna" starts after every "a..." before it).
-// A variable only so that tests can make the walk fall short.
-var searchWalkRows = 4000
+const searchWalkRows = 4000
 
 // pageOfMatches reads the first limit ids, in list order, of the rows of ordered (a sorted
-// SELECT of id and search_text) that match search, a search with many matches.
+// SELECT of id, sort key and search_text) that match search, a search with many matches.
 //
 // It walks the sorted rows and keeps those whose search_text holds every typed phrase (the
 // same test as the FTS5 match, see search.go). For a common word a page is found within a
@@ -359,73 +462,51 @@ var searchWalkRows = 4000
 // database. Should searchWalkRows rows not fill the page, it collects the FTS5 matches once
 // and walks the whole order probing them, which is slower but bounded by the match count.
 func (s *Store) pageOfMatches(ctx context.Context, ordered string, args []any, search string, limit int) ([]int64, error) {
+	query, walkArgs := walkMatches(ordered, args, search, limit)
+	ids, err := s.queryIDs(ctx, query, walkArgs...)
+	if err != nil || len(ids) == limit {
+		return ids, err
+	}
+	query, probeArgs := probeMatches(ordered, args, search, limit)
+	return s.queryIDs(ctx, query, probeArgs...)
+}
+
+// walkMatches is the first limit ids of the matches of search among the first
+// searchWalkRows rows of ordered.
+func walkMatches(ordered string, args []any, search string, limit int) (string, []any) {
 	test, walkArgs := "1", slices.Clone(args)
 	for _, n := range searchNeedles(search) {
 		test += ` AND instr(search_text, ?) > 0`
 		walkArgs = append(walkArgs, n)
 	}
-	ids, err := s.queryIDs(ctx, fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) LIMIT %d) WHERE %s LIMIT %d`,
-		ordered, searchWalkRows, test, limit), walkArgs...)
-	if err != nil || len(ids) == limit {
-		return ids, err
-	}
-	return s.queryIDs(ctx, fmt.Sprintf(`
+	return fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) LIMIT %d) WHERE %s LIMIT %d`,
+		ordered, searchWalkRows, test, limit), walkArgs
+}
+
+// probeMatches is the first limit ids of the matches of search in ordered, found by
+// collecting the FTS5 matches first and probing them for each row.
+func probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
+	return fmt.Sprintf(`
 		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
 		SELECT id FROM (%s) WHERE +id IN matches LIMIT %d`, ordered, limit),
-		append([]any{SearchQuery(search)}, args...)...)
-}
-
-// pageAccountByAccount reads up to limit ids from the branches in turn (each branch is one
-// account's section; args holds the arguments of every branch's placeholders, in order),
-// keeping only the matches of search when there is one.
-func (s *Store) pageAccountByAccount(ctx context.Context, branches []string, args []any, search, dir string, limit int) ([]int64, error) {
-	var ids []int64
-	for _, b := range branches {
-		n := strings.Count(b, "?")
-		branchArgs := args[:n]
-		args = args[n:]
-		ordered := b + fmt.Sprintf(` ORDER BY k1 %s, id %s`, dir, dir)
-		var more []int64
-		var err error
-		if search != "" {
-			more, err = s.pageOfMatches(ctx, ordered, branchArgs, search, limit-len(ids))
-		} else {
-			more, err = s.queryIDs(ctx, `SELECT id FROM (`+ordered+`)`+fmt.Sprintf(` LIMIT %d`, limit-len(ids)), branchArgs...)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if ids = append(ids, more...); len(ids) >= limit {
-			break
-		}
-	}
-	return ids, nil
-}
-
-// pageOfIDs reads the rows of ids, found by queries of their own, and makes their page.
-func (s *Store) pageOfIDs(ctx context.Context, sc Scope, q ListQuery, counts SectionCounts, ids []int64, backward bool, cur *cursor) (Page, error) {
-	rows, err := s.rowsByID(ctx, sc, q, ids)
-	if err != nil {
-		return Page{}, err
-	}
-	return finishPage(q, counts, rows, backward, cur), nil
+		append([]any{SearchQuery(search)}, args...)
 }
 
 // finishPage makes the page of rows (one more than a page when another follows, nearest
 // first when backward) and its links to the pages before and after.
-func finishPage(q ListQuery, counts SectionCounts, rows []ListRow, backward bool, cur *cursor) Page {
-	more := len(rows) > q.Limit
+func finishPage(l listing, rows []ListRow) Page {
+	more := len(rows) > l.q.Limit
 	if more {
-		rows = rows[:q.Limit]
+		rows = rows[:l.q.Limit]
 	}
-	if backward {
+	if l.backward {
 		slices.Reverse(rows)
 	}
-	p := Page{Counts: counts, Rows: rows}
+	p := Page{Counts: l.counts, Rows: rows}
 	if len(rows) > 0 {
 		first, last := rows[0].ID, rows[len(rows)-1].ID
 		switch {
-		case backward:
+		case l.backward:
 			p.NextID = last // we came back from there
 			if more {
 				p.PrevID = first
@@ -434,7 +515,7 @@ func finishPage(q ListQuery, counts SectionCounts, rows []ListRow, backward bool
 			if more {
 				p.NextID = last
 			}
-			if cur != nil {
+			if l.cur != nil {
 				p.PrevID = first
 			}
 		}
@@ -442,17 +523,7 @@ func finishPage(q ListQuery, counts SectionCounts, rows []ListRow, backward bool
 	return p
 }
 
-// lastListQuery keeps the last statement that found a page's contacts (by queryIDs or
-// pageRows), for the plan tests.
-var lastListQuery atomic.Pointer[listQueryArgs]
-
-type listQueryArgs struct {
-	query string
-	args  []any
-}
-
 func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
-	lastListQuery.Store(&listQueryArgs{query, args})
 	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -469,15 +540,8 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int6
 	return ids, rows.Err()
 }
 
-// pageRows reads the lines of section q.Status of the contacts that page yields (a SELECT
-// of ids in list order), in that order: one statement finds and reads a page.
-func (s *Store) pageRows(ctx context.Context, sc Scope, q ListQuery, page string, args ...any) ([]ListRow, error) {
-	lastListQuery.Store(&listQueryArgs{page, args})
-	return s.readRows(ctx, sc, q, page, args...)
-}
-
-// rowsByID reads the lines of section q.Status of the contacts ids, in that order.
-func (s *Store) rowsByID(ctx context.Context, sc Scope, q ListQuery, ids []int64) ([]ListRow, error) {
+// rowsByID reads the lines of the contacts ids, in that order.
+func (s *Store) rowsByID(ctx context.Context, l listing, ids []int64) ([]ListRow, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -487,7 +551,7 @@ func (s *Store) rowsByID(ctx context.Context, sc Scope, q ListQuery, ids []int64
 	}
 	// The ids travel as one JSON parameter, so the statement's text stays the same from page
 	// to page and the connection's statement cache can reuse it.
-	return s.readRows(ctx, sc, q, `SELECT value AS id FROM json_each(?)`, string(list))
+	return s.readRows(ctx, l, `SELECT value AS id FROM json_each(?)`, string(list))
 }
 
 // readRows reads the lines of the contacts that ids (a SELECT of one column, id) yields, in
@@ -496,7 +560,8 @@ func (s *Store) rowsByID(ctx context.Context, sc Scope, q ListQuery, ids []int64
 // locked, so only that section reads the lock's columns (each column read costs calls into
 // SQLite for every row). The locker's name is looked up for the rows of the page only, and
 // only for rows an admin locked.
-func (s *Store) readRows(ctx context.Context, sc Scope, q ListQuery, ids string, args ...any) ([]ListRow, error) {
+func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any) ([]ListRow, error) {
+	sc, q := l.sc, l.q
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
 			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
 	locked := q.Status == StatusLocked

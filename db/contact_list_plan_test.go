@@ -32,12 +32,11 @@ func TestListPlan(t *testing.T) {
 		{part, partScope, db.ListQuery{Limit: 25, Search: "example"}, []string{"MERGE (UNION ALL)", "INDEX contacts_by_name"}, []string{"TEMP B-TREE", "contacts_fts", "MATERIALIZE", "tenant"}},
 		{part, partScope, db.ListQuery{Limit: 25, Search: "example", Sort: db.SortEmail}, []string{"MERGE (UNION ALL)", "INDEX contacts_by_email"}, []string{"TEMP B-TREE", "contacts_fts", "MATERIALIZE", "tenant"}},
 	} {
-		store, sc := tc.store, tc.sc
-		if _, err := store.ListContacts(ctx, sc, tc.q); err != nil {
+		query, args, err := tc.store.ListStatement(ctx, tc.sc, tc.q)
+		if err != nil {
 			t.Fatal(err)
 		}
-		last := (*db.LastListQuery).Load()
-		lines, err := store.ExplainQueryPlan(db.LastListSQL(last), db.LastListArgs(last)...)
+		lines, err := tc.store.ExplainQueryPlan(query, args...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,12 @@ package db_test
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"portal/db"
 	"portal/demo"
@@ -19,13 +21,20 @@ func populated(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
 }
 
 // populatedBelow is populated, but the accounts hang below a top-level company that has
-// contacts of its own: the scope is part of a company, which ListContacts reads by merging
-// its accounts' index ranges, not from the company's.
+// contacts of its own elsewhere: the scope is part of a company, which ListContacts reads by
+// merging its accounts' index ranges, not from the company's.
 func populatedBelow(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
 	t.Helper()
+	ctx := context.Background()
 	store := openStore(t)
-	holding := populate(t, store, demo.Scale{Contacts: 500, Accounts: 1, Prefix: "Holding"})
-	return store, populate(t, store, demo.Scale{Contacts: contacts, Accounts: accounts, Parent: holding.Root().ID})
+	holding, err := store.CreateAccount(ctx, "Holding", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The population first, into the empty table, where a bulk load is fast.
+	sc := populate(t, store, demo.Scale{Contacts: contacts, Accounts: accounts, Parent: holding.ID})
+	populate(t, store, demo.Scale{Contacts: 500, Accounts: 1, Parent: holding.ID, Prefix: "Holding Staff"})
+	return store, sc
 }
 
 func openStore(t testing.TB) *db.Store {
@@ -83,30 +92,92 @@ func ids(rows []db.ListRow) []int64 {
 }
 
 func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
-	t.Run("a whole company, one index range", func(t *testing.T) { testPaging(t, populated) })
-	t.Run("part of a company, one branch per account", func(t *testing.T) { testPaging(t, populatedBelow) })
-	t.Run("part of a company, single query for large trees", func(t *testing.T) {
-		defer db.SetUnionMaxAccounts(1)()
-		testPaging(t, populatedBelow)
+	searches := []string{"", "an", "Müller", "example"}
+	t.Run("a whole company, one index range", func(t *testing.T) {
+		store, sc := populated(t, 3000, 3)
+		testPaging(t, store, sc, 3000, searches...)
 	})
-	t.Run("searches whose walk falls short", func(t *testing.T) {
-		defer db.SetSearchWalkRows(50)()
-		testPaging(t, populated)
-		testPaging(t, populatedBelow)
+	t.Run("part of a company, one branch per account", func(t *testing.T) {
+		store, sc := populatedBelow(t, 3000, 3)
+		testPaging(t, store, sc, 3000, searches...)
+	})
+	t.Run("part of a company of more accounts than are merged, one query", func(t *testing.T) {
+		store, sc := populatedBelow(t, 3000, db.MaxMergedAccounts+1)
+		testPaging(t, store, sc, 3000, searches...)
 	})
 }
 
-func testPaging(t *testing.T, populated func(testing.TB, int, int) (*db.Store, db.Scope)) {
+// TestSearchWhoseWalkFallsShort: a common word whose matches all lie further down every
+// sort order than a search walks (db.SearchWalkRows rows of each section come first) is
+// found by collecting its matches instead, page by page, in a whole company, in part of one
+// and account by account.
+func TestSearchWhoseWalkFallsShort(t *testing.T) {
 	ctx := context.Background()
-	store, sc := populated(t, 3000, 3)
+	store := openStore(t)
+	// Holding > Middle > Alpha and Zeta: Holding's scope is a whole company, Middle's is not.
+	var accounts []db.Account
+	for _, a := range []struct {
+		name   string
+		parent int // index in accounts; -1 for the top
+	}{{"Holding", -1}, {"Middle", 0}, {"Alpha", 1}, {"Zeta", 1}} {
+		var parentID int64
+		if a.parent >= 0 {
+			parentID = accounts[a.parent].ID
+		}
+		acc, err := store.CreateAccount(ctx, a.name, parentID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accounts = append(accounts, acc)
+	}
+	alpha, zeta := accounts[2], accounts[3]
+	ahead, zulus := db.SearchWalkRows+500, 600 // per section; 1,200 matches are more than SearchCountCap
+	now := store.Now()
+	err := store.Write(ctx, func(tx *db.Tx) error {
+		return tx.BulkInsertContacts(ctx, func(yield func(db.BulkContact) bool) {
+			for i := range 2 * (ahead + zulus) {
+				// Alpha's Aaron Abbotts, who logged in lately, come before Zeta's Zora Zulus,
+				// who never did, in every order.
+				c := db.BulkContact{AccountID: alpha.ID, FirstName: "Aaron", LastName: "Abbott",
+					Email: fmt.Sprintf("aaron.abbott%d@alpha.example", i), LastLoginAt: now.Add(-time.Duration(i) * time.Minute)}
+				if i >= 2*ahead {
+					c = db.BulkContact{AccountID: zeta.ID, FirstName: "Zora", LastName: "Zulu",
+						Email: fmt.Sprintf("zora.zulu%d@zeta.example", i)}
+				}
+				if i%2 == 1 {
+					c.LockReason = db.LockedByAdmin
+				}
+				if !yield(c) {
+					return
+				}
+			}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range accounts[:2] {
+		sc, err := store.ScopeOf(ctx, root.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(root.Name, func(t *testing.T) { testPaging(t, store, sc, 2*(ahead+zulus), "zulu") })
+	}
+}
+
+// testPaging lists every section of sc (total contacts) in every order, whole and page by
+// page in both directions, with each of searches, and checks the pages against each other,
+// the counts and the order the sort promises.
+func testPaging(t *testing.T, store *db.Store, sc db.Scope, total int, searches ...string) {
+	ctx := context.Background()
 	counts, err := store.ContactCounts(ctx, sc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts.Active+counts.Locked != 3000 || counts.Locked == 0 {
-		t.Fatalf("got counts %+v, want 3000 in all with some locked", counts)
+	if counts.Active+counts.Locked != total || counts.Locked == 0 {
+		t.Fatalf("got counts %+v, want %d in all with some locked", counts, total)
 	}
-	for _, search := range []string{"", "an", "Müller", "example"} {
+	for _, search := range searches {
 		for _, status := range []string{db.StatusActive, db.StatusLocked} {
 			for _, sort := range db.Sorts {
 				name := strings.Join([]string{status, sort, search}, "/")

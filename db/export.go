@@ -78,10 +78,6 @@ func exportQuery(sc Scope) string {
 		ORDER BY a.name_key, c.name_key, c.id`
 }
 
-// ExportQuery is the SQL an export of sc runs, for benchmarks that compare the export with
-// other programs (the sqlite3 shell) running the very same query.
-func ExportQuery(sc Scope) string { return exportQuery(sc) }
-
 // Each calls fn for every contact of the snapshot in export order, reusing one ExportRow,
 // and stops at fn's first error, which it returns.
 func (e *Export) Each(fn func(*ExportRow) error) error {

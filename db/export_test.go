@@ -1,23 +1,45 @@
 package db
 
-// SetUnionMaxAccounts lets tests run ListContacts' single-query fallback on small scopes;
-// the returned function restores the limit.
-func SetUnionMaxAccounts(n int) (restore func()) {
-	old := unionMaxAccounts
-	unionMaxAccounts = n
-	return func() { unionMaxAccounts = old }
+import (
+	"context"
+	"fmt"
+)
+
+// MaxMergedAccounts and SearchWalkRows are ListContacts' limits, for tests that build data
+// crossing them.
+const (
+	MaxMergedAccounts = maxMergedAccounts
+	SearchWalkRows    = searchWalkRows
+)
+
+// ListStatement is the statement ListContacts runs first to find the page q asks for, built
+// by the same functions, for the plans that read one statement (a company's range, or merged
+// accounts' ranges): the plan tests EXPLAIN it, and BenchmarkListContactsSQL runs it bare.
+func (s *Store) ListStatement(ctx context.Context, sc Scope, q ListQuery) (string, []any, error) {
+	l, err := s.newListing(ctx, sc, q)
+	if err != nil {
+		return "", nil, err
+	}
+	var ordered string
+	var args []any
+	switch plan := choosePlan(sc, l.q, l.match != "", l.counts); plan {
+	case planCompany:
+		ordered, args = companyRange(l)
+	case planMergedAccounts:
+		ordered, args = mergedRanges(l)
+	default:
+		return "", nil, fmt.Errorf("plan %q runs more than one statement", plan)
+	}
+	if l.match != "" {
+		query, args := walkMatches(ordered, args, l.q.Search, l.limit())
+		return query, args, nil
+	}
+	return firstIDs(ordered, l.limit()), args, nil
 }
 
-// SetSearchWalkRows lets tests make a search's walk fall short of a page, so that it collects
-// the match set; the returned function restores the bound.
-func SetSearchWalkRows(n int) (restore func()) {
-	old := searchWalkRows
-	searchWalkRows = n
-	return func() { searchWalkRows = old }
-}
-
-// LastListQuery is the SQL of the last ListContacts page (tests look at its plan).
-var LastListQuery = &lastListQuery
+// ExportQuery is the SQL an export of sc runs, for the benchmarks that compare the exports
+// with other programs (the sqlite3 shell, bare writers) running the very same query.
+func ExportQuery(sc Scope) string { return exportQuery(sc) }
 
 // ExplainQueryPlan returns the plan of query, one line per node.
 func (s *Store) ExplainQueryPlan(query string, args ...any) ([]string, error) {
@@ -37,9 +59,6 @@ func (s *Store) ExplainQueryPlan(query string, args ...any) ([]string, error) {
 	}
 	return out, rows.Err()
 }
-
-func LastListSQL(l *listQueryArgs) string { return l.query }
-func LastListArgs(l *listQueryArgs) []any { return l.args }
 
 // RunForTest runs query on the read pool and counts its rows.
 func (s *Store) RunForTest(query string, args ...any) (int, error) {

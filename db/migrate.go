@@ -13,20 +13,26 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// A migration is one step of the schema's history: an embedded SQL file, or Go code where
+// SQL can't do the work (SQLite can't fold names the way NameKey does).
 type migration struct {
 	version int
 	name    string
 	sql     string
+	run     func(context.Context, *Tx) error // for a step written in Go; sql is empty
 }
 
-// migrations lists the embedded files in order. Names start with their version number
-// (0001_init.sql); numbers never change once released.
+// migrations lists every step in order: the embedded SQL files, whose names start with their
+// version number (0001_init.sql), and the steps written in Go, numbered among them. Numbers
+// never change once released.
 func migrations() ([]migration, error) {
+	list := []migration{
+		{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
+	}
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {
 		return nil, err
 	}
-	var list []migration
 	for _, e := range entries {
 		prefix, _, ok := strings.Cut(e.Name(), "_")
 		version, err := strconv.Atoi(prefix)
@@ -71,7 +77,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if applied > 0 {
 				return nil
 			}
-			if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
+			if m.run != nil {
+				if err := m.run(ctx, tx); err != nil {
+					return err
+				}
+			} else if _, err := tx.tx.ExecContext(ctx, m.sql); err != nil {
 				return err
 			}
 			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, m.version)
@@ -84,15 +94,5 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("store: migrate %s: %w", m.name, err)
 		}
 	}
-	if err := s.refreshContactKeys(ctx); err != nil {
-		return fmt.Errorf("store: migrate name keys and search texts: %w", err)
-	}
 	return nil
-}
-
-// SchemaVersion reports the version the database is at.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.read.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
-	return v, err
 }

@@ -177,17 +177,6 @@ func (s *Store) NextMailDue(ctx context.Context) (at time.Time, ok bool, err err
 	return time.Unix(next.Int64, 0).UTC(), next.Valid, nil
 }
 
-// MailTo lists the mails queued for a contact, newest first (tests and the details page).
-func (s *Store) MailTo(ctx context.Context, contactID int64) ([]OutboxMail, error) {
-	return s.queryMail(ctx, fmt.Sprintf("mail to contact %d", contactID),
-		`WHERE to_contact_id = ? ORDER BY created_at DESC, rowid DESC`, contactID)
-}
-
-// AllMail lists the whole outbox, oldest first.
-func (s *Store) AllMail(ctx context.Context) ([]OutboxMail, error) {
-	return s.queryMail(ctx, "outbox", `ORDER BY created_at, rowid`)
-}
-
 // MintLink creates the token of a link mail just before it is sent: it checks that the link
 // can still be used (ErrLinkExpired, ErrLinkSuperseded otherwise), stores the SHA-256 of a
 // fresh random token and returns the token for the mail. Minting at send time keeps every

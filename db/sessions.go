@@ -135,10 +135,3 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, lim SessionLimits) (i
 	}
 	return n, nil
 }
-
-// CountSessions counts the stored sessions of a contact.
-func (s *Store) CountSessions(ctx context.Context, contactID int64) (int, error) {
-	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE contact_id = ?`, contactID).Scan(&n)
-	return n, err
-}

@@ -44,9 +44,17 @@ var jobTitles = []string{"IT Manager", "Service Desk Lead", "Procurement", "Netw
 var ErrNotDemo = errors.New("this database already holds accounts of its own, so the demo won't add to it; " +
 	"run the demo on a database of its own (--db demo.db)")
 
-// Seed creates the demo organization if the database has no demo admin yet. Either way it
+// Bulk is how many generated contacts Seed adds under the demo company (`portal demo
+// --contacts`), spread over how many new accounts.
+type Bulk struct {
+	Contacts int
+	Accounts int
+}
+
+// Seed creates the demo organization if the database has no demo admin yet, and adds bulk's
+// generated contacts under the demo company (none when bulk.Contacts is 0). Either way it
 // sets a fresh random password for the admin and returns it, so the printed login works.
-func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, password string, err error) {
+func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher, bulk Bulk) (email, password string, err error) {
 	password, err = Passphrase()
 	if err != nil {
 		return "", "", err
@@ -59,11 +67,22 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 	switch {
 	case err == nil:
 		// A new password ends the sessions signed in with the old one, as everywhere else.
-		return AdminEmail, password, store.Write(ctx, func(tx *db.Tx) error {
+		err := store.Write(ctx, func(tx *db.Tx) error {
 			if err := tx.SetPassword(ctx, admin.ID, hash); err != nil {
 				return err
 			}
 			return tx.EndSessions(ctx, admin.ID)
+		})
+		if err != nil {
+			return "", "", err
+		}
+		// Into a database that holds contacts already: slower, with every index in place.
+		added, err := addBulk(ctx, store, bulk, admin.AccountID)
+		if err != nil {
+			return "", "", err
+		}
+		return AdminEmail, password, store.Write(ctx, func(tx *db.Tx) error {
+			return tx.SetAdminLocker(ctx, added, admin.ID)
 		})
 	case !errors.Is(err, db.ErrNotFound):
 		return "", "", err
@@ -83,6 +102,13 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 		}
 		ids[a.name] = acc.ID
 	}
+	// The generated contacts go in before the demo people, while the contacts table is
+	// still empty: only then does the bulk load rebuild the indexes once instead of
+	// updating them row by row (a million contacts in under a minute instead of minutes).
+	added, err := addBulk(ctx, store, bulk, ids[RootAccount])
+	if err != nil {
+		return "", "", err
+	}
 	var adminID int64
 	var created []int64 // the Northwind contacts, in creation order
 	err = store.Write(ctx, func(tx *db.Tx) error {
@@ -93,6 +119,9 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 			Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash,
 		})
 		if err != nil {
+			return err
+		}
+		if err := tx.SetAdminLocker(ctx, added, adminID); err != nil {
 			return err
 		}
 		accounts := []string{"Northwind Traders", "Northwind Logistics", "Northwind Logistics Nordic", "Northwind Retail"}
@@ -135,6 +164,32 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher) (email, pas
 		return "", "", fmt.Errorf("demo: %w", err)
 	}
 	return AdminEmail, password, nil
+}
+
+// addBulk adds bulk's generated contacts under the account rootID, in new accounts named
+// after the run ("Northwind Bulk 1", then 2 on the next run of the demo on the same
+// database, ...), and returns those accounts' ids.
+func addBulk(ctx context.Context, store *db.Store, bulk Bulk, rootID int64) ([]int64, error) {
+	if bulk.Contacts == 0 {
+		return nil, nil
+	}
+	for run := 1; ; run++ {
+		prefix := fmt.Sprintf("Northwind Bulk %d", run)
+		if _, err := store.AccountByName(ctx, prefix); err == nil {
+			continue
+		} else if !errors.Is(err, db.ErrNotFound) {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		pop, err := Populate(ctx, store, Scale{Contacts: bulk.Contacts, Accounts: bulk.Accounts, Parent: rootID, Prefix: prefix})
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(pop.Accounts))
+		for i, a := range pop.Accounts {
+			ids[i] = a.ID
+		}
+		return ids, nil
+	}
 }
 
 // seedActivity makes the demo look lived in, through the same writes the portal makes (so

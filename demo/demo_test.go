@@ -15,7 +15,7 @@ func TestSeedPrintsAWorkingLogin(t *testing.T) {
 	env := portaltest.New(t)
 	var last string
 	for run := 0; run < 2; run++ {
-		email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher)
+		email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestSeedRefusesARealDatabase(t *testing.T) {
 	env := portaltest.New(t)
 	acc := env.Account("Real Corp", nil)
 	env.Contact(acc, "Rita", "Real", "rita@real.example")
-	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher); !errors.Is(err, demo.ErrNotDemo) {
+	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{}); !errors.Is(err, demo.ErrNotDemo) {
 		t.Fatalf("Seed on a database with its own accounts = %v, want ErrNotDemo", err)
 	}
 	if n, _ := env.Store.AccountCount(env.Ctx); n != 1 {
@@ -50,7 +50,7 @@ func TestSeedRefusesARealDatabase(t *testing.T) {
 // was signed in with the old one is signed out.
 func TestSeedAgainEndsTheOldSessions(t *testing.T) {
 	env := portaltest.New(t)
-	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher)
+	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestSeedAgainEndsTheOldSessions(t *testing.T) {
 	if resp := b.Login(email, password); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
-	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher); err != nil {
+	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{}); err != nil {
 		t.Fatal(err)
 	}
 	if resp := b.Get("/"); resp.StatusCode != http.StatusSeeOther {

@@ -2,6 +2,7 @@ package demo_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -21,6 +22,10 @@ func openStore(t testing.TB) *db.Store {
 		t.Fatal(err)
 	}
 	return store
+}
+
+func fastHasher() *auth.Hasher {
+	return auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
 }
 
 func TestPopulate(t *testing.T) {
@@ -68,7 +73,7 @@ func BenchmarkPopulate1M10(b *testing.B) {
 func TestSeedShowsLockedContacts(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
-	email, password, err := demo.Seed(ctx, store, auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2))
+	email, password, err := demo.Seed(ctx, store, fastHasher(), demo.Bulk{})
 	if err != nil || email != demo.AdminEmail || password == "" {
 		t.Fatalf("seed: %q %q %v", email, password, err)
 	}
@@ -93,5 +98,54 @@ func TestSeedShowsLockedContacts(t *testing.T) {
 	}
 	if reasons[db.LockedByAdmin] < 2 || reasons[db.LockedByFailedLogins] != 1 {
 		t.Errorf("got locked contacts by reason %v, want a few by an admin and one after failed logins", reasons)
+	}
+}
+
+// TestSeedAddsGeneratedContacts: `portal demo --contacts` puts the generated contacts in
+// accounts of their own under the demo company, those locked by an admin recorded as locked
+// by the demo admin; running it again on the same database adds more beside them.
+func TestSeedAddsGeneratedContacts(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	for run, bulk := range []demo.Bulk{{Contacts: 3000, Accounts: 2}, {Contacts: 500, Accounts: 1}} {
+		email, _, err := demo.Seed(ctx, store, fastHasher(), bulk)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		admin, err := store.ContactByEmail(ctx, email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("Northwind Bulk %d", run+1)
+		acc, err := store.AccountByName(ctx, name)
+		if err != nil || acc.ParentID != admin.AccountID {
+			t.Fatalf("run %d: account %q: %+v, %v; want it under the admin's account %d", run+1, name, acc, err, admin.AccountID)
+		}
+		sc, err := store.ScopeOf(ctx, acc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, err := store.ContactCounts(ctx, sc)
+		if err != nil || counts.Active+counts.Locked != bulk.Contacts || len(sc.Accounts()) != bulk.Accounts {
+			t.Fatalf("run %d: %d accounts with counts %+v (%v), want %d accounts with %d contacts",
+				run+1, len(sc.Accounts()), counts, err, bulk.Accounts, bulk.Contacts)
+		}
+		locked, err := store.ListContacts(ctx, sc, db.ListQuery{Status: db.StatusLocked, Limit: bulk.Contacts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byAdmin := 0
+		for _, r := range locked.Rows {
+			if r.LockReason != db.LockedByAdmin {
+				continue
+			}
+			byAdmin++
+			if r.LockedByName != "Maria Anders" {
+				t.Errorf("run %d: %s locked by %q, want Maria Anders", run+1, r.Name(), r.LockedByName)
+			}
+		}
+		if byAdmin == 0 {
+			t.Errorf("run %d: no generated contact is locked by an admin, want about 3%%", run+1)
+		}
 	}
 }

@@ -138,7 +138,7 @@ func TestRequestsOtherSitesStartAreRefused(t *testing.T) {
 	tb.clickAndLoad(link("Your statement"))
 	tb.waitFor(testID("error-page"))
 	tb.waitText("Exports start only from the portal's own pages.")
-	if n, err := p.Store.CountAudit(p.Ctx, db.ActionContactsExported, 0); err != nil || n != 0 {
+	if n, err := p.Check().CountAudit(p.Ctx, db.ActionContactsExported, 0); err != nil || n != 0 {
 		t.Errorf("exports audited after a link on another site: %d (%v), want 0", n, err)
 	}
 

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"portal/db"
+	"portal/db/dbtest"
 )
 
 // menuItem is an entry of an open menu whose words start with these (an entry may carry a
@@ -90,7 +91,7 @@ func TestExports(t *testing.T) {
 			t.Errorf("Export CSV lacks %q:\n%s", want, all)
 		}
 	}
-	if n, err := p.Store.CountAudit(p.Ctx, db.ActionContactsExported, 0); err != nil || n != 3 {
+	if n, err := dbtest.Open(t, p.Config.DBPath).CountAudit(p.Ctx, db.ActionContactsExported, 0); err != nil || n != 3 {
 		t.Errorf("audited exports: got %d (%v), want 3", n, err)
 	}
 }

@@ -206,7 +206,7 @@ func checkWeight(t *testing.T, page string, w pageWeight) {
 // none of them asks another host for anything.
 func TestPageWeight(t *testing.T) {
 	p := startPortal(t)
-	email, password, err := demo.Seed(p.Ctx, p.Store, p.Hasher)
+	email, password, err := demo.Seed(p.Ctx, p.Store, p.Hasher, demo.Bulk{})
 	if err != nil {
 		t.Fatalf("seed the demo: %v", err)
 	}

@@ -208,7 +208,7 @@ func TestExportsUnderCompression(t *testing.T) {
 //	go test -tags sqlite_fts5 ./handlers -run '^$' -bench PageCompression -benchtime 2000x
 func BenchmarkPageCompression(b *testing.B) {
 	env := portaltest.New(b)
-	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher)
+	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{})
 	if err != nil {
 		b.Fatal(err)
 	}

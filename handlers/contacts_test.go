@@ -12,6 +12,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/demo"
 	"portal/portaltest"
 )
@@ -19,6 +20,7 @@ import (
 // tenants is two customers: Northwind with two child organizations, and Contoso.
 type tenants struct {
 	*portaltest.Env
+	check                                           *dbtest.DB
 	parent, child, sibling, other                   db.Account
 	parentAdmin, childAdmin, siblingAdmin, otherAdm db.Contact
 	member                                          db.Contact // no role, in the parent
@@ -28,7 +30,7 @@ type tenants struct {
 func newTenants(t *testing.T) tenants {
 	t.Helper()
 	env := portaltest.New(t)
-	w := tenants{Env: env}
+	w := tenants{Env: env, check: dbtest.Open(t, env.Config.DBPath)}
 	w.parent = env.Account("Northwind Traders", nil)
 	w.child = env.Account("Northwind Logistics", &w.parent)
 	w.sibling = env.Account("Northwind Retail", &w.parent)
@@ -167,7 +169,7 @@ func TestContactActionsAreScoped(t *testing.T) {
 					}
 				}
 				if act.auditFor != "" {
-					n, err := w.Store.CountAudit(w.Ctx, act.auditFor, w.target.ID)
+					n, err := w.check.CountAudit(w.Ctx, act.auditFor, w.target.ID)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -300,7 +302,7 @@ func TestCreateContact(t *testing.T) {
 	if c.AccountID != w.child.ID || c.Locked() || c.IsAdmin() || !c.HasRole(db.RoleIncidentContact) || c.HasPassword {
 		t.Errorf("created %+v, want an active incident contact of the child without a password", c)
 	}
-	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactCreated, c.ID); n != 1 {
+	if n, _ := w.check.CountAudit(w.Ctx, db.ActionContactCreated, c.ID); n != 1 {
 		t.Errorf("got %d audit rows for the creation, want 1", n)
 	}
 	// Created contacts can't log in: they have no password until they set one.
@@ -464,7 +466,7 @@ func TestEditFromAnOutdatedFormLosesNothing(t *testing.T) {
 			oldForm := editFormOf(w.target, editVersion(t, secondTab, w.target.ID))
 			tc.meanwhile(t, w, firstTab)
 			before := w.Reload(w.target)
-			edits, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID)
+			edits, _ := w.check.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID)
 
 			oldForm.Set("job_title", "Head of logistics")
 			if tc.noVersion {
@@ -498,7 +500,7 @@ func TestEditFromAnOutdatedFormLosesNothing(t *testing.T) {
 			if after.Phone != before.Phone || after.JobTitle != before.JobTitle || !after.UpdatedAt.Equal(before.UpdatedAt) {
 				t.Errorf("refused save changed the contact: %+v → %+v", before, after)
 			}
-			if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != edits {
+			if n, _ := w.check.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != edits {
 				t.Errorf("got %d edit audit rows, want %d: the refused save wrote one", n, edits)
 			}
 
@@ -550,7 +552,7 @@ func TestConcurrentEditsFromOneFormSaveOnce(t *testing.T) {
 	if got, want := w.Reload(w.target).JobTitle, fmt.Sprintf("Job %d", saved); got != want {
 		t.Errorf("job title: got %q, want %q (the save that answered 303)", got, want)
 	}
-	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 1 {
+	if n, _ := w.check.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 1 {
 		t.Errorf("got %d edit audit rows, want 1", n)
 	}
 }
@@ -598,7 +600,7 @@ func TestEditContactRefusesUnknownRoles(t *testing.T) {
 			if after.JobTitle != w.target.JobTitle || after.IsAdmin() || !after.HasRole(db.RoleIncidentContact) {
 				t.Errorf("refused edit changed the contact: %+v", after)
 			}
-			if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 0 {
+			if n, _ := w.check.CountAudit(w.Ctx, db.ActionContactEdited, w.target.ID); n != 0 {
 				t.Errorf("got %d edit audit rows, want 0", n)
 			}
 		})
@@ -690,7 +692,7 @@ func TestLockAndUnlock(t *testing.T) {
 	if r := zoe.Get("/"); r.StatusCode != http.StatusSeeOther {
 		t.Errorf("locked contact's session still works: %d", r.StatusCode)
 	}
-	if n, _ := w.Store.CountSessions(w.Ctx, w.target.ID); n != 0 {
+	if n, _ := w.check.CountSessions(w.Ctx, w.target.ID); n != 0 {
 		t.Errorf("%d sessions left, want 0", n)
 	}
 	// It is in Locked out contacts, not in Active contacts.
@@ -712,7 +714,7 @@ func TestLockAndUnlock(t *testing.T) {
 	if got := testText(t, page.Body, "alert-success"); got != "Zoë Ærø has been successfully unlocked." {
 		t.Errorf("confirmation %q", got)
 	}
-	if n, _ := w.Store.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID); n != 1 {
+	if n, _ := w.check.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID); n != 1 {
 		t.Errorf("got %d lock audit rows, want 1", n)
 	}
 
@@ -845,8 +847,8 @@ func TestConcurrentLockAndUnlockStayConsistent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	locks, _ := w.Store.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID)
-	unlocks, _ := w.Store.CountAudit(w.Ctx, db.ActionContactUnlocked, w.target.ID)
+	locks, _ := w.check.CountAudit(w.Ctx, db.ActionContactLocked, w.target.ID)
+	unlocks, _ := w.check.CountAudit(w.Ctx, db.ActionContactUnlocked, w.target.ID)
 	if locks != effective["lock"] || unlocks != effective["unlock"] {
 		t.Errorf("audit has %d locks and %d unlocks, responses reported %v", locks, unlocks, effective)
 	}

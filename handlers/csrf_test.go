@@ -552,7 +552,7 @@ func TestExportsStartedByAnotherSiteAreRefused(t *testing.T) {
 			}
 		}
 	}
-	if n, err := e.Store.CountAudit(e.Ctx, db.ActionContactsExported, 0); err != nil || n != exported {
+	if n, err := e.Check().CountAudit(e.Ctx, db.ActionContactsExported, 0); err != nil || n != exported {
 		t.Errorf("audited exports: %d (%v), want %d (only those the portal's own pages started)", n, err, exported)
 	}
 	if got := deniedDetails(t, e); strings.Join(got, "\n") != strings.Join(want, "\n") {

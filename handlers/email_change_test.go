@@ -117,7 +117,7 @@ func TestAdminCantSilentlyTakeOverAContact(t *testing.T) {
 		t.Errorf("confirmation used twice: got %d, want 410", resp.StatusCode)
 	}
 	for _, action := range []string{db.ActionEmailChangeRequested, db.ActionEmailChangeConfirmed} {
-		if n, _ := e.Store.CountAudit(e.Ctx, action, peer.ID); n != 1 {
+		if n, _ := e.Check().CountAudit(e.Ctx, action, peer.ID); n != 1 {
 			t.Errorf("audit %s: got %d rows, want 1", action, n)
 		}
 	}
@@ -287,7 +287,7 @@ func TestCreateWithAnEmailOutsideTheScope(t *testing.T) {
 	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(testText(t, resp.Body, "form-problem"), "contact customer support") {
 		t.Fatalf("got %d: %q", resp.StatusCode, testText(t, resp.Body, "form-problem"))
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionCreateRefused, 0); n != 1 {
+	if n, _ := e.Check().CountAudit(e.Ctx, db.ActionCreateRefused, 0); n != 1 {
 		t.Errorf("audit create_refused: got %d rows, want 1", n)
 	}
 	throttled := 0

@@ -13,12 +13,14 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/portaltest"
 )
 
 // loginEnv is a portal with one account and a contact admin and a contact without roles.
 type loginEnv struct {
 	*portaltest.Env
+	check   *dbtest.DB
 	account db.Account
 	admin   db.Contact
 	member  db.Contact
@@ -29,6 +31,7 @@ func newLoginEnv(t *testing.T, opts ...portaltest.Options) loginEnv {
 	acc := env.Account("Northwind Traders", nil)
 	return loginEnv{
 		Env:     env,
+		check:   dbtest.Open(t, env.Config.DBPath),
 		account: acc,
 		admin:   env.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin),
 		member:  env.Contact(acc, "Łukasz", "Kowalski", "lukasz@northwind.example"),
@@ -59,7 +62,7 @@ func TestLoginSucceedsAndShowsHome(t *testing.T) {
 	if got := doc.Find(`[data-testid="banner-my-contacts"]`).Length(); got != 1 {
 		t.Errorf("admin sees %d My contacts links in the banner, want 1", got)
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionLoginSucceeded, e.admin.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionLoginSucceeded, e.admin.ID); n != 1 {
 		t.Errorf("login_succeeded audit rows %d, want 1", n)
 	}
 	if got := e.Reload(e.admin).LastLoginAt; !got.Equal(e.Clock.Now()) {
@@ -109,7 +112,7 @@ func TestLoginFailuresAnswerTheSame(t *testing.T) {
 			t.Errorf("%s: page differs from the wrong-password page", tc.name)
 		}
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionLoginFailed, 0); n != 3 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionLoginFailed, 0); n != 3 {
 		t.Errorf("login_failed audit rows %d, want 3 (each with its real reason)", n)
 	}
 }
@@ -131,7 +134,7 @@ func TestTenWrongPasswordsLockTheContact(t *testing.T) {
 	if resp := e.Browser().Login(e.member.Email, portaltest.Password); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("11th attempt with the right password: status %d, want 401", resp.StatusCode)
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
 		t.Errorf("auto_locked audit rows %d, want 1", n)
 	}
 }
@@ -155,7 +158,7 @@ func TestParallelWrongPasswordsCountExactlyAndLockOnce(t *testing.T) {
 	if c.FailedLogins != 50 || !c.Locked() {
 		t.Fatalf("after 50 parallel failures: count %d locked %v, want 50, true", c.FailedLogins, c.Locked())
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionAutoLocked, e.member.ID); n != 1 {
 		t.Errorf("auto_locked audit rows %d, want exactly 1", n)
 	}
 }
@@ -251,7 +254,7 @@ func TestLogoutRevokesTheSession(t *testing.T) {
 	if resp := replay.Get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
 		t.Fatalf("old cookie after logout: status %d location %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if n, _ := e.Store.CountSessions(e.Ctx, e.admin.ID); n != 0 {
+	if n, _ := e.check.CountSessions(e.Ctx, e.admin.ID); n != 0 {
 		t.Errorf("sessions left after logout %d, want 0", n)
 	}
 }
@@ -307,7 +310,7 @@ func TestPostWithoutCSRFTokenIsRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("%s: status %d, want 403", tc.name, resp.StatusCode)
 		}
-		if n, _ := e.Store.CountSessions(e.Ctx, e.admin.ID); n != 1 {
+		if n, _ := e.check.CountSessions(e.Ctx, e.admin.ID); n != 1 {
 			t.Errorf("%s: sessions %d after refused logout, want 1 (nothing changed)", tc.name, n)
 		}
 	}
@@ -412,7 +415,7 @@ func TestDeniedAccessIsAudited(t *testing.T) {
 		t.Fatalf("admin opening another tenant's contact: status %d, want 404", resp.StatusCode)
 	}
 	e.Browser().Get("/my-contacts") // signed out: sent to the login page, nothing recorded
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionAccessDenied, 0); n != 2 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionAccessDenied, 0); n != 2 {
 		t.Errorf("access_denied audit rows %d, want 2 (the 403 and the out-of-scope 404)", n)
 	}
 }

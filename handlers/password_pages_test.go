@@ -105,7 +105,7 @@ func TestCreatedContactIsInvitedAndCanSetItsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionInvitationSent, nina.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionInvitationSent, nina.ID); n != 1 {
 		t.Errorf("got %d %s events, want 1", n, db.ActionInvitationSent)
 	}
 	path := mailedLink(t, e.Env, nina.Email)

@@ -153,7 +153,7 @@ func TestAdminResetEndToEnd(t *testing.T) {
 		t.Errorf("got last mail %q, want %q", got, want)
 	}
 	for action, want := range map[string]int{db.ActionResetRequested: 1, db.ActionLinkUsed: 1, db.ActionPasswordChanged: 1} {
-		if n, _ := e.Store.CountAudit(e.Ctx, action, e.member.ID); n != want {
+		if n, _ := e.check.CountAudit(e.Ctx, action, e.member.ID); n != want {
 			t.Errorf("got %d %s events, want %d", n, action, want)
 		}
 	}
@@ -191,7 +191,7 @@ func TestAdminResetRefusals(t *testing.T) {
 			}
 		})
 	}
-	if all, _ := e.Store.AllMail(e.Ctx); len(all) != 0 {
+	if all, _ := e.check.AllMail(e.Ctx); len(all) != 0 {
 		t.Errorf("got %d mails queued, want none", len(all))
 	}
 	e.DeliverMail()
@@ -279,7 +279,7 @@ func TestForgotPasswordSendsNothingToAdminLockedButHelpsAutoLocked(t *testing.T)
 	if c := e.Reload(e.member); c.Locked() || c.FailedLogins != 0 {
 		t.Errorf("got status %s with %d failures, want active with 0", c.Status, c.FailedLogins)
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionUnlockedByReset, e.member.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionUnlockedByReset, e.member.ID); n != 1 {
 		t.Errorf("got %d %s events, want 1", n, db.ActionUnlockedByReset)
 	}
 	if resp := e.Browser().Login(e.member.Email, newPassword); resp.StatusCode != http.StatusSeeOther {
@@ -399,7 +399,7 @@ func TestConcurrentSubmitsUseTheLinkOnce(t *testing.T) {
 	if resp := e.Browser().Login(e.member.Email, passwords[winner]); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the winner's password doesn't log in: %d", resp.StatusCode)
 	}
-	if n, _ := e.Store.CountAudit(e.Ctx, db.ActionPasswordChanged, e.member.ID); n != 1 {
+	if n, _ := e.check.CountAudit(e.Ctx, db.ActionPasswordChanged, e.member.ID); n != 1 {
 		t.Errorf("got %d password changes, want 1", n)
 	}
 }
@@ -423,7 +423,7 @@ func TestDatabaseHoldsNoRawToken(t *testing.T) {
 		}
 	}
 	var count int
-	all, _ := e.Store.AllMail(e.Ctx)
+	all, _ := e.check.AllMail(e.Ctx)
 	for _, m := range all {
 		if strings.Contains(m.LastError+m.ToName+m.AboutName, raw) {
 			count++
@@ -445,7 +445,7 @@ func TestSettingPasswordEndsSessions(t *testing.T) {
 	if resp := setPassword(e.Browser(), path, newPassword); resp.StatusCode != http.StatusOK {
 		t.Fatalf("set password: got %d, want 200", resp.StatusCode)
 	}
-	if n, _ := e.Store.CountSessions(e.Ctx, e.member.ID); n != 0 {
+	if n, _ := e.check.CountSessions(e.Ctx, e.member.ID); n != 0 {
 		t.Errorf("got %d sessions, want 0", n)
 	}
 	if resp := signedIn.Get("/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {

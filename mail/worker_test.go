@@ -12,6 +12,7 @@ import (
 
 	"portal/config"
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/mail"
 	"portal/portaltest"
 )
@@ -29,14 +30,20 @@ func issueLink(t *testing.T, env *portaltest.Env, c db.Contact, purpose string, 
 	}
 }
 
-func outboxStatuses(t *testing.T, env *portaltest.Env) map[string]int {
+// allMail is env's whole outbox, oldest first.
+func allMail(t *testing.T, env *portaltest.Env) []db.OutboxMail {
 	t.Helper()
-	all, err := env.Store.AllMail(env.Ctx)
+	all, err := dbtest.Open(t, env.Config.DBPath).AllMail(env.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return all
+}
+
+func outboxStatuses(t *testing.T, env *portaltest.Env) map[string]int {
+	t.Helper()
 	n := map[string]int{}
-	for _, m := range all {
+	for _, m := range allMail(t, env) {
 		n[m.Status]++
 	}
 	return n
@@ -77,7 +84,7 @@ func TestLinkMailArrivesWithBothPartsAndMessageID(t *testing.T) {
 	if !strings.Contains(m.HTML, `href="`+link+`"`) {
 		t.Errorf("HTML part lacks the link:\n%s", m.HTML)
 	}
-	all, _ := env.Store.AllMail(env.Ctx)
+	all := allMail(t, env)
 	if got, want := m.Header.Get("Message-Id"), "<"+all[0].ID+"@portal.example.test>"; got != want {
 		t.Errorf("got Message-ID %q, want %q (the outbox id)", got, want)
 	}
@@ -125,7 +132,7 @@ func TestOutageLosesNothingAndDeliversOnce(t *testing.T) {
 			t.Errorf("%s got %d messages, want exactly 1", c.Email, len(got))
 		}
 	}
-	all, _ := env.Store.AllMail(env.Ctx)
+	all := allMail(t, env)
 	for _, m := range all {
 		if m.Attempts != 2 || m.Status != db.MailSent {
 			t.Errorf("mail %s: got %d attempts, status %s; want 2, sent", m.ID, m.Attempts, m.Status)
@@ -151,7 +158,7 @@ func TestExpiredLinkIsGivenUpNotSent(t *testing.T) {
 	if got := outboxStatuses(t, env); got[db.MailGivenUp] != 1 {
 		t.Errorf("got outbox %v, want 1 given up", got)
 	}
-	if n, _ := env.Store.CountAudit(env.Ctx, db.ActionMailGivenUp, anna.ID); n != 1 {
+	if n, _ := dbtest.Open(t, env.Config.DBPath).CountAudit(env.Ctx, db.ActionMailGivenUp, anna.ID); n != 1 {
 		t.Errorf("got %d %s events, want 1", n, db.ActionMailGivenUp)
 	}
 }
@@ -357,7 +364,7 @@ func TestPruneKeepsQueuedMailAndRecentHistory(t *testing.T) {
 	if _, err := env.Store.PruneMail(env.Ctx, env.Clock.Now().Add(-mail.KeepMail)); err != nil {
 		t.Fatal(err)
 	}
-	all, _ := env.Store.AllMail(env.Ctx)
+	all := allMail(t, env)
 	if len(all) != 1 || all[0].ToContactID != ben.ID || all[0].Status != db.MailQueued {
 		t.Fatalf("got %+v, want only ben's queued mail", all)
 	}
@@ -379,7 +386,7 @@ func TestStartTLSModeSendsNothingInTheClear(t *testing.T) {
 	if n := len(env.SMTP.Messages()); n != 0 {
 		t.Errorf("got %d messages over a plain connection, want none", n)
 	}
-	all, _ := env.Store.AllMail(env.Ctx)
+	all := allMail(t, env)
 	if len(all) != 1 || !strings.Contains(strings.ToLower(all[0].LastError), "tls") {
 		t.Errorf("got %+v, want the TLS failure recorded", all)
 	}

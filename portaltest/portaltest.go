@@ -22,6 +22,7 @@ import (
 	"portal/auth"
 	"portal/config"
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/mail"
 	"portal/session"
 )
@@ -127,6 +128,10 @@ func New(t testing.TB, opts ...Options) *Env {
 // Cookies are the names of the portal's cookies: __Host- prefixed when the base URL is
 // https (the tests' default), plain over http.
 func (e *Env) Cookies() session.Cookies { return session.CookieNames(e.Config.Secure()) }
+
+// Check opens the portal's database for a test's checks (what no page shows: audit rows,
+// sessions, the outbox); closed when the test ends.
+func (e *Env) Check() *dbtest.DB { return dbtest.Open(e.T, e.Config.DBPath) }
 
 // DeliverMail runs the outbox worker once: every mail that is due is sent to Env.SMTP (or
 // rescheduled if it is stopped) before DeliverMail returns, so tests need no waiting.

@@ -13,6 +13,7 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/portaltest"
 )
 
@@ -57,7 +58,7 @@ func TestRequestsWaitForAShortLock(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login during a 3 s lock: status %d, want 303 (wait, then succeed)", resp.StatusCode)
 	}
-	if n, _ := env.Store.CountSessions(env.Ctx, c.ID); n != 1 {
+	if n, _ := dbtest.Open(t, env.Config.DBPath).CountSessions(env.Ctx, c.ID); n != 1 {
 		t.Errorf("sessions %d, want 1", n)
 	}
 }
@@ -82,10 +83,11 @@ func TestALongLockAnswers503AndWritesNothing(t *testing.T) {
 		t.Error("503 without Retry-After")
 	}
 	// Nothing half-written: no session, no login event, no login time.
-	if n, _ := env.Store.CountSessions(env.Ctx, c.ID); n != 0 {
+	check := dbtest.Open(t, env.Config.DBPath)
+	if n, _ := check.CountSessions(env.Ctx, c.ID); n != 0 {
 		t.Errorf("sessions %d after the refused login, want 0", n)
 	}
-	if n, _ := env.Store.CountAudit(env.Ctx, db.ActionLoginSucceeded, c.ID); n != 0 {
+	if n, _ := check.CountAudit(env.Ctx, db.ActionLoginSucceeded, c.ID); n != 0 {
 		t.Errorf("login_succeeded events %d, want 0", n)
 	}
 	if got := env.Reload(c).LastLoginAt; !got.IsZero() {

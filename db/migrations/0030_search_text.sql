@@ -1,7 +1,7 @@
 -- Search reads one column of folded words, search_text (see db/search.go), indexed by FTS5
 -- with the ascii tokenizer so that its tokens are exactly those words. The Go code fills the
--- column for existing contacts and rebuilds the index once, after the migrations run
--- (refreshContactKeys), since the folding rule lives in Go.
+-- column for existing contacts and rebuilds the index once, in migration 50 (a step written
+-- in Go, migrateContactKeys), since the folding rule lives in Go.
 ALTER TABLE contacts ADD COLUMN search_text TEXT NOT NULL DEFAULT '';
 
 DROP TRIGGER contacts_fts_insert;

@@ -1,8 +1,12 @@
-package export_test
+package db_test
 
-// Benchmarks of the exports against baselines measured in the same run (R-PERF):
+// Benchmarks of the exports (package export) against baselines measured in the same run
+// (R-PERF):
 //
-//	go test -tags sqlite_fts5 -run '^$' -bench . -benchtime 3x ./export
+//	go test -tags sqlite_fts5 -run '^$' -bench Export -benchtime 3x ./db/
+//
+// They live beside the export's query rather than beside the writers: every baseline runs
+// that very query (exportQuery, which only db's tests can see, through db.ExportQuery).
 //
 // CSV is compared with a bare encoding/csv program that runs the same query with a scan
 // per row, and with the sqlite3 shell's own -csv output of that query (skipped when sqlite3
@@ -75,8 +79,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// populated returns a database of contacts contacts in one account, made on first use.
-func populated(b *testing.B, contacts int) *benchDB {
+// exportDB returns a database of contacts contacts in one account, made on first use.
+func exportDB(b *testing.B, contacts int) *benchDB {
 	b.Helper()
 	if contacts >= 1_000_000 && testing.Short() {
 		b.Skip("a million contacts: left out with -short")
@@ -231,10 +235,10 @@ func (c *compare) report() {
 	}
 }
 
-func BenchmarkCSV(b *testing.B) {
+func BenchmarkExportCSV(b *testing.B) {
 	for _, contacts := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
-			d := populated(b, contacts)
+			d := exportDB(b, contacts)
 			sqlite3, _ := exec.LookPath("sqlite3")
 			if sqlite3 == "" {
 				b.Log("sqlite3 shell not installed (apt-get install sqlite3): no comparison with it")
@@ -315,10 +319,10 @@ func bareCSV(b *testing.B, d *benchDB) int {
 	return n
 }
 
-func BenchmarkExcel(b *testing.B) {
+func BenchmarkExportExcel(b *testing.B) {
 	for _, contacts := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
-			d := populated(b, contacts)
+			d := exportDB(b, contacts)
 			c := newCompare(b)
 			b.ResetTimer()
 			for b.Loop() {
@@ -393,9 +397,9 @@ func bareExcel(b *testing.B, d *benchDB) int {
 	return n
 }
 
-func BenchmarkPDF(b *testing.B) {
+func BenchmarkExportPDF(b *testing.B) {
 	const contacts = 10_000
-	d := populated(b, contacts)
+	d := exportDB(b, contacts)
 	c := newCompare(b)
 	b.ResetTimer()
 	for b.Loop() {

@@ -1,0 +1,95 @@
+// Package dbtest lets tests of several packages check what the portal stored: the mail it
+// queued, the events it audited, the sessions it keeps. The Store has no methods for these,
+// since nothing in the portal reads them that way; the checks read the database file
+// through a read-only connection of their own, beside the running Store (WAL lets them read
+// while it writes). The SQL stays under db/.
+package dbtest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the driver the portal itself uses
+
+	"portal/db"
+)
+
+// DB is a read-only view of a portal's database file.
+type DB struct {
+	db *sql.DB
+}
+
+// Open opens the database file at path (portaltest's Env.Config.DBPath) for reading; it is
+// closed when the test ends.
+func Open(t testing.TB, path string) *DB {
+	t.Helper()
+	conn, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		t.Fatalf("dbtest: open %s: %v", path, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &DB{db: conn}
+}
+
+// CountAudit counts the events of action about targetID (about anyone when targetID is 0).
+func (d *DB) CountAudit(ctx context.Context, action string, targetID int64) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx,
+		`SELECT count(*) FROM audit_events WHERE action = ? AND (? = 0 OR target_id = ?)`,
+		action, targetID, targetID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("dbtest: count %s events: %w", action, err)
+	}
+	return n, nil
+}
+
+// CountSessions counts the stored sessions of a contact.
+func (d *DB) CountSessions(ctx context.Context, contactID int64) (int, error) {
+	var n int
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE contact_id = ?`, contactID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("dbtest: count sessions of contact %d: %w", contactID, err)
+	}
+	return n, nil
+}
+
+// AllMail lists the whole outbox, oldest first.
+func (d *DB) AllMail(ctx context.Context) ([]db.OutboxMail, error) {
+	return d.mail(ctx, `ORDER BY created_at, rowid`)
+}
+
+// MailTo lists the mail queued for a contact, newest first.
+func (d *DB) MailTo(ctx context.Context, contactID int64) ([]db.OutboxMail, error) {
+	return d.mail(ctx, `WHERE to_contact_id = ? ORDER BY created_at DESC, rowid DESC`, contactID)
+}
+
+func (d *DB) mail(ctx context.Context, where string, args ...any) ([]db.OutboxMail, error) {
+	rows, err := d.db.QueryContext(ctx, `
+		SELECT id, kind, to_contact_id, to_email, to_name, coalesce(about_id, 0), about_name, about_email,
+			coalesce(token_id, 0), status, attempts, next_attempt_at, last_error, created_at, coalesce(finished_at, 0)
+		FROM outbox `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("dbtest: outbox: %w", err)
+	}
+	defer rows.Close()
+	var list []db.OutboxMail
+	for rows.Next() {
+		var m db.OutboxMail
+		var next, created, finished int64
+		if err := rows.Scan(&m.ID, &m.Kind, &m.ToContactID, &m.ToEmail, &m.ToName, &m.AboutID, &m.AboutName,
+			&m.AboutEmail, &m.TokenID, &m.Status, &m.Attempts, &next, &m.LastError, &created, &finished); err != nil {
+			return nil, fmt.Errorf("dbtest: outbox: %w", err)
+		}
+		m.NextAttemptAt, m.CreatedAt = time.Unix(next, 0).UTC(), time.Unix(created, 0).UTC()
+		if finished != 0 {
+			m.FinishedAt = time.Unix(finished, 0).UTC()
+		}
+		list = append(list, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dbtest: outbox: %w", err)
+	}
+	return list, nil
+}
