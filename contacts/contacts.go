@@ -68,9 +68,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, p
 		LastName: f.LastName, Email: f.Email, Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles, HasPassword: hash != ""}
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		var err error
-		created.ID, err = tx.CreateContact(ctx, db.NewContact{AccountID: f.AccountID, FirstName: f.FirstName,
-			LastName: f.LastName, Email: f.Email, Phone: f.Phone, JobTitle: f.JobTitle, Roles: f.Roles,
-			PasswordHash: hash, CreatedByID: actor.ID()})
+		created.ID, err = tx.CreateContact(ctx, db.NewContact{ContactFields: f, PasswordHash: hash, CreatedByID: actor.ID()})
 		if err != nil {
 			return err
 		}

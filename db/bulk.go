@@ -13,13 +13,7 @@ import (
 // BulkContact is one row for BulkInsertContacts: a contact as the seeders and benchmarks
 // want it, with its status and last login already decided.
 type BulkContact struct {
-	AccountID    int64
-	FirstName    string
-	LastName     string
-	Email        string
-	Phone        string
-	JobTitle     string
-	Roles        []Role
+	ContactFields
 	LockReason   string // "", LockedByAdmin or LockedByFailedLogins
 	LockedByID   int64  // for LockedByAdmin
 	FailedLogins int

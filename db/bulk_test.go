@@ -60,8 +60,7 @@ func TestBulkLoadLeavesTheSchemaAsMigrated(t *testing.T) {
 			}
 			err = s.Write(ctx, func(tx *Tx) error {
 				for i := range existing {
-					if _, err := tx.CreateContact(ctx, NewContact{AccountID: child.ID, FirstName: "Ewa", LastName: "Wójcik",
-						Email: fmt.Sprintf("ewa%d@northwind.example", i)}); err != nil {
+					if _, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: child.ID, FirstName: "Ewa", LastName: "Wójcik", Email: fmt.Sprintf("ewa%d@northwind.example", i)}}); err != nil {
 						return err
 					}
 				}
@@ -77,9 +76,7 @@ func TestBulkLoadLeavesTheSchemaAsMigrated(t *testing.T) {
 			err = s.Write(ctx, func(tx *Tx) error {
 				return tx.BulkInsertContacts(ctx, func(yield func(BulkContact) bool) {
 					for i := range loaded {
-						c := BulkContact{AccountID: []int64{top.ID, child.ID}[i%2], FirstName: "Zoë", LastName: "Quetzal",
-							Email: fmt.Sprintf("zoe.quetzal%d@northwind.example", i), LastLoginAt: time.Unix(int64(1e9+i), 0),
-							Roles: []Role{RoleIncidentContact}}
+						c := BulkContact{ContactFields: ContactFields{AccountID: []int64{top.ID, child.ID}[i%2], FirstName: "Zoë", LastName: "Quetzal", Email: fmt.Sprintf("zoe.quetzal%d@northwind.example", i), Roles: []Role{RoleIncidentContact}}, LastLoginAt: time.Unix(int64(1e9+i), 0)}
 						if i%7 == 0 {
 							c.LockReason, c.FailedLogins = LockedByFailedLogins, 10
 							wantLocked++
@@ -176,7 +173,7 @@ func TestBulkInsertStopsAtADuplicateEmail(t *testing.T) {
 				if i == 2000 {
 					email = "c3@northwind.example"
 				}
-				if !yield(BulkContact{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: email}) {
+				if !yield(BulkContact{ContactFields: ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: email}}) {
 					return
 				}
 			}

@@ -138,11 +138,9 @@ func TestSearchWhoseWalkFallsShort(t *testing.T) {
 			for i := range 2 * (ahead + zulus) {
 				// Alpha's Aaron Abbotts, who logged in lately, come before Zeta's Zora Zulus,
 				// who never did, in every order.
-				c := db.BulkContact{AccountID: alpha.ID, FirstName: "Aaron", LastName: "Abbott",
-					Email: fmt.Sprintf("aaron.abbott%d@alpha.example", i), LastLoginAt: now.Add(-time.Duration(i) * time.Minute)}
+				c := db.BulkContact{ContactFields: db.ContactFields{AccountID: alpha.ID, FirstName: "Aaron", LastName: "Abbott", Email: fmt.Sprintf("aaron.abbott%d@alpha.example", i)}, LastLoginAt: now.Add(-time.Duration(i) * time.Minute)}
 				if i >= 2*ahead {
-					c = db.BulkContact{AccountID: zeta.ID, FirstName: "Zora", LastName: "Zulu",
-						Email: fmt.Sprintf("zora.zulu%d@zeta.example", i)}
+					c = db.BulkContact{ContactFields: db.ContactFields{AccountID: zeta.ID, FirstName: "Zora", LastName: "Zulu", Email: fmt.Sprintf("zora.zulu%d@zeta.example", i)}}
 				}
 				if i%2 == 1 {
 					c.LockReason = db.LockedByAdmin

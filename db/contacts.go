@@ -177,13 +177,7 @@ func parseRoles(s string) []Role {
 
 // NewContact is what creating a contact needs.
 type NewContact struct {
-	AccountID    int64
-	FirstName    string
-	LastName     string
-	Email        string
-	Phone        string
-	JobTitle     string
-	Roles        []Role
+	ContactFields
 	PasswordHash string // empty: the contact can't log in until it sets a password
 	CreatedByID  int64  // 0 when created from the command line
 }

@@ -28,8 +28,7 @@ func TestFullDiskRollsBackAndRecovers(t *testing.T) {
 	// One transaction of many contacts: far more than two pages.
 	err = s.Write(ctx, func(tx *Tx) error {
 		for i := 0; i < 500; i++ {
-			if _, err := tx.CreateContact(ctx, NewContact{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski",
-				Email: fmt.Sprintf("anna%d@northwind.example", i), JobTitle: "A job title long enough to fill pages quickly"}); err != nil {
+			if _, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: fmt.Sprintf("anna%d@northwind.example", i), JobTitle: "A job title long enough to fill pages quickly"}}); err != nil {
 				return err
 			}
 		}
@@ -51,7 +50,7 @@ func TestFullDiskRollsBackAndRecovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.CreateContact(ctx, NewContact{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: "anna@northwind.example"})
+		_, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: "anna@northwind.example"}})
 		return err
 	})
 	if err != nil {

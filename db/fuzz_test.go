@@ -30,14 +30,14 @@ func FuzzSearchBox(f *testing.F) {
 		f.Fatal(err)
 	}
 	err = s.Write(ctx, func(tx *Tx) error {
-		for _, c := range []NewContact{
+		for _, c := range []ContactFields{
 			{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: "anna@northwind.example"},
 			{AccountID: acc.ID, FirstName: "Zoë", LastName: "Ærø", Email: "zoe@northwind.example"},
 			{AccountID: acc.ID, FirstName: "Søren", LastName: "Straße-Ørsted", Email: "s.o'brien+1@northwind.example"},
 			{AccountID: acc.ID, FirstName: "Иван", LastName: "東京", Email: "ivan@例え.jp"},
 			{AccountID: acc.ID, FirstName: "मनोज", LastName: "Ǆurić", Email: "ﬁle0@a-b.example"},
 		} {
-			if _, err := tx.CreateContact(ctx, c); err != nil {
+			if _, err := tx.CreateContact(ctx, NewContact{ContactFields: c}); err != nil {
 				return err
 			}
 		}

@@ -35,7 +35,7 @@ func oldContactKeys(t *testing.T, s *Store, accountID int64, value string) int64
 	var id int64
 	err := s.Write(ctx, func(tx *Tx) error {
 		var err error
-		id, err = tx.CreateContact(ctx, NewContact{AccountID: accountID, FirstName: "Søren", LastName: "Ærø", Email: "soren@northwind.example"})
+		id, err = tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: accountID, FirstName: "Søren", LastName: "Ærø", Email: "soren@northwind.example"}})
 		if err != nil {
 			return err
 		}

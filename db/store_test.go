@@ -69,10 +69,10 @@ func TestWriteRollsBackOnError(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.CreateContact(ctx, NewContact{AccountID: 1, FirstName: "A", LastName: "B", Email: "a@b.example"}); err != nil {
+		if _, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: 1, FirstName: "A", LastName: "B", Email: "a@b.example"}}); err != nil {
 			return err
 		}
-		_, err := tx.CreateContact(ctx, NewContact{AccountID: 1, FirstName: "C", LastName: "D", Email: "A@B.example"})
+		_, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: 1, FirstName: "C", LastName: "D", Email: "A@B.example"}})
 		return err
 	})
 	if err != ErrEmailTaken {

@@ -41,10 +41,10 @@ func TestEveryContactKnowsItsCompany(t *testing.T) {
 	}
 	var moved int64
 	err = s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.CreateContact(ctx, NewContact{AccountID: grandchild.ID, FirstName: "Ada", LastName: "Byron", Email: "ada@contoso.example"}); err != nil {
+		if _, err := tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: grandchild.ID, FirstName: "Ada", LastName: "Byron", Email: "ada@contoso.example"}}); err != nil {
 			return err
 		}
-		if moved, err = tx.CreateContact(ctx, NewContact{AccountID: child.ID, FirstName: "Alan", LastName: "Turing", Email: "alan@contoso.example"}); err != nil {
+		if moved, err = tx.CreateContact(ctx, NewContact{ContactFields: ContactFields{AccountID: child.ID, FirstName: "Alan", LastName: "Turing", Email: "alan@contoso.example"}}); err != nil {
 			return err
 		}
 		// A writer that knows nothing of companies.
@@ -54,7 +54,7 @@ func TestEveryContactKnowsItsCompany(t *testing.T) {
 		}
 		bulk := func(yield func(BulkContact) bool) {
 			for _, a := range []int64{top.ID, child.ID, grandchild.ID, other.ID} {
-				if !yield(BulkContact{AccountID: a, FirstName: "Bulk", LastName: "Loaded", Email: "bulk" + string(rune('a'+a)) + "@x.example"}) {
+				if !yield(BulkContact{ContactFields: ContactFields{AccountID: a, FirstName: "Bulk", LastName: "Loaded", Email: "bulk" + string(rune('a'+a)) + "@x.example"}}) {
 					return
 				}
 			}

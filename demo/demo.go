@@ -113,11 +113,7 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher, bulk Bulk) 
 	var created []int64 // the Northwind contacts, in creation order
 	err = store.Write(ctx, func(tx *db.Tx) error {
 		var err error
-		adminID, err = tx.CreateContact(ctx, db.NewContact{
-			AccountID: ids[RootAccount], FirstName: "Maria", LastName: "Anders", Email: AdminEmail,
-			Phone: "+44 20 7946 0958", JobTitle: "Head of IT Services",
-			Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash,
-		})
+		adminID, err = tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: ids[RootAccount], FirstName: "Maria", LastName: "Anders", Email: AdminEmail, Phone: "+44 20 7946 0958", JobTitle: "Head of IT Services", Roles: []db.Role{db.RoleContactAdmin}}, PasswordHash: hash})
 		if err != nil {
 			return err
 		}
@@ -138,12 +134,7 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher, bulk Bulk) 
 			if i == 5 || i == 56 {
 				roles = append(roles, db.RoleContactAdmin)
 			}
-			id, err := tx.CreateContact(ctx, db.NewContact{
-				AccountID: ids[account], FirstName: first, LastName: last,
-				Email:    fmt.Sprintf("%s.%s%d@%s.example", ascii(first), ascii(last), i, domain(account)),
-				Phone:    fmt.Sprintf("+44 20 7946 %04d", 1000+i*37),
-				JobTitle: jobTitles[i%len(jobTitles)], Roles: roles, PasswordHash: hash, CreatedByID: adminID,
-			})
+			id, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: ids[account], FirstName: first, LastName: last, Email: fmt.Sprintf("%s.%s%d@%s.example", ascii(first), ascii(last), i, domain(account)), Phone: fmt.Sprintf("+44 20 7946 %04d", 1000+i*37), JobTitle: jobTitles[i%len(jobTitles)], Roles: roles}, PasswordHash: hash, CreatedByID: adminID})
 			if err != nil {
 				return err
 			}

@@ -78,12 +78,7 @@ func Populate(ctx context.Context, store *db.Store, sc Scale) (Population, error
 			acc := i % len(pop.Accounts)
 			f, l := rng.IntN(len(bulkFirstNames)), rng.IntN(len(bulkLastNames))
 			first, last := bulkFirstNames[f], bulkLastNames[l]
-			c := db.BulkContact{
-				AccountID: pop.Accounts[acc].ID, FirstName: first, LastName: last,
-				Email:    fmt.Sprintf("%s.%s.%d@%s.example", asciiFirst[f], asciiLast[l], next+int64(i), domains[acc]),
-				Phone:    fmt.Sprintf("+1 555 %03d %04d", rng.IntN(1000), rng.IntN(10000)),
-				JobTitle: jobTitles[rng.IntN(len(jobTitles))],
-			}
+			c := db.BulkContact{ContactFields: db.ContactFields{AccountID: pop.Accounts[acc].ID, FirstName: first, LastName: last, Email: fmt.Sprintf("%s.%s.%d@%s.example", asciiFirst[f], asciiLast[l], next+int64(i), domains[acc]), Phone: fmt.Sprintf("+1 555 %03d %04d", rng.IntN(1000), rng.IntN(10000)), JobTitle: jobTitles[rng.IntN(len(jobTitles))]}}
 			switch r := rng.IntN(100); {
 			case r < 3:
 				c.LockReason = db.LockedByAdmin

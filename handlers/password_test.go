@@ -546,7 +546,7 @@ func TestResendInvitation(t *testing.T) {
 	e := newLoginEnv(t)
 	var newbie db.Contact
 	err := e.Store.Write(e.Ctx, func(tx *db.Tx) error {
-		id, err := tx.CreateContact(e.Ctx, db.NewContact{AccountID: e.account.ID, FirstName: "Nina", LastName: "Berg", Email: "nina@northwind.example"})
+		id, err := tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: e.account.ID, FirstName: "Nina", LastName: "Berg", Email: "nina@northwind.example"}})
 		if err != nil {
 			return err
 		}

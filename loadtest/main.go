@@ -288,15 +288,13 @@ func seed(ctx context.Context, path string, n int) (fixture, error) {
 	}
 	fx := fixture{accountID: pop.Root.ID, adminEmail: "load.admin@fabrikam.example", password: password}
 	err = store.Write(ctx, func(tx *db.Tx) error {
-		_, err := tx.CreateContact(ctx, db.NewContact{AccountID: pop.Root.ID, FirstName: "Load", LastName: "Admin",
-			Email: fx.adminEmail, Roles: []db.Role{db.RoleContactAdmin}, PasswordHash: hash})
+		_, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: pop.Root.ID, FirstName: "Load", LastName: "Admin", Email: fx.adminEmail, Roles: []db.Role{db.RoleContactAdmin}}, PasswordHash: hash})
 		if err != nil {
 			return err
 		}
 		// Spare admins, so that locking contacts never hits the last active admin.
 		for i := 0; i < 64; i++ {
-			id, err := tx.CreateContact(ctx, db.NewContact{AccountID: pop.Root.ID, FirstName: "Lock", LastName: fmt.Sprintf("Target %02d", i),
-				Email: fmt.Sprintf("lock.target.%d@fabrikam.example", i)})
+			id, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: pop.Root.ID, FirstName: "Lock", LastName: fmt.Sprintf("Target %02d", i), Email: fmt.Sprintf("lock.target.%d@fabrikam.example", i)}})
 			if err != nil {
 				return err
 			}

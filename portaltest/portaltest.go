@@ -174,8 +174,7 @@ func (e *Env) Contact(account db.Account, first, last, email string, roles ...db
 	}
 	var id int64
 	err = e.Store.Write(e.Ctx, func(tx *db.Tx) error {
-		id, err = tx.CreateContact(e.Ctx, db.NewContact{AccountID: account.ID, FirstName: first, LastName: last,
-			Email: email, Roles: roles, PasswordHash: hash})
+		id, err = tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: account.ID, FirstName: first, LastName: last, Email: email, Roles: roles}, PasswordHash: hash})
 		return err
 	})
 	if err != nil {

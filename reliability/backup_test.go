@@ -36,8 +36,7 @@ func TestBackupUnderWriteLoad(t *testing.T) {
 		for i := 0; ctx.Err() == nil; i++ {
 			err := env.Store.Write(ctx, func(tx *db.Tx) error {
 				for j := 0; j < 20; j++ {
-					if _, err := tx.CreateContact(ctx, db.NewContact{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski",
-						Email: fmt.Sprintf("anna.%d.%d@northwind.example", i, j)}); err != nil {
+					if _, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: fmt.Sprintf("anna.%d.%d@northwind.example", i, j)}}); err != nil {
 						return err
 					}
 				}
