@@ -70,6 +70,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		store.Close()
 		return nil, err
 	}
+	conflicts, err := store.EmailKeyConflicts(ctx)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	for _, c := range conflicts {
+		log.Warn("two contacts have the same user name once compared as user names are now compared; "+
+			"each keeps its own until an operator settles it (docs/OPERATIONS.md)", "contact_id", c.ContactID, "other_contact_id", c.OtherID)
+	}
 	secret := cfg.SessionSecret
 	if secret == "" {
 		// Generated on first start and kept in the database, so restarts keep forms valid.

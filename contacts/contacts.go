@@ -154,7 +154,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 			}
 		}
 		newEmail := f.Email
-		if db.FoldKey(newEmail) != db.FoldKey(before.Email) {
+		if db.EmailKey(newEmail) != db.EmailKey(before.Email) {
 			f.Email = before.Email // the user name stays until the new address confirms
 		}
 		if changed := changedFields(before, f); len(changed) > 0 {

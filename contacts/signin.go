@@ -49,7 +49,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) 
 // backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
 // remembered name costs the same few bytes however long the name typed.
 func backoffKey(email string) string {
-	sum := sha256.Sum256([]byte(db.FoldKey(email)))
+	sum := sha256.Sum256([]byte(db.EmailKey(email)))
 	return string(sum[:])
 }
 

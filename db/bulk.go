@@ -163,7 +163,7 @@ func derivedAhead(rows iter.Seq[BulkContact]) (batches <-chan []keyedContact, st
 			}
 		}
 		for r := range rows {
-			batch = append(batch, keyedContact{BulkContact: r, emailKey: FoldKey(r.Email),
+			batch = append(batch, keyedContact{BulkContact: r, emailKey: EmailKey(r.Email),
 				nameKey: NameKey(r.FirstName, r.LastName), searchText: SearchText(r.FirstName, r.LastName, r.Email)})
 			if len(batch) == bulkBatch && !send() {
 				return

@@ -70,7 +70,7 @@ func sortedBy(sort string) func(a, b db.ListRow) int {
 	return func(a, b db.ListRow) int {
 		switch sort {
 		case db.SortEmail:
-			return cmp.Or(strings.Compare(db.FoldKey(a.Email), db.FoldKey(b.Email)), cmp.Compare(a.ID, b.ID))
+			return cmp.Or(strings.Compare(db.EmailKey(a.Email), db.EmailKey(b.Email)), cmp.Compare(a.ID, b.ID))
 		case db.SortLastLogin:
 			return cmp.Or(b.LastLoginAt.Compare(a.LastLoginAt), cmp.Compare(b.ID, a.ID))
 		case db.SortAccount:

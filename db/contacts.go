@@ -196,7 +196,7 @@ func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {
 		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
 			job_title, password_hash, password_changed_at, created_by, created_at, updated_at)
 		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.AccountID, n.FirstName, n.LastName, strings.TrimSpace(n.Email), FoldKey(n.Email),
+		n.AccountID, n.FirstName, n.LastName, strings.TrimSpace(n.Email), EmailKey(n.Email),
 		NameKey(n.FirstName, n.LastName), SearchText(n.FirstName, n.LastName, n.Email), n.Phone, n.JobTitle, n.PasswordHash, changedAt,
 		nullID(n.CreatedByID), now, now)
 	if isUniqueViolation(err) {
@@ -242,7 +242,7 @@ func (s *Store) ContactInScope(ctx context.Context, sc Scope, id int64) (Contact
 
 // ContactByEmail finds a contact by email, case-insensitively, across the whole portal.
 func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, error) {
-	return readContact(ctx, s.read, "contact by email", `WHERE c.email_key = ?`, FoldKey(email))
+	return readContact(ctx, s.read, "contact by email", `WHERE c.email_key = ?`, EmailKey(email))
 }
 
 // Credentials reads the contact whose user name is email, for signing in, with its stored
@@ -250,7 +250,7 @@ func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, erro
 func (s *Store) Credentials(ctx context.Context, email string) (Contact, string, error) {
 	var hash string
 	c, err := scanContact(s.read.QueryRowContext(ctx,
-		`SELECT `+contactColumns+`, c.password_hash`+contactFrom+`WHERE c.email_key = ?`, FoldKey(email)), &hash)
+		`SELECT `+contactColumns+`, c.password_hash`+contactFrom+`WHERE c.email_key = ?`, EmailKey(email)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Contact{}, "", ErrNotFound
 	}
@@ -333,7 +333,7 @@ func (t *Tx) UpdateContact(ctx context.Context, id int64, f ContactFields) error
 		UPDATE contacts SET account_id = ?, first_name = ?, last_name = ?, email = ?, email_key = ?,
 			name_key = ?, search_text = ?, phone = ?, job_title = ?, updated_at = ?
 		WHERE id = ?`,
-		f.AccountID, f.FirstName, f.LastName, strings.TrimSpace(f.Email), FoldKey(f.Email),
+		f.AccountID, f.FirstName, f.LastName, strings.TrimSpace(f.Email), EmailKey(f.Email),
 		NameKey(f.FirstName, f.LastName), SearchText(f.FirstName, f.LastName, f.Email), f.Phone, f.JobTitle,
 		unix(t.now), id)
 	if isUniqueViolation(err) {

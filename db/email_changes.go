@@ -222,7 +222,7 @@ func (t *Tx) UseEmailChangeLink(ctx context.Context, raw string, confirm bool) (
 func (t *Tx) SetEmail(ctx context.Context, c Contact, email string) error {
 	_, err := t.tx.ExecContext(ctx, `
 		UPDATE contacts SET email = ?, email_key = ?, search_text = ?, updated_at = ? WHERE id = ?`,
-		strings.TrimSpace(email), FoldKey(email), SearchText(c.FirstName, c.LastName, email), unix(t.now), c.ID)
+		strings.TrimSpace(email), EmailKey(email), SearchText(c.FirstName, c.LastName, email), unix(t.now), c.ID)
 	if isUniqueViolation(err) {
 		return ErrEmailTaken
 	}

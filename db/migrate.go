@@ -28,6 +28,7 @@ type migration struct {
 func migrations() ([]migration, error) {
 	list := []migration{
 		{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
+		{version: 71, name: "0071 user names keyed under PRECIS (Go)", run: migrateEmailKeys},
 	}
 	entries, err := fs.ReadDir(migrationFiles, "migrations")
 	if err != nil {

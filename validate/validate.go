@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
 )
 
 // Limits on field lengths: generous for real names, small enough to keep pages and exports sane.
@@ -55,7 +57,43 @@ func Email(s string) error {
 		strings.ContainsAny(s, "\"()<>[],;:\\ ") {
 		return Problem("Enter a valid email address, like name@example.com.")
 	}
+	// The address is a user name: characters that can't be seen (zero-width spaces and
+	// joiners, soft hyphens, byte order marks) or that turn text around (bidi controls) would
+	// make two user names look alike. PRECIS's identifier rules (RFC 8264) refuse them.
+	if _, err := precis.UsernameCaseMapped.String(s); err != nil {
+		return Problem("The email address contains characters that can't be seen or that change the direction of text. Type it again.")
+	}
+	if mixesScripts(local) {
+		return Problem("The part before the @ mixes letters of different alphabets (Latin and Cyrillic, say), which makes user names that look alike. Use one alphabet.")
+	}
 	return nil
+}
+
+// mixesScripts reports whether s has letters of more than one script: a Cyrillic "а" among
+// Latin letters looks like "a" but makes another user name. PRECIS has no such rule. The
+// scripts that Chinese, Japanese and Korean write together count as one.
+func mixesScripts(s string) bool {
+	seen := ""
+	for _, r := range s {
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		for name, table := range unicode.Scripts {
+			if name == "Common" || name == "Inherited" || !unicode.Is(table, r) {
+				continue
+			}
+			switch name {
+			case "Han", "Hiragana", "Katakana", "Hangul", "Bopomofo":
+				name = "CJK"
+			}
+			if seen != "" && seen != name {
+				return true
+			}
+			seen = name
+			break
+		}
+	}
+	return false
 }
 
 // Phone checks an optional phone number: digits and the usual separators.

@@ -26,6 +26,18 @@ func TestEmail(t *testing.T) {
 		{"anna@@example.com", false},
 		{"anna@example..com", false},
 		{strings.Repeat("a", 250) + "@example.com", false},
+		// Look-alike user names (issue 14 item 8): invisible and direction characters, and a
+		// local part of mixed alphabets, are refused; one alphabet, of any kind, is not.
+		{"an\u200bna@example.com", false}, // zero-width space
+		{"an\u200dna@example.com", false}, // zero-width joiner
+		{"\ufeffanna@example.com", false}, // byte order mark
+		{"an\u00adna@example.com", false}, // soft hyphen
+		{"an\u202ena@example.com", false}, // right-to-left override
+		{"\u0430nna@example.com", false},  // Cyrillic а among Latin letters
+		{"josé@example.com", true},
+		{"jose\u0301@example.com", true}, // the same user name as josé (db.EmailKey)
+		{"иван@example.com", true},       // all Cyrillic
+		{"たなか太郎@example.jp", true},       // Japanese writes three scripts at once
 	} {
 		if err := Email(tc.in); (err == nil) != tc.ok {
 			t.Errorf("Email(%q) = %v, want ok=%v", tc.in, err, tc.ok)
