@@ -133,7 +133,7 @@ func (c commands) dbFlag(fs *flag.FlagSet) *string {
 	if def == "" {
 		def = "./portal.db"
 	}
-	return fs.String("db", def, "SQLite database file (PORTAL_DB)")
+	return fs.String("db", def, "SQLite database file, or a postgres:// URL (PORTAL_DB)")
 }
 
 // openStore opens and migrates the database for a shell command.
@@ -307,6 +307,9 @@ func (c commands) backup(args []string) int {
 	}
 	if _, err := os.Stat(files[0]); err == nil {
 		return c.fail("backup: %s already exists; choose a new file name", files[0])
+	}
+	if db.IsPostgres(*dbPath) {
+		return c.fail("backup: %v", db.ErrBackupPostgres)
 	}
 	if _, err := os.Stat(*dbPath); err != nil {
 		return c.fail("backup: database %s: %v", *dbPath, err)

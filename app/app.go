@@ -62,7 +62,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if o.hasher == nil {
 		o.hasher = NewHasher()
 	}
-	store, err := db.Open(cfg.DBPath, db.WithClock(o.now))
+	store, err := db.Open(cfg.DBPath, db.WithClock(o.now), db.WithPoolSize(cfg.DBPool))
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	served := make(chan error, 1)
 	go func() { served <- a.web.Listener(ln) }()
-	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", a.cfg.DBPath)
+	a.log.Info("serving", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL, "db", db.RedactDSN(a.cfg.DBPath))
 
 	var err error
 	select {

@@ -17,8 +17,10 @@ import (
 
 // Config is everything `portal serve` and `portal demo` need.
 type Config struct {
-	Addr             string
-	DBPath           string
+	Addr   string
+	DBPath string // a SQLite file, or a postgres:// URL (with --db-sslmode applied)
+	// DBPool is how many connections to PostgreSQL this server opens at most.
+	DBPool           int
 	BaseURL          string
 	SMTP             SMTP
 	SessionSecret    string
@@ -70,7 +72,9 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		return def
 	}
 	addr := fs.String("addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "address to listen on (PORTAL_ADDR)")
-	dbPath := fs.String("db", env("PORTAL_DB", "./portal.db"), "SQLite database file (PORTAL_DB)")
+	dbPath := fs.String("db", env("PORTAL_DB", "./portal.db"), "SQLite database file, or a postgres:// URL (PORTAL_DB)")
+	dbPool := fs.String("db-pool", env("PORTAL_DB_POOL", "20"), "PostgreSQL: connections this server opens at most (PORTAL_DB_POOL)")
+	dbSSLMode := fs.String("db-sslmode", env("PORTAL_DB_SSLMODE", ""), "PostgreSQL: sslmode for the connection, such as verify-full; empty keeps the URL's (PORTAL_DB_SSLMODE)")
 	baseURL := fs.String("base-url", env("PORTAL_BASE_URL", ""), "public URL links in emails are built from (PORTAL_BASE_URL; default http://ADDR)")
 	smtpHost := fs.String("smtp-host", env("PORTAL_SMTP_HOST", ""), "SMTP relay host; empty writes mail to the log (PORTAL_SMTP_HOST)")
 	smtpPort := fs.String("smtp-port", env("PORTAL_SMTP_PORT", "587"), "SMTP relay port (PORTAL_SMTP_PORT)")
@@ -107,6 +111,15 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		if c.DBPath == "" {
 			errs = append(errs, errors.New("--db: must not be empty"))
+		}
+		var err error
+		if c.DBPool, err = strconv.Atoi(strings.TrimSpace(*dbPool)); err != nil || c.DBPool < 1 || c.DBPool > 1000 {
+			errs = append(errs, fmt.Errorf("--db-pool %q: want a number from 1 to 1000", *dbPool))
+		}
+		if mode := strings.TrimSpace(*dbSSLMode); mode != "" {
+			if c.DBPath, err = withSSLMode(c.DBPath, mode); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if c.BaseURL == "" {
 			c.BaseURL = "http://" + c.Addr
@@ -216,4 +229,24 @@ func Parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	}
 	c, err := build()
 	return c, fs.Args(), err
+}
+
+// withSSLMode sets the sslmode of a PostgreSQL URL.
+func withSSLMode(dsn, mode string) (string, error) {
+	switch mode {
+	case "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+	default:
+		return "", fmt.Errorf("--db-sslmode %q: want disable, allow, prefer, require, verify-ca or verify-full", mode)
+	}
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return "", errors.New("--db-sslmode: only for a postgres:// --db")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", errors.New("--db: the postgres:// URL does not parse")
+	}
+	q := u.Query()
+	q.Set("sslmode", mode)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

@@ -46,16 +46,12 @@ func (s *Store) CreateAccount(ctx context.Context, name string, parentID int64) 
 		if parentID != 0 {
 			parent = sql.NullInt64{Int64: parentID, Valid: true}
 		}
-		res, err := tx.tx.ExecContext(ctx,
-			`INSERT INTO accounts(name, name_key, parent_id, created_at) VALUES (?, ?, ?, ?)`,
-			a.Name, FoldKey(a.Name), parent, unix(tx.now))
+		err := tx.tx.QueryRowContext(ctx,
+			`INSERT INTO accounts(name, name_key, parent_id, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			a.Name, FoldKey(a.Name), parent, unix(tx.now)).Scan(&a.ID)
 		if isUniqueViolation(err) {
 			return ErrAccountExists
 		}
-		if err != nil {
-			return err
-		}
-		a.ID, err = res.LastInsertId()
 		return err
 	})
 	if err != nil {

@@ -60,7 +60,8 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
 			job_title, status, lock_reason, locked_by, locked_at, password_hash, password_changed_at,
 			failed_logins, last_failed_at, last_login_at, created_by, created_at, updated_at)
-		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`)
 	if err != nil {
 		return fmt.Errorf("store: bulk insert contacts: %w", err)
 	}
@@ -94,19 +95,16 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 		if r.LockReason == LockedByAdmin {
 			lockedBy = r.LockedByID
 		}
-		res, err := insert.ExecContext(ctx, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email),
+		var id int64
+		err := insert.QueryRowContext(ctx, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email),
 			r.emailKey, r.nameKey, r.searchText, r.Phone, r.JobTitle, status, r.LockReason,
 			nullID(lockedBy), lockedAt, r.PasswordHash, changedAt, r.FailedLogins, lastFailed, lastLogin,
-			nullID(r.CreatedByID), now, now)
+			nullID(r.CreatedByID), now, now).Scan(&id)
 		if isUniqueViolation(err) {
 			return fmt.Errorf("store: bulk insert contact %q: %w", r.Email, ErrEmailTaken)
 		}
 		if err != nil {
 			return fmt.Errorf("store: bulk insert contact %q: %w", r.Email, err)
-		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return err
 		}
 		if firstID == 0 {
 			firstID = id
@@ -282,9 +280,7 @@ func (s *Store) MaxContactID(ctx context.Context) (int64, error) {
 // Analyze refreshes the planner's statistics after a bulk load, so that the first queries
 // on a freshly seeded database already pick the intended indexes.
 func (s *Store) Analyze(ctx context.Context) error {
-	// analysis_limit samples each index instead of reading all of it: seconds become
-	// milliseconds on a million rows, and the estimates stay good enough for the planner.
-	if _, err := s.write.ExecContext(ctx, `PRAGMA analysis_limit = 1000; ANALYZE`); err != nil {
+	if err := s.engine.analyze(ctx, s); err != nil {
 		return fmt.Errorf("store: analyze: %w", err)
 	}
 	return nil

@@ -111,7 +111,7 @@ func (s *Store) searchCounts(ctx context.Context, sc Scope, match string) (Secti
 		SELECT status, count(*) FROM (
 			SELECT c.status FROM contacts_fts f JOIN contacts c ON c.id = f.rowid
 			WHERE contacts_fts MATCH ? AND c.account_id IN `+sc.inList()+`
-			LIMIT ?)
+			LIMIT ?) AS matched
 		GROUP BY status`, match, SearchCountCap+1)
 	if err != nil {
 		return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
@@ -445,7 +445,7 @@ func (s *Store) pageOfOrdered(ctx context.Context, l listing, ordered string, ar
 
 // firstIDs is the ids of the first n rows of ordered.
 func firstIDs(ordered string, n int) string {
-	return fmt.Sprintf(`SELECT id FROM (%s) LIMIT %d`, ordered, n)
+	return fmt.Sprintf(`SELECT id FROM (%s) AS ordered LIMIT %d`, ordered, n)
 }
 
 // searchWalkRows bounds how many rows pageOfMatches tests in list order before it collects
@@ -479,7 +479,7 @@ func walkMatches(ordered string, args []any, search string, limit int) (string, 
 		test += ` AND instr(search_text, ?) > 0`
 		walkArgs = append(walkArgs, n)
 	}
-	return fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) LIMIT %d) WHERE %s LIMIT %d`,
+	return fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) AS ordered LIMIT %d) AS walked WHERE %s LIMIT %d`,
 		ordered, searchWalkRows, test, limit), walkArgs
 }
 
@@ -488,7 +488,7 @@ func walkMatches(ordered string, args []any, search string, limit int) (string, 
 func probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
 	return fmt.Sprintf(`
 		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
-		SELECT id FROM (%s) WHERE +id IN matches LIMIT %d`, ordered, limit),
+		SELECT id FROM (%s) AS ordered WHERE +id IN matches LIMIT %d`, ordered, limit),
 		append([]any{SearchQuery(search)}, args...)
 }
 
@@ -563,7 +563,7 @@ func (s *Store) rowsByID(ctx context.Context, l listing, ids []int64) ([]ListRow
 func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any) ([]ListRow, error) {
 	sc, q := l.sc, l.q
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
-			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
+			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
 	locked := q.Status == StatusLocked
 	if locked {
 		query += `, c.lock_reason,

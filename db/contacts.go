@@ -116,7 +116,7 @@ func (c Contact) EditVersion() string {
 // contactColumns selects every field of Contact; scanContact reads them in this order.
 const contactColumns = `
 	c.id, c.account_id, a.name, c.first_name, c.last_name, c.email, c.phone, c.job_title,
-	coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''),
+	coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''),
 	c.status, c.lock_reason, coalesce(c.locked_by, 0),
 	coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), ''),
 	c.locked_at, c.failed_logins, c.last_failed_at, c.last_login_at, coalesce(c.created_by, 0),
@@ -192,22 +192,20 @@ func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {
 	if n.PasswordHash != "" {
 		changedAt = sql.NullInt64{Int64: now, Valid: true}
 	}
-	res, err := t.tx.ExecContext(ctx, `
+	var id int64
+	err := t.tx.QueryRowContext(ctx, `
 		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
 			job_title, password_hash, password_changed_at, created_by, created_at, updated_at)
-		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`,
 		n.AccountID, n.FirstName, n.LastName, strings.TrimSpace(n.Email), EmailKey(n.Email),
 		NameKey(n.FirstName, n.LastName), SearchText(n.FirstName, n.LastName, n.Email), n.Phone, n.JobTitle, n.PasswordHash, changedAt,
-		nullID(n.CreatedByID), now, now)
+		nullID(n.CreatedByID), now, now).Scan(&id)
 	if isUniqueViolation(err) {
 		return 0, ErrEmailTaken
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: create contact %q: %w", n.Email, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return 0, err
 	}
 	if err := t.setRoles(ctx, id, n.Roles); err != nil {
 		return 0, err
@@ -221,7 +219,7 @@ func (t *Tx) setRoles(ctx context.Context, contactID int64, roles []Role) error 
 	}
 	for _, r := range roles {
 		if _, err := t.tx.ExecContext(ctx,
-			`INSERT OR IGNORE INTO contact_roles(contact_id, role) VALUES (?, ?)`, contactID, string(r)); err != nil {
+			`INSERT INTO contact_roles(contact_id, role) VALUES (?, ?) ON CONFLICT DO NOTHING`, contactID, string(r)); err != nil {
 			return fmt.Errorf("store: roles of contact %d: %w", contactID, err)
 		}
 	}
@@ -353,7 +351,7 @@ func (t *Tx) LockContact(ctx context.Context, id, by int64) (bool, error) {
 	now := unix(t.now)
 	res, err := t.tx.ExecContext(ctx, `
 		UPDATE contacts SET status = 'locked', lock_reason = 'admin', locked_by = ?, locked_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'active'`, by, now, now, id)
+		WHERE id = ? AND status = 'active'`, nullID(by), now, now, id)
 	if err != nil {
 		return false, fmt.Errorf("store: lock contact %d: %w", id, err)
 	}
@@ -438,7 +436,7 @@ func (i Invitation) Pending(now time.Time) bool { return i.Token.ID != 0 && i.To
 // ContactPage reads the page of contact id of sc (ErrNotFound outside it) with the newest
 // historyLength events of its history.
 func (s *Store) ContactPage(ctx context.Context, sc Scope, id int64, historyLength int) (ContactPage, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
 	if err != nil {
 		return ContactPage{}, fmt.Errorf("store: page of contact %d: %w", id, classify(err))
 	}
@@ -450,7 +448,7 @@ func (s *Store) ContactPage(ctx context.Context, sc Scope, id int64, historyLeng
 	return p, err
 }
 
-func contactPage(ctx context.Context, tx *sql.Tx, sc Scope, id int64, historyLength int) (ContactPage, error) {
+func contactPage(ctx context.Context, tx txn, sc Scope, id int64, historyLength int) (ContactPage, error) {
 	var p ContactPage
 	var err error
 	p.Contact, err = scanContact(tx.QueryRowContext(ctx,
@@ -505,7 +503,7 @@ func contactPage(ctx context.Context, tx *sql.Tx, sc Scope, id int64, historyLen
 		return p, err
 	}
 	err = tx.QueryRowContext(ctx, `SELECT status, last_error FROM outbox WHERE token_id = ?
-		ORDER BY created_at DESC, rowid DESC LIMIT 1`, p.Invitation.Token.ID).Scan(&p.Invitation.MailStatus, &p.Invitation.MailError)
+		ORDER BY created_at DESC, id DESC LIMIT 1`, p.Invitation.Token.ID).Scan(&p.Invitation.MailStatus, &p.Invitation.MailError)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, nil
 	}

@@ -115,11 +115,6 @@ func openEmailChange(ctx context.Context, q queryer, contactID int64) (EmailChan
 	return c, true, nil
 }
 
-// queryer is what reads need of a pool or a transaction.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
 // emailChangeLink names the column that holds the hash of the link a mail kind carries.
 func emailChangeLink(kind string) (column string, ok bool) {
 	switch kind {

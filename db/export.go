@@ -34,7 +34,7 @@ type ExportRow struct {
 // the read pool).
 type Export struct {
 	ctx   context.Context // BeginExport's: cancelling it interrupts the query in SQLite
-	tx    *sql.Tx
+	tx    txn
 	query string
 	Total int
 }
@@ -42,7 +42,7 @@ type Export struct {
 // BeginExport opens the snapshot of every contact in sc, active and locked. Cancelling ctx
 // (the client went away) ends the transaction and interrupts a running Each.
 func (s *Store) BeginExport(ctx context.Context, sc Scope) (*Export, error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
 	if err != nil {
 		return nil, fmt.Errorf("store: begin export of account %d: %w", sc.root, classify(err))
 	}
@@ -67,7 +67,7 @@ func exportQuery(sc Scope) string {
 	in := sc.inList()
 	return `
 		SELECT c.first_name, c.last_name, c.email, a.name,
-			(SELECT group_concat(r.label, '; ') FROM contact_roles cr JOIN roles r ON r.name = cr.role
+			(SELECT string_agg(r.label, '; ' ORDER BY cr.role) FROM contact_roles cr JOIN roles r ON r.name = cr.role
 				WHERE cr.contact_id = c.id),
 			c.status, c.lock_reason, l.first_name || ' ' || l.last_name, c.phone, c.job_title,
 			c.last_login_at, c.created_at

@@ -48,6 +48,7 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/demo"
 	"portal/export"
 )
@@ -68,7 +69,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := dbtest.Main(m) // stops the throwaway PostgreSQL server, if a test started one
 	for _, d := range benchDBs {
 		d.bare.Close()
 		d.store.Close()

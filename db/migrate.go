@@ -10,9 +10,6 @@ import (
 	"strings"
 )
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
 // A migration is one step of the schema's history: an embedded SQL file, or Go code where
 // SQL can't do the work (SQLite can't fold names the way NameKey does).
 type migration struct {
@@ -22,15 +19,12 @@ type migration struct {
 	run     func(context.Context, *Tx) error // for a step written in Go; sql is empty
 }
 
-// migrations lists every step in order: the embedded SQL files, whose names start with their
-// version number (0001_init.sql), and the steps written in Go, numbered among them. Numbers
-// never change once released.
-func migrations() ([]migration, error) {
-	list := []migration{
-		{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
-		{version: 71, name: "0071 user names keyed under PRECIS (Go)", run: migrateEmailKeys},
-	}
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
+// migrationList lists an engine's steps in order: the SQL files of dir in files, whose
+// names start with their version number (0001_init.sql), and the steps written in Go,
+// numbered among them. Numbers never change once released.
+func migrationList(files embed.FS, dir string, goSteps ...migration) ([]migration, error) {
+	list := goSteps
+	entries, err := fs.ReadDir(files, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +34,7 @@ func migrations() ([]migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("store: migration %q: name must start with a number", e.Name())
 		}
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		body, err := files.ReadFile(dir + "/" + e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -60,16 +54,25 @@ func migrations() ([]migration, error) {
 // applied version is recorded, not only the highest, so a migration numbered below one
 // that is already applied (work that landed out of order) still runs.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx,
-		`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT`); err != nil {
+	err := s.Write(ctx, func(tx *Tx) error {
+		if err := s.engine.lockMigrations(ctx, tx.tx); err != nil {
+			return err
+		}
+		_, err := tx.tx.ExecContext(ctx, s.engine.schemaVersionTable())
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: create schema_version: %w", err)
 	}
-	list, err := migrations()
+	list, err := s.engine.migrations()
 	if err != nil {
 		return err
 	}
 	for _, m := range list {
 		err := s.Write(ctx, func(tx *Tx) error {
+			if err := s.engine.lockMigrations(ctx, tx.tx); err != nil {
+				return err
+			}
 			var applied int
 			if err := tx.tx.QueryRowContext(ctx,
 				`SELECT count(*) FROM schema_version WHERE version = ?`, m.version).Scan(&applied); err != nil {

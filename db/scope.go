@@ -101,10 +101,10 @@ func (s *Store) computeScope(ctx context.Context, accountID int64) (Scope, error
 		WITH RECURSIVE tree(id, name, parent_id, depth, path) AS (
 			SELECT id, name, coalesce(parent_id, 0), 0, name_key FROM accounts WHERE id = ?
 			UNION ALL
-			SELECT a.id, a.name, a.parent_id, tree.depth + 1, tree.path || char(31) || a.name_key
+			SELECT a.id, a.name, a.parent_id, tree.depth + 1, tree.path || ?2 || a.name_key
 			FROM accounts a JOIN tree ON a.parent_id = tree.id
 		)
-		SELECT id, name, parent_id, depth FROM tree ORDER BY path`, accountID)
+		SELECT id, name, parent_id, depth FROM tree ORDER BY path`, accountID, "\x1f") // a separator below every letter
 	if err != nil {
 		return Scope{}, fmt.Errorf("store: scope of account %d: %w", accountID, err)
 	}

@@ -1,5 +1,6 @@
-// Package db owns every SQL statement of the portal: opening SQLite for a web server,
-// migrations, and one method per query. Handlers never see SQL.
+// Package db owns every SQL statement of the portal: opening the database (SQLite, or
+// PostgreSQL for more than one machine) for a web server, migrations, and one method per
+// query. Handlers never see SQL.
 package db
 
 import (
@@ -7,43 +8,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"runtime"
-	"sync"
+	"math/rand/v2"
+	"strings"
 	"time"
-
-	"github.com/mattn/go-sqlite3"
 )
 
 // ErrNotFound is returned when a row does not exist or lies outside the caller's scope:
 // both answer the same, so that ids outside a scope reveal nothing.
 var ErrNotFound = errors.New("not found")
 
-// ErrBusy is returned when the database stayed locked for longer than the busy timeout.
+// ErrBusy is returned when the database stayed locked for longer than the busy timeout, or
+// PostgreSQL could not be reached or kept refusing a transaction as it collided with others.
 var ErrBusy = errors.New("database busy")
 
 // ErrFull is returned when the disk (or the page limit standing in for it) is full.
 var ErrFull = errors.New("database full")
 
-// driverName is mattn/go-sqlite3 with the connection settings DSN parameters can't carry.
-const driverName = "sqlite3_portal"
-
-// mmapSize is how much of the database file is memory-mapped (256 MiB: a million contacts).
-const mmapSize = 256 << 20
-
-var registerDriver sync.Once
-
-// BusyTimeout is how long a statement waits for a lock held by another connection.
-const BusyTimeout = 5 * time.Second
-
-// cacheSize is each connection's page cache: 16 MB (negative numbers are KiB).
-const cacheSize = "-16000"
-
-// Store is the portal's database: one connection for writes, a pool for reads.
+// Store is the portal's database. On SQLite: one connection for writes, a pool for reads;
+// on PostgreSQL one pool serves both.
 type Store struct {
-	write *sql.DB
-	read  *sql.DB
-	now   func() time.Time
+	write  pool
+	read   pool
+	engine engine
+	now    func() time.Time
 
 	// mailQueued wakes the outbox worker after a transaction that queued mail commits.
 	mailQueued chan struct{}
@@ -52,80 +39,60 @@ type Store struct {
 }
 
 // Option changes how a Store is opened.
-type Option func(*Store)
+type Option func(*options)
+
+type options struct {
+	now      func() time.Time
+	poolSize int
+}
 
 // WithClock makes the store read time from now instead of the wall clock (tests inject one).
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-// Open opens (creating if needed) the database at path, tuned for a web server: WAL so that
-// readers never wait for the writer, a busy timeout, foreign keys on, one writer connection
-// whose transactions start with BEGIN IMMEDIATE (no upgrade deadlocks), and a read pool.
-// It does not migrate; call Migrate.
-func Open(path string, opts ...Option) (*Store, error) {
-	common := url.Values{}
-	common.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
-	common.Set("_foreign_keys", "on")
-	common.Set("_synchronous", "NORMAL") // WAL + NORMAL: durable across process crashes, never corrupt
-	common.Set("_cache_size", cacheSize)
-	// Keep prepared statements per connection: parsing and planning was a third of the
-	// time of a page of All Contacts.
-	common.Set("_stmt_cache_size", "128")
+// WithPoolSize sets how many connections a PostgreSQL store opens at most (SQLite sizes its
+// read pool from the CPUs, and writes through one connection).
+func WithPoolSize(n int) Option { return func(o *options) { o.poolSize = n } }
 
-	writeDSN := url.Values{}
-	for k, v := range common {
-		writeDSN[k] = v
+// IsPostgres reports whether dsn names a PostgreSQL database (a postgres:// or
+// postgresql:// URL); anything else is the path of a SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database dsn names: a PostgreSQL URL, or else a SQLite file (created if
+// needed). It does not migrate; call Migrate.
+func Open(dsn string, opts ...Option) (*Store, error) {
+	o := options{now: time.Now, poolSize: 20}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	writeDSN.Set("_journal_mode", "WAL")
-	writeDSN.Set("_txlock", "immediate")
-	registerDriver.Do(func() {
-		sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			// Memory-mapped reads: in WAL mode every commit of the writer empties the
-			// readers' page caches, and with the file mapped a reader takes its pages from
-			// the OS page cache instead of copying them again (search under a steady trickle
-			// of locks and logins was several times slower without it).
-			_, err := c.Exec(fmt.Sprintf("PRAGMA mmap_size = %d", mmapSize), nil)
-			return err
-		}})
-	})
-	write, err := sql.Open(driverName, "file:"+path+"?"+writeDSN.Encode())
+	var s *Store
+	var err error
+	if IsPostgres(dsn) {
+		s, err = openPostgres(dsn, o.poolSize)
+	} else {
+		s, err = openSQLite(dsn)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, err
 	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxIdleTime(0)
-	write.SetConnMaxLifetime(0)
-	// The first connection switches the file to WAL before any reader opens it.
-	if err := write.Ping(); err != nil {
-		write.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-
-	readDSN := url.Values{}
-	for k, v := range common {
-		readDSN[k] = v
-	}
-	readDSN.Set("_query_only", "true")
-	read, err := sql.Open(driverName, "file:"+path+"?"+readDSN.Encode())
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("store: open %s for reading: %w", path, err)
-	}
-	readers := max(4, 2*runtime.NumCPU())
-	read.SetMaxOpenConns(readers)
-	read.SetMaxIdleConns(readers)
-
-	s := &Store{write: write, read: read, now: time.Now, mailQueued: make(chan struct{}, 1)}
-	for _, o := range opts {
-		o(s)
-	}
+	s.now, s.mailQueued = o.now, make(chan struct{}, 1)
 	return s, nil
 }
 
-// Close closes both pools, first letting SQLite record query statistics for the planner.
+// Close closes the pools, after the engine's housekeeping.
 func (s *Store) Close() error {
-	_, _ = s.write.Exec("PRAGMA optimize")
+	s.engine.close(s)
+	if s.read.DB == s.write.DB {
+		return s.write.Close()
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Postgres reports whether the store is on PostgreSQL.
+func (s *Store) Postgres() bool {
+	_, ok := s.engine.(postgresEngine)
+	return ok
 }
 
 // Now is the store's clock, shared with the code that compares times the store wrote.
@@ -143,7 +110,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Tx is a write transaction. Methods that change several rows take a *Tx, so that callers
 // can group a change with its audit event and its outgoing mail.
 type Tx struct {
-	tx         *sql.Tx
+	tx         txn
 	now        time.Time
 	queuedMail bool
 }
@@ -151,25 +118,45 @@ type Tx struct {
 // Now is the time fixed for the whole transaction: every row it writes agrees on it.
 func (t *Tx) Now() time.Time { return t.now }
 
-// Write runs fn in one immediate transaction on the writer connection and commits it if fn
-// returns nil. Nothing is half-written: any error rolls everything back.
+// maxWriteAttempts bounds how often a write transaction runs when PostgreSQL keeps refusing
+// it for colliding with others.
+const maxWriteAttempts = 8
+
+// Write runs fn in one write transaction and commits it if fn returns nil. Nothing is
+// half-written: any error rolls everything back. On SQLite the transaction starts with
+// BEGIN IMMEDIATE on the one writer connection, so writes take turns; on PostgreSQL it is
+// SERIALIZABLE, so that the rules' check-then-write (the last active contact admin before a
+// lock, say) holds however many servers write at once, and a transaction that collided
+// with another runs again. fn may run more than once: it must do nothing but through tx.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	for attempt := 1; ; attempt++ {
+		queuedMail, err := s.writeOnce(ctx, fn)
+		if err != nil && attempt < maxWriteAttempts && s.engine.retry(err) {
+			// Colliding transactions all retry: a random pause lets them take turns.
+			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return classify(err)
+		}
+		if queuedMail {
+			s.pokeMailWorker()
+		}
+		return nil
+	}
+}
+
+func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (queuedMail bool, err error) {
+	tx, err := s.write.BeginTx(ctx, s.engine.writeOptions())
 	if err != nil {
-		return classify(err)
+		return false, err
 	}
 	t := &Tx{tx: tx, now: s.now()}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
-		return classify(err)
+		return false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return classify(err)
-	}
-	if t.queuedMail {
-		s.pokeMailWorker()
-	}
-	return nil
+	return t.queuedMail, tx.Commit()
 }
 
 // MailQueued receives a value after a transaction that queued mail has committed, so the
@@ -181,26 +168,6 @@ func (s *Store) pokeMailWorker() {
 	case s.mailQueued <- struct{}{}:
 	default: // a wake-up is pending already; the worker reads every due mail when it wakes
 	}
-}
-
-// classify maps SQLite's resource errors to ErrBusy and ErrFull so that the web layer can
-// answer 503 and 507 without knowing SQLite.
-func classify(err error) error {
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrBusy, sqlite3.ErrLocked:
-			return fmt.Errorf("%w: %w", ErrBusy, err)
-		case sqlite3.ErrFull:
-			return fmt.Errorf("%w: %w", ErrFull, err)
-		}
-	}
-	return err
-}
-
-func isUniqueViolation(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique
 }
 
 func unix(t time.Time) int64 { return t.Unix() }

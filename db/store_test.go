@@ -50,7 +50,7 @@ func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	list, err := migrations()
+	list, err := sqliteEngine{}.migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestMigrateRunsAMigrationThatLandedOutOfOrder(t *testing.T) {
 	}
 	var versions int
 	s.read.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&versions)
-	list, _ := migrations()
+	list, _ := sqliteEngine{}.migrations()
 	if versions != len(list) {
 		t.Errorf("%d versions recorded, want %d (one per migration)", versions, len(list))
 	}

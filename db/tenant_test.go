@@ -87,7 +87,7 @@ func TestMigrateGivesExistingContactsTheirCompany(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	list, err := migrations()
+	list, err := sqliteEngine{}.migrations()
 	if err != nil {
 		t.Fatal(err)
 	}

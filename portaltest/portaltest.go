@@ -77,6 +77,29 @@ type Options struct {
 	Env        map[string]string
 	AppOptions []app.Option // extra options (a mail transport, ...)
 	Log        io.Writer    // receives the app's log (tests that inspect it)
+	// Engine is the database the portal runs on: SQLite (the default) in a fresh file, or
+	// PostgreSQL in a fresh database (dbtest.PostgresURL; the test is skipped without a
+	// server, except in CI).
+	Engine Engine
+}
+
+// Engine is a database engine the portal runs on.
+type Engine string
+
+// The engines, as subtests name them.
+const (
+	SQLite   Engine = "sqlite"
+	Postgres Engine = "postgres"
+)
+
+// Engines are both engines, for tests that run once on each as subtests.
+var Engines = []Engine{SQLite, Postgres}
+
+// OnEachEngine runs test as one subtest per engine.
+func OnEachEngine(t *testing.T, test func(t *testing.T, engine Engine)) {
+	for _, e := range Engines {
+		t.Run(string(e), func(t *testing.T) { test(t, e) })
+	}
 }
 
 // New starts a portal on a fresh database file.
@@ -86,11 +109,14 @@ func New(t testing.TB, opts ...Options) *Env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	dir := t.TempDir()
+	database := filepath.Join(t.TempDir(), "portal.db")
+	if o.Engine == Postgres {
+		database = dbtest.PostgresURL(t)
+	}
 	smtpServer := NewSMTPServer(t)
 	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
 	// row would wait seconds at its production setting. Tests of the back-off set their own.
-	args := append([]string{"--db", filepath.Join(dir, "portal.db"), "--addr", "127.0.0.1:0",
+	args := append([]string{"--db", database, "--addr", "127.0.0.1:0",
 		"--base-url", "https://portal.example.test", "--login-backoff", "1ms", "--login-backoff-max", "2ms"},
 		smtpServer.Args()...)
 	args = append(args, o.Args...)

@@ -1,8 +1,9 @@
 // Package dbtest lets tests of several packages check what the portal stored: the mail it
 // queued, the events it audited, the sessions it keeps. The Store has no methods for these,
-// since nothing in the portal reads them that way; the checks read the database file
-// through a read-only connection of their own, beside the running Store (WAL lets them read
-// while it writes). The SQL stays under db/.
+// since nothing in the portal reads them that way; the checks read the database through a
+// connection of their own, beside the running Store (on SQLite, WAL lets them read while it
+// writes). The SQL stays under db/, written with $N placeholders, which both engines read.
+// It also starts the PostgreSQL server the tests of both engines use (postgres.go).
 package dbtest
 
 import (
@@ -12,34 +13,42 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the driver the portal itself uses
+	_ "github.com/jackc/pgx/v5/stdlib" // the drivers the portal itself uses
+	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
 )
 
-// DB is a read-only view of a portal's database file.
+// DB is a view of a portal's database for tests' checks.
 type DB struct {
 	db *sql.DB
+	// inserted orders the outbox as its mails were queued: SQLite's rowid, or the seq
+	// column PostgreSQL's outbox has for it.
+	inserted string
 }
 
-// Open opens the database file at path (portaltest's Env.Config.DBPath) for reading; it is
-// closed when the test ends.
-func Open(t testing.TB, path string) *DB {
+// Open opens the database dsn names (portaltest's Env.Config.DBPath: a SQLite file, read
+// only, or a PostgreSQL URL); it is closed when the test ends.
+func Open(t testing.TB, dsn string) *DB {
 	t.Helper()
-	conn, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	driver, source, inserted := "sqlite3", "file:"+dsn+"?mode=ro&_busy_timeout=5000", "rowid"
+	if db.IsPostgres(dsn) {
+		driver, source, inserted = "pgx", dsn, "seq"
+	}
+	conn, err := sql.Open(driver, source)
 	if err != nil {
-		t.Fatalf("dbtest: open %s: %v", path, err)
+		t.Fatalf("dbtest: open %s: %v", db.RedactDSN(dsn), err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &DB{db: conn}
+	return &DB{db: conn, inserted: inserted}
 }
 
 // CountAudit counts the events of action about targetID (about anyone when targetID is 0).
 func (d *DB) CountAudit(ctx context.Context, action string, targetID int64) (int, error) {
 	var n int
 	err := d.db.QueryRowContext(ctx,
-		`SELECT count(*) FROM audit_events WHERE action = ? AND (? = 0 OR target_id = ?)`,
-		action, targetID, targetID).Scan(&n)
+		`SELECT count(*) FROM audit_events WHERE action = $1 AND ($2 = 0 OR target_id = $2)`,
+		action, targetID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("dbtest: count %s events: %w", action, err)
 	}
@@ -49,7 +58,7 @@ func (d *DB) CountAudit(ctx context.Context, action string, targetID int64) (int
 // CountSessions counts the stored sessions of a contact.
 func (d *DB) CountSessions(ctx context.Context, contactID int64) (int, error) {
 	var n int
-	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE contact_id = ?`, contactID).Scan(&n); err != nil {
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE contact_id = $1`, contactID).Scan(&n); err != nil {
 		return 0, fmt.Errorf("dbtest: count sessions of contact %d: %w", contactID, err)
 	}
 	return n, nil
@@ -57,12 +66,12 @@ func (d *DB) CountSessions(ctx context.Context, contactID int64) (int, error) {
 
 // AllMail lists the whole outbox, oldest first.
 func (d *DB) AllMail(ctx context.Context) ([]db.OutboxMail, error) {
-	return d.mail(ctx, `ORDER BY created_at, rowid`)
+	return d.mail(ctx, `ORDER BY created_at, `+d.inserted)
 }
 
 // MailTo lists the mail queued for a contact, newest first.
 func (d *DB) MailTo(ctx context.Context, contactID int64) ([]db.OutboxMail, error) {
-	return d.mail(ctx, `WHERE to_contact_id = ? ORDER BY created_at DESC, rowid DESC`, contactID)
+	return d.mail(ctx, `WHERE to_contact_id = $1 ORDER BY created_at DESC, `+d.inserted+` DESC`, contactID)
 }
 
 func (d *DB) mail(ctx context.Context, where string, args ...any) ([]db.OutboxMail, error) {
