@@ -106,7 +106,9 @@ func (sqliteEngine) snapshotOptions() *sql.TxOptions { return &sql.TxOptions{Rea
 func (sqliteEngine) migrations() ([]migration, error) {
 	return migrationList(sqliteMigrations, "migrations/sqlite",
 		migration{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
-		migration{version: 71, name: "0071 user names keyed under PRECIS (Go)", run: migrateEmailKeys})
+		migration{version: 71, name: "0071 user names keyed under PRECIS (Go)", run: migrateEmailKeys},
+		migration{version: 85, name: "0085 a contact's whole life (Go: contacts built anew)", run: migrateContactLifecycle,
+			foreignKeysOff: true})
 }
 
 func (sqliteEngine) schemaVersionTable() string {
