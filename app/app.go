@@ -160,6 +160,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer a.wg.Done()
 		a.mail.Run(bg)
 	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.endExpiredAccess(bg)
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- a.web.Listener(ln) }()
@@ -180,6 +185,29 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 // Close releases the database of an App that never served.
 func (a *App) Close() error { return a.store.Close() }
+
+// accessJobInterval is how often the server looks for contacts whose access has ended: they
+// are locked at most this much late (sign-in refuses them at once anyway).
+const accessJobInterval = 20 * time.Second
+
+// endExpiredAccess locks, every accessJobInterval, the contacts whose access has ended. It
+// keeps no state, so a restart loses nothing: what it missed it finds on its next run.
+func (a *App) endExpiredAccess(ctx context.Context) {
+	t := time.NewTicker(accessJobInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.rules.EndExpiredAccess(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("end expired access", "err", err)
+		} else if n > 0 {
+			a.log.Info("access ended", "contacts", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // sweepSessions deletes expired sessions every few minutes; expiry itself is checked on
 // every request, this only keeps the table small.

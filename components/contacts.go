@@ -24,10 +24,27 @@ type ContactFormView struct {
 	Problem     string            // a message about the whole form (shown above it)
 	Duplicate   *db.Contact       // the contact in scope that already has the email
 	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
+	AccessEnds  string            // Access ends as typed, when the form comes back
 	Accounts    []db.Account      // the Account dropdown: the scope, children indented
 }
 
 func (v ContactFormView) err(field string) string { return v.Errors[field] }
+
+// errID is " FIELD-error" when field has an error, for aria-describedby.
+func (v ContactFormView) errID(field string) string {
+	if v.err(field) == "" {
+		return ""
+	}
+	return " " + field + "-error"
+}
+
+// accessEnds is the value of the Access ends field: as typed, or the stored date.
+func (v ContactFormView) accessEnds() string {
+	if v.AccessEnds != "" || v.Values.AccessEnds.IsZero() {
+		return v.AccessEnds
+	}
+	return v.Values.AccessEnds.UTC().Format("2006-01-02T15:04")
+}
 
 // accountOption indents child organizations by depth, so the tree reads in a plain <select>.
 func accountOption(a db.Account) string {
@@ -97,6 +114,18 @@ func whyLocked(l db.Lock) string {
 	case db.LockedByFailedLogins:
 		return fmt.Sprintf("Too many failed login attempts (%d) on %s", l.FailedLogins,
 			formatTime(lastFailure(l.LastFailedAt, l.LockedAt)))
+	case db.LockedAccessEnded:
+		return "Access ended on " + formatTime(l.LockedAt)
+	case db.LockedWithOrganization:
+		with := "its organization"
+		if l.LockedWith != "" {
+			with = l.LockedWith
+		}
+		by := l.LockedByName
+		if by == "" {
+			by = "a contact admin"
+		}
+		return fmt.Sprintf("Locked with %s by %s on %s", with, by, formatTime(l.LockedAt))
 	}
 	return ""
 }

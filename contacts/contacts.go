@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"strings"
 
 	"portal/auth"
@@ -19,6 +20,8 @@ type Page struct {
 	// CanLock: Lock this contact is offered. Nobody locks themselves, and the last active
 	// contact admin of an account can't be locked (the page says why: LastActiveAdmin).
 	CanLock bool
+	// CanRemove: Remove this contact is offered, under the same rules as CanLock.
+	CanRemove bool
 	// InvitationPending: a contact without a password can still set one with its newest link.
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
@@ -31,8 +34,12 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if err != nil {
 		return Page{}, err
 	}
+	if p.Contact.Status == db.StatusRemoved {
+		return Page{}, ErrNotFound // a removed contact has no page: there is nothing left to show
+	}
 	now := s.store.Now()
-	return Page{ContactPage: p, CanLock: id != actor.ID() && !p.LastActiveAdmin,
+	others := id != actor.ID() && !p.LastActiveAdmin
+	return Page{ContactPage: p, CanLock: others, CanRemove: others,
 		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now)}, nil
 }
 
@@ -50,7 +57,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, p
 		return db.Contact{}, ErrThrottled
 	}
 	f = clean(f)
-	if err := check(f, actor.Scope); err != nil {
+	if err := check(f, actor.Scope, s.store.Now()); err != nil {
 		return db.Contact{}, err
 	}
 	f.Roles = db.SortedRoles(f.Roles)
@@ -133,7 +140,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
 			return err
 		}
-		if err := check(f, actor.Scope); err != nil {
+		if err := check(f, actor.Scope, tx.Now()); err != nil {
 			return err
 		}
 		f.Roles = db.SortedRoles(f.Roles)
@@ -257,11 +264,22 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 
 // Unlock unlocks contact id of the actor's scope and clears its failed-login count, with
 // its audit event. A second unlock reports ErrAlreadyActive.
-func (s *Service) Unlock(ctx context.Context, actor Actor, id int64) (Page, error) {
+//
+// A contact locked because its access ended gets accessEnds as its new access end (zero:
+// none); for other locks accessEnds is not used.
+func (s *Service) Unlock(ctx context.Context, actor Actor, id int64, accessEnds time.Time) (Page, error) {
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		target, err := tx.ContactForChange(ctx, actor.Scope, id)
 		if err != nil {
 			return err
+		}
+		if target.Locked() && target.LockReason == db.LockedAccessEnded {
+			if !accessEnds.IsZero() && !accessEnds.After(tx.Now()) {
+				return ErrAccessEndsPast
+			}
+			if err := tx.SetAccessEnds(ctx, id, accessEnds); err != nil {
+				return err
+			}
 		}
 		unlocked, err := tx.UnlockContact(ctx, id)
 		switch {
@@ -291,7 +309,7 @@ func (s *Service) pageAfter(ctx context.Context, actor Actor, id int64, err erro
 
 // refusal reports whether err is a rule's answer rather than a failure.
 func refusal(err error) bool {
-	for _, r := range []error{ErrLockSelf, ErrLastAdmin, ErrAlreadyLocked, ErrAlreadyActive} {
+	for _, r := range []error{ErrLockSelf, ErrLastAdmin, ErrAlreadyLocked, ErrAlreadyActive, ErrAccessEndsPast} {
 		if errors.Is(err, r) {
 			return true
 		}

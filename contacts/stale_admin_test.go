@@ -1,6 +1,8 @@
 package contacts_test
 
 import (
+	"time"
+
 	"database/sql"
 	"errors"
 	"testing"
@@ -62,7 +64,7 @@ func TestAStaleAdminChangesNothing(t *testing.T) {
 				do   func() error
 			}{
 				{"lock", func() error { _, err := rules.Lock(e.Ctx, actor, target.ID); return err }},
-				{"unlock", func() error { _, err := rules.Unlock(e.Ctx, actor, locked.ID); return err }},
+				{"unlock", func() error { _, err := rules.Unlock(e.Ctx, actor, locked.ID, time.Time{}); return err }},
 				{"edit", func() error {
 					f := target.Fields()
 					f.Email = "attacker@example.test"

@@ -25,6 +25,14 @@ const (
 	ActionCreateRefused = "create_refused"
 )
 
+// Audit actions of a contact's whole life (SPEC R-LIFECYCLE).
+const (
+	ActionAccessEnded          = "access_ended"          // the access job locked the contact
+	ActionOrganizationLocked   = "organization_locked"   // Lock organization (its contacts get contact_locked rows)
+	ActionOrganizationUnlocked = "organization_unlocked" // Unlock organization
+	ActionContactRemoved       = "contact_removed"       // Remove this contact: personal data erased
+)
+
 // ActionContactsExported records an export of the contacts list; Detail names the format
 // and the row count. (A block of its own, so that areas adding actions don't collide.)
 const ActionContactsExported = "contacts_exported"
@@ -75,8 +83,8 @@ func (s *Store) AuditLog(ctx context.Context, sc Scope, before int64, limit int)
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
 			e.detail, e.remote_ip,
-			coalesce((SELECT a.first_name || ' ' || a.last_name FROM contacts a WHERE a.id = e.actor_id), ''),
-			coalesce((SELECT t.first_name || ' ' || t.last_name FROM contacts t WHERE t.id = e.target_id), ''),
+			coalesce((SELECT ` + nameOf("a") + ` FROM contacts a WHERE a.id = e.actor_id), ''),
+			coalesce((SELECT ` + nameOf("t") + ` FROM contacts t WHERE t.id = e.target_id), ''),
 			coalesce((SELECT n.name FROM accounts n WHERE n.id = e.account_id), '')
 		FROM audit_events e
 		WHERE +e.account_id IN `+sc.inList()+` AND e.id < ?

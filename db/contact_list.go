@@ -568,7 +568,7 @@ func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any
 	if locked {
 		query += `, c.lock_reason,
 			CASE WHEN c.locked_by IS NULL THEN ''
-				ELSE coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), '') END,
+				ELSE coalesce((SELECT ` + nameOf("l") + ` FROM contacts l WHERE l.id = c.locked_by), '') END,
 			c.locked_at, c.failed_logins, c.last_failed_at`
 	}
 	rows, err := s.read.QueryContext(ctx, query+` FROM (`+ids+`) page CROSS JOIN contacts c ON c.id = page.id

@@ -39,7 +39,7 @@ type Export struct {
 	Total int
 }
 
-// BeginExport opens the snapshot of every contact in sc, active and locked. Cancelling ctx
+// BeginExport opens the snapshot of every contact in sc, active and locked (never removed). Cancelling ctx
 // (the client went away) ends the transaction and interrupts a running Each.
 func (s *Store) BeginExport(ctx context.Context, sc Scope) (*Export, error) {
 	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
@@ -50,7 +50,7 @@ func (s *Store) BeginExport(ctx context.Context, sc Scope) (*Export, error) {
 	// contact_counts is kept by triggers, so counting costs one row per account instead of
 	// one per contact, and the snapshot makes it agree with the rows read afterwards.
 	err = tx.QueryRowContext(ctx,
-		`SELECT coalesce(sum(n), 0) FROM contact_counts WHERE account_id IN `+sc.inList()).Scan(&e.Total)
+		`SELECT coalesce(sum(n), 0) FROM contact_counts WHERE status <> 'removed' AND account_id IN `+sc.inList()).Scan(&e.Total)
 	if err != nil {
 		_ = tx.Rollback()
 		return nil, fmt.Errorf("store: count export of account %d: %w", sc.root, classify(err))
@@ -69,12 +69,12 @@ func exportQuery(sc Scope) string {
 		SELECT c.first_name, c.last_name, c.email, a.name,
 			(SELECT string_agg(r.label, '; ' ORDER BY cr.role) FROM contact_roles cr JOIN roles r ON r.name = cr.role
 				WHERE cr.contact_id = c.id),
-			c.status, c.lock_reason, l.first_name || ' ' || l.last_name, c.phone, c.job_title,
+			c.status, c.lock_reason, ` + nameOf("l") + `, c.phone, c.job_title,
 			c.last_login_at, c.created_at
 		FROM accounts a
 		JOIN contacts c ON c.account_id = a.id
 		LEFT JOIN contacts l ON l.id = c.locked_by
-		WHERE a.id IN ` + in + ` AND c.account_id IN ` + in + `
+		WHERE a.id IN ` + in + ` AND c.account_id IN ` + in + ` AND c.status <> 'removed'
 		ORDER BY a.name_key, c.name_key, c.id`
 }
 

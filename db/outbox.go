@@ -202,8 +202,8 @@ func (s *Store) MintLink(ctx context.Context, m OutboxMail) (raw string, tok Pas
 			tok.ContactID).Scan(&status, &reason); err != nil {
 			return err
 		}
-		if status == StatusLocked && reason == LockedByAdmin {
-			return ErrLinkSuperseded // a contact locked by an admin gets no link
+		if status == StatusLocked && reason != LockedByFailedLogins {
+			return ErrLinkSuperseded // only a lock after failed logins lets links through
 		}
 		var hash []byte
 		if raw, hash, err = newToken(); err != nil {

@@ -51,6 +51,8 @@ func openSQLite(path string) (*Store, error) {
 	}
 	writeDSN.Set("_journal_mode", "WAL")
 	writeDSN.Set("_txlock", "immediate")
+	// Erased personal data (a removed contact) is overwritten in the file, not only unlinked.
+	writeDSN.Set("_secure_delete", "on")
 	registerSQLite.Do(func() {
 		sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			// Memory-mapped reads: in WAL mode every commit of the writer empties the

@@ -172,6 +172,9 @@ func (s *Store) pokeMailWorker() {
 
 func unix(t time.Time) int64 { return t.Unix() }
 
+// nullTime is a nullable unix time column's value: NULL for the zero time.
+func nullTime(t time.Time) sql.NullInt64 { return sql.NullInt64{Int64: t.Unix(), Valid: !t.IsZero()} }
+
 // timeOrZero turns a nullable unix time column into a time.Time (zero when NULL or 0).
 func timeOrZero(v sql.NullInt64) time.Time {
 	if !v.Valid || v.Int64 == 0 {

@@ -12,6 +12,7 @@ import (
 	"portal/components"
 	"portal/contacts"
 	"portal/db"
+	"portal/validate"
 )
 
 // Contacts is the contact admin's part of the portal: My contacts, All Contacts, a contact's
@@ -103,7 +104,12 @@ func (h *Contacts) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.contacts.Unlock(c.UserContext(), actor, id)
+	// A contact whose access ended is given a new end, or none, as it is unlocked.
+	accessEnds, err := validate.DateTime("Access ends", bodyValue(c, "access_ends"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
+	}
+	p, err := h.contacts.Unlock(c.UserContext(), actor, id, accessEnds)
 	return lockAnswer(c, p, err, " has been successfully unlocked.")
 }
 
@@ -124,6 +130,9 @@ func lockAnswer(c *fiber.Ctx, p contacts.Page, err error, done string) error {
 	case errors.Is(err, contacts.ErrLastAdmin):
 		flash, status = components.Flash{Kind: flashError, Text: name + " is the last active contact admin of " +
 			p.Contact.AccountName + " and can't be locked out."}, fiber.StatusConflict
+	case errors.Is(err, contacts.ErrAccessEndsPast):
+		flash, status = components.Flash{Kind: flashError, Text: "Choose a new access end in the future, or leave it empty, to unlock " +
+			name + "."}, fiber.StatusUnprocessableEntity
 	case err != nil:
 		return err
 	}

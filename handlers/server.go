@@ -108,5 +108,14 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>", admin(people.Update))
 	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
+
+	life := &Lifecycle{contacts: d.Contacts}
+	app.Get("/organizations", admin(life.Organizations))
+	app.Get("/organizations/:id<int>/lock", admin(life.ConfirmLock))
+	app.Post("/organizations/:id<int>/lock", admin(life.Lock))
+	app.Get("/organizations/:id<int>/unlock", admin(life.ConfirmUnlock))
+	app.Post("/organizations/:id<int>/unlock", admin(life.Unlock))
+	app.Get("/contacts/:id<int>/remove", admin(life.ConfirmRemove))
+	app.Post("/contacts/:id<int>/remove", admin(life.Remove))
 	return app
 }
