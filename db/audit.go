@@ -83,8 +83,8 @@ func (s *Store) AuditLog(ctx context.Context, sc Scope, before int64, limit int)
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
 			e.detail, e.remote_ip,
-			coalesce((SELECT ` + nameOf("a") + ` FROM contacts a WHERE a.id = e.actor_id), ''),
-			coalesce((SELECT ` + nameOf("t") + ` FROM contacts t WHERE t.id = e.target_id), ''),
+			coalesce((SELECT `+nameOf("a")+` FROM contacts a WHERE a.id = e.actor_id), ''),
+			coalesce((SELECT `+nameOf("t")+` FROM contacts t WHERE t.id = e.target_id), ''),
 			coalesce((SELECT n.name FROM accounts n WHERE n.id = e.account_id), '')
 		FROM audit_events e
 		WHERE +e.account_id IN `+sc.inList()+` AND e.id < ?

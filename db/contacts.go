@@ -469,7 +469,7 @@ func contactPage(ctx context.Context, tx txn, sc Scope, id int64, historyLength 
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
-			e.detail, e.remote_ip, coalesce((SELECT ` + nameOf("a") + ` FROM contacts a WHERE a.id = e.actor_id), '')
+			e.detail, e.remote_ip, coalesce((SELECT `+nameOf("a")+` FROM contacts a WHERE a.id = e.actor_id), '')
 		FROM audit_events e WHERE e.target_id = ?
 		ORDER BY e.id DESC LIMIT ?`, id, historyLength)
 	if err != nil {
