@@ -51,6 +51,17 @@ func (r *BulkResult) add(other BulkResult) {
 	r.Skipped = append(r.Skipped, other.Skipped...)
 }
 
+// LockContacts is Lock out on the selected contacts ids (SPEC 3.8).
+func (s *Service) LockContacts(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	return s.lockMany(ctx, actor, ids, db.LockedByAdmin, 0)
+}
+
+// UnlockContacts is Unlock on the selected contacts ids: every lock is lifted but one that
+// ended the contact's access, which asks for a new date on the contact's own page.
+func (s *Service) UnlockContacts(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	return s.unlockMany(ctx, actor, ids, SkipAccessEnded, db.LockedByAdmin, db.LockedByFailedLogins, db.LockedWithOrganization)
+}
+
 // lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
 // db.LockedWithOrganization with org), batch by batch, under the rules of Lock: never the
 // actor, never the last active contact admin of an account, one audit row per contact.

@@ -57,7 +57,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, p
 		return db.Contact{}, ErrThrottled
 	}
 	f = clean(f)
-	if err := check(f, actor.Scope, s.store.Now()); err != nil {
+	if err := check(f, actor.Scope, s.store.Now(), time.Time{}); err != nil {
 		return db.Contact{}, err
 	}
 	f.Roles = db.SortedRoles(f.Roles)
@@ -140,7 +140,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
 			return err
 		}
-		if err := check(f, actor.Scope, tx.Now()); err != nil {
+		if err := check(f, actor.Scope, tx.Now(), before.AccessEndsAt); err != nil {
 			return err
 		}
 		f.Roles = db.SortedRoles(f.Roles)

@@ -21,7 +21,9 @@ func clean(f db.ContactFields) db.ContactFields {
 // check returns what is wrong with f for a contact in sc, by form field name, or nil. The
 // account must be one of the scope's, whatever the form said: a hand-made form can't reach
 // another tenant. A role that is none of the roles is refused, never dropped silently.
-func check(f db.ContactFields, sc db.Scope, now time.Time) error {
+// Access ends must lie ahead of now, unless it is stored (the access end a contact already
+// has, passed or not, is kept by saving the form again).
+func check(f db.ContactFields, sc db.Scope, now, stored time.Time) error {
 	problems := FieldErrors{}
 	note := func(field string, err error) {
 		if err != nil {
@@ -41,7 +43,7 @@ func check(f db.ContactFields, sc db.Scope, now time.Time) error {
 			problems["role"] = "Choose Contact admin, Incident contact, or neither."
 		}
 	}
-	if !f.AccessEnds.IsZero() && !f.AccessEnds.After(now) {
+	if !f.AccessEnds.IsZero() && !f.AccessEnds.After(now) && !f.AccessEnds.Equal(stored) {
 		problems["access_ends"] = "Choose a date and time in the future, or leave Access ends empty."
 	}
 	if len(problems) > 0 {

@@ -162,8 +162,6 @@ func (s *Service) Remove(ctx context.Context, actor Actor, id int64) (db.Contact
 			return err
 		}
 		switch {
-		case target.Status == db.StatusRemoved:
-			return ErrNotFound
 		case id == actor.ID():
 			return ErrRemoveSelf
 		case target.IsAdmin() && !target.Locked() && target.HasPassword:

@@ -240,7 +240,8 @@ func (s *Store) ContactByID(ctx context.Context, id int64) (Contact, error) {
 
 // ContactInScope reads one contact if it belongs to an account in sc; otherwise ErrNotFound.
 func (s *Store) ContactInScope(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
+	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList()+
+		` AND c.status <> 'removed'`, id)
 }
 
 // ContactByEmail finds a contact by email, case-insensitively, across the whole portal.
@@ -269,7 +270,8 @@ func (s *Store) Credentials(ctx context.Context, email string) (Contact, string,
 
 // ContactForChange reads a contact of sc inside tx, for the rules of an action on it.
 func (t *Tx) ContactForChange(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
+	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList()+
+		` AND c.status <> 'removed'`, id)
 }
 
 // ContactByID reads a contact inside tx by an id that came from a trusted place (a link).

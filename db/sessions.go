@@ -27,7 +27,8 @@ type SessionLimits struct {
 // LiveSession reads a session that is within its limits and whose contact is still active,
 // together with that contact (one query: it runs on every request). Checking the contact
 // on every read is what ends a locked contact's sessions at once, even when it was locked
-// by hand in the database.
+// by hand in the database, and a contact whose access has ended, from that second on (the
+// access job locks it a little later).
 func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimits) (SessionRow, Contact, error) {
 	now := s.now().Unix()
 	var r SessionRow
@@ -40,8 +41,8 @@ func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimit
 			WHERE id_hash = ? AND last_seen_at > ? AND created_at > ?)
 		SELECT `+contactColumns+`, s.id_hash, s.data, s.created_at, s.last_seen_at
 		FROM s JOIN contacts c ON c.id = s.contact_id JOIN accounts a ON a.id = c.account_id
-		WHERE c.status = 'active' AND c.password_hash <> ''`,
-		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)),
+		WHERE c.status = 'active' AND c.password_hash <> '' AND (c.access_ends_at IS NULL OR c.access_ends_at > ?)`,
+		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second), now),
 		&r.IDHash, &r.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRow{}, Contact{}, ErrNotFound
