@@ -21,7 +21,7 @@ const SheetName = "Contacts"
 
 // columnWidths are in Excel's character units, one per column of Columns: wide enough for
 // typical values, so that nobody has to resize before reading.
-var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18}
+var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 18}
 
 // excelDateFormat shows dates the same in every locale; the cells hold real dates, so
 // Excel sorts, filters and reformats them as dates.
@@ -110,8 +110,9 @@ func newExcelSheet(f *excelize.File) (*excelize.StreamWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The date columns carry the date style, so each date cell needs only its number.
-	if err := sw.SetColStyle(len(Columns)-1, len(Columns), date); err != nil {
+	// The date columns (the last three) carry the date style, so each date cell needs only
+	// its number.
+	if err := sw.SetColStyle(len(Columns)-2, len(Columns), date); err != nil {
 		return nil, err
 	}
 	// Excel wants <col> elements in ascending order and calls the file damaged otherwise;
@@ -240,8 +241,9 @@ func excelCells(cells []any, r *db.ExportRow) {
 	}
 	cells[7] = textCell(r.Phone)
 	cells[8] = textCell(r.JobTitle)
-	cells[9] = excelDate(r.LastLogin)
-	cells[10] = excelDate(r.Created)
+	cells[9] = excelDate(r.AccessEnds)
+	cells[10] = excelDate(r.LastLogin)
+	cells[11] = excelDate(r.Created)
 }
 
 func textCell(b []byte) any {
@@ -253,11 +255,24 @@ func textCell(b []byte) any {
 
 // excelDate is t as an Excel serial date (days since 1899-12-30, the 1900 date system),
 // or nil for the zero time. Computing it here, on the reading side, keeps the writer lean.
+//
+// The serial is rounded up to 10 decimals (under 9 µs): excelize writes a number with at
+// most 15 significant digits and cuts the rest off, and a time on the minute, whose serial
+// has endless decimals (17:30 is .7291666…), then landed a hair before it, which LibreOffice
+// shows as 17:29. Rounded up, it lands a hair after, which every reader shows as 17:30.
 func excelDate(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return float64(t.Unix())/86400 + 25569
+	const perDay, epoch = 86400, 25569 * 86400 // 1970-01-01 is day 25569
+	days, secs := (t.Unix()+epoch)/perDay, (t.Unix()+epoch)%perDay
+	tenBillionths := (secs*1e10 + perDay - 1) / perDay // the day's fraction, rounded up
+	if days >= 900_000 || secs < 0 { // after the year 4364 or before 1900: beyond exact float arithmetic
+		return float64(t.Unix())/perDay + 25569
+	}
+	// Exact in a float64 below 2^53, and one division rounds it to the double nearest the
+	// decimal, whose shortest form is that decimal.
+	return float64(days*1e10+tenBillionths) / 1e10
 }
 
 // docPropsCore is the package part that holds the workbook's core properties (OPC,

@@ -21,13 +21,21 @@ type Meta struct {
 	Total       int       // rows Rows will yield (the snapshot's count), for the PDF's summary
 }
 
-// Columns are the header row of every format, in order.
+// Columns are the header row of every format, in order. Created stays last: it is never
+// empty, and a CSV line that ends in an empty quoted field ("") makes LibreOffice, reading
+// the file with ";" as separator, give up on quotes for the whole line and split it raw,
+// which runs a formula hidden in a quoted cell such as "Bob;=2*21;x" (issue 14). A line
+// that ends in a closing quote keeps every cell whole.
 var Columns = []string{
 	"First name", "Last name", "Email", "Account", "Roles", "Status", "Lock reason",
-	"Phone", "Job title", "Last login (UTC)", "Created (UTC)",
+	"Phone", "Job title", "Access ends (UTC)", "Last login (UTC)", "Created (UTC)",
 }
 
-// dateLayout is how CSV and PDF print times: sortable, unambiguous in every locale.
+
+// dateLayout is how CSV and PDF print times: sortable, unambiguous in every locale, and
+// what a person types into a spreadsheet cell (validate.DateTimeLayout). An access end that
+// has seconds (the command line can give them) is printed with them, so that an export
+// imported back changes nothing (see appendAccessEnds).
 const dateLayout = "2006-01-02 15:04"
 
 // NeutralizeCell returns s as a spreadsheet cell that cannot run as a formula: a value
@@ -77,6 +85,13 @@ func appendLockReason(dst []byte, r *db.ExportRow) []byte {
 		return append(append(dst, "Locked by "...), r.LockedBy...)
 	case db.LockedByFailedLogins:
 		return append(dst, "Too many failed login attempts"...)
+	case db.LockedAccessEnded: // the date is the Access ends column's
+		return append(dst, "Access ended"...)
+	case db.LockedWithOrganization:
+		if len(r.LockedBy) == 0 {
+			return append(dst, "Locked with its organization"...)
+		}
+		return append(append(dst, "Locked with its organization by "...), r.LockedBy...)
 	}
 	return append(dst, r.LockReason...)
 }
@@ -87,4 +102,12 @@ func appendDate(dst []byte, t time.Time) []byte {
 		return dst
 	}
 	return t.AppendFormat(dst, dateLayout)
+}
+
+// appendAccessEnds appends when access ends, to the second when it has seconds.
+func appendAccessEnds(dst []byte, t time.Time) []byte {
+	if t.IsZero() || t.Second() == 0 {
+		return appendDate(dst, t)
+	}
+	return t.AppendFormat(dst, dateLayout+":05")
 }
