@@ -31,7 +31,6 @@ var Columns = []string{
 	"Phone", "Job title", "Access ends (UTC)", "Last login (UTC)", "Created (UTC)",
 }
 
-
 // dateLayout is how CSV and PDF print times: sortable, unambiguous in every locale, and
 // what a person types into a spreadsheet cell (validate.DateTimeLayout). An access end that
 // has seconds (the command line can give them) is printed with them, so that an export
