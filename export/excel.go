@@ -267,7 +267,8 @@ func excelDate(t time.Time) any {
 	const perDay, epoch = 86400, 25569 * 86400 // 1970-01-01 is day 25569
 	days, secs := (t.Unix()+epoch)/perDay, (t.Unix()+epoch)%perDay
 	tenBillionths := (secs*1e10 + perDay - 1) / perDay // the day's fraction, rounded up
-	if days >= 900_000 || secs < 0 {                   // after the year 4364 or before 1900: beyond exact float arithmetic
+	if days >= 900_000 || secs < 0 {
+		// After the year 4364 or before 1900: beyond exact float arithmetic.
 		return float64(t.Unix())/perDay + 25569
 	}
 	// Exact in a float64 below 2^53, and one division rounds it to the double nearest the
