@@ -65,7 +65,7 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 // doubled.
 func appendCSVCell(dst, v []byte) []byte {
 	dst = append(dst, '"')
-	if formulaLike(v) {
+	if neutralized(v) {
 		dst = append(dst, '\'')
 	}
 	for {

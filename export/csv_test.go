@@ -25,6 +25,9 @@ func TestNeutralizeCell(t *testing.T) {
 		{"a=b", "a=b"},
 		{" =1+1", " =1+1"},
 		{"'quoted", "'quoted"},
+		{"'=1+1", "''=1+1"},
+		{"''+44", "'''+44"},
+		{"'", "'"},
 		{"Zoë", "Zoë"},
 	}
 	for _, tt := range tests {

@@ -246,9 +246,17 @@ func excelCells(cells []any, r *db.ExportRow) {
 	cells[11] = excelDate(r.Created)
 }
 
+// textCell is a text cell, or nil for an empty one. A cell of a workbook can't run as a
+// formula, so nothing is neutralised; but a value that starts with an apostrophe before a
+// formula's first character ("'=1") gets one more, as in the CSV, because the import takes
+// one such apostrophe off whatever the file (a CSV opened in a spreadsheet and saved as
+// .xlsx keeps the CSV's apostrophes as text).
 func textCell(b []byte) any {
 	if len(b) == 0 {
 		return nil
+	}
+	if b[0] == '\'' && neutralized(b) {
+		return "'" + string(b)
 	}
 	return string(b)
 }

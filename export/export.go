@@ -42,11 +42,24 @@ const dateLayout = "2006-01-02 15:04"
 // which spreadsheets take as "text follows" (OWASP, CSV Injection). Other values are
 // returned unchanged. A phone number such as "+44 20 7946 0958" is neutralised too: that
 // is the price of a rule with no exceptions for an attacker to find.
+//
+// A value that starts with apostrophes before such a character ("'=1") gets one more, so
+// that Unneutralize, which takes exactly one off, gives every value back as it was.
 func NeutralizeCell(s string) string {
-	if formulaLike(s) {
+	if neutralized(s) {
 		return "'" + s
 	}
 	return s
+}
+
+// neutralized reports whether NeutralizeCell puts an apostrophe before v: v, past any
+// apostrophes it starts with, starts like a formula.
+func neutralized[T string | []byte](v T) bool {
+	i := 0
+	for i < len(v) && v[i] == '\'' {
+		i++
+	}
+	return formulaLike(v[i:])
 }
 
 // formulaLike reports whether a spreadsheet could read v as the start of a formula.
