@@ -89,7 +89,8 @@ func (p FileProblem) Error() string { return string(p) }
 const (
 	problemNotSpreadsheet = FileProblem("This file is neither a CSV file nor an Excel workbook (.xlsx). " +
 		"Save your spreadsheet as “CSV UTF-8” or as .xlsx, and upload that.")
-	problemTooLarge = FileProblem("The file is larger than 5 MB. Split it into smaller files, " +
+	// ProblemTooLarge: the file is over MaxImportBytes.
+	ProblemTooLarge = FileProblem("The file is larger than 5 MB. Split it into smaller files, " +
 		"or remove the columns the import doesn't read, and upload them one by one.")
 	problemTooManyRows = FileProblem("The file has more than 10,000 rows. " +
 		"Split it into files of at most 10,000 contacts and upload them one by one.")
@@ -113,7 +114,7 @@ const (
 func Read(data []byte) (*Sheet, error) {
 	switch {
 	case len(data) > MaxImportBytes:
-		return nil, problemTooLarge
+		return nil, ProblemTooLarge
 	case len(bytes.TrimSpace(bytes.TrimPrefix(data, []byte(byteOrderMark)))) == 0:
 		return nil, problemEmpty
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
