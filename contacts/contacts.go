@@ -317,18 +317,41 @@ func refusal(err error) bool {
 	return false
 }
 
+// viewDetail says in the audit log which contacts an export took, when not all.
+func viewDetail(v db.ExportView) string {
+	var parts []string
+	switch {
+	case v.IDs != nil:
+		parts = append(parts, "selected")
+	case v.Status == db.StatusLocked:
+		parts = append(parts, "Locked out contacts")
+	case v.Status == db.StatusActive:
+		parts = append(parts, "Active contacts")
+	}
+	if v.Search != "" {
+		parts = append(parts, fmt.Sprintf("matching %q", v.Search))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
 // AuditLog reads one page of the audit log of the actor's scope, newest first, before the
 // event id before (0: the newest).
 func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
 	return s.store.AuditLog(ctx, actor.Scope, before, limit)
 }
 
-// BeginExport opens a snapshot of every contact in the actor's scope for an export in
-// format (a name for the audit log), which holds at most maxRows contacts (0: any number),
-// and records the export before the first row leaves: an export is on record even if the
-// server stops halfway. The caller closes the snapshot.
-func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int) (*db.Export, error) {
-	exp, err := s.store.BeginExport(ctx, actor.Scope)
+// BeginExport opens a snapshot of the contacts of view in the actor's scope (the zero view:
+// every contact) for an export in format (a name for the audit log), which holds at most
+// maxRows contacts (0: any number), and records the export before the first row leaves: an
+// export is on record even if the server stops halfway. The caller closes the snapshot.
+func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int, view db.ExportView) (*db.Export, error) {
+	if len(view.IDs) > MaxBulk {
+		return nil, &TooManySelectedError{Max: MaxBulk}
+	}
+	exp, err := s.store.BeginExport(ctx, actor.Scope, view)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +360,7 @@ func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, m
 	}
 	err = s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		return tx.Audit(ctx, db.Event{Action: db.ActionContactsExported, ActorID: actor.ID(),
-			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts", format, exp.Total)})
+			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts%s", format, exp.Total, viewDetail(view))})
 	})
 	if err != nil {
 		return nil, errors.Join(err, exp.Close())

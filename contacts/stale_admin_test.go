@@ -80,7 +80,7 @@ func TestAStaleAdminChangesNothing(t *testing.T) {
 				{"send a reset link by email", func() error { _, err := rules.SendResetLink(e.Ctx, actor, target.Email); return err }},
 				{"resend an invitation", func() error { _, err := rules.ResendInvitation(e.Ctx, actor, invited.ID); return err }},
 				{"export", func() error {
-					exp, err := rules.BeginExport(e.Ctx, actor, "CSV", 0)
+					exp, err := rules.BeginExport(e.Ctx, actor, "CSV", 0, db.ExportView{})
 					if err == nil {
 						exp.Close()
 					}

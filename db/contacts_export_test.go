@@ -15,7 +15,7 @@ func TestExportSnapshot(t *testing.T) {
 	const contacts = 3000
 	store, sc := populated(t, contacts, 3)
 
-	exp, err := store.BeginExport(context.Background(), sc)
+	exp, err := store.BeginExport(context.Background(), sc, db.ExportView{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestExportSnapshot(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	exp, err = store.BeginExport(ctx, sc)
+	exp, err = store.BeginExport(ctx, sc, db.ExportView{})
 	if err != nil {
 		t.Fatal(err)
 	}

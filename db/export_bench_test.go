@@ -168,7 +168,7 @@ func peakHeap(b *testing.B, fn func()) {
 // the rows through the writer.
 func runExport(b *testing.B, d *benchDB, write func(io.Writer, export.Rows, export.Meta) (int, error), contacts int) {
 	b.Helper()
-	exp, err := d.store.BeginExport(context.Background(), d.scope)
+	exp, err := d.store.BeginExport(context.Background(), d.scope, db.ExportView{})
 	if err != nil {
 		b.Fatal(err)
 	}

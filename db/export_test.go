@@ -39,7 +39,7 @@ func (s *Store) ListStatement(ctx context.Context, sc Scope, q ListQuery) (strin
 
 // ExportQuery is the SQL an export of sc runs, for the benchmarks that compare the exports
 // with other programs (the sqlite3 shell, bare writers) running the very same query.
-func ExportQuery(sc Scope) string { return exportQuery(sc) }
+func ExportQuery(sc Scope) string { return exportQuery(sc, "") }
 
 // ExplainQueryPlan returns the plan of query, one line per node.
 func (s *Store) ExplainQueryPlan(query string, args ...any) ([]string, error) {

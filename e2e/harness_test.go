@@ -274,7 +274,7 @@ func (tb *tab) focused(e element) bool {
 // fails when e can't be reached that way.
 func (tb *tab) tabTo(e element) {
 	tb.t.Helper()
-	for range 40 {
+	for range 100 {
 		if tb.focused(e) {
 			return
 		}

@@ -109,6 +109,10 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
 
+	bulk := &Bulk{contacts: d.Contacts}
+	app.Post("/contacts/bulk", admin(bulk.Choose))
+	app.Post("/contacts/bulk/:action", admin(bulk.Act))
+
 	life := &Lifecycle{contacts: d.Contacts}
 	app.Get("/organizations", admin(life.Organizations))
 	app.Get("/organizations/:id<int>/lock", admin(life.ConfirmLock))
