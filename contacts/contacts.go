@@ -23,6 +23,8 @@ type Page struct {
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
 	EmailChangePending bool
+	// Access: the contact's sessions and its last sign-ins (sessions.go).
+	Access Access
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
@@ -31,9 +33,14 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if err != nil {
 		return Page{}, err
 	}
+	access, err := s.access(ctx, actor, id)
+	if err != nil {
+		return Page{}, err
+	}
 	now := s.store.Now()
 	return Page{ContactPage: p, CanLock: id != actor.ID() && !p.LastActiveAdmin,
-		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now)}, nil
+		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
+		Access: access}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -297,12 +304,6 @@ func refusal(err error) bool {
 		}
 	}
 	return false
-}
-
-// AuditLog reads one page of the audit log of the actor's scope, newest first, before the
-// event id before (0: the newest).
-func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
-	return s.store.AuditLog(ctx, actor.Scope, before, limit)
 }
 
 // BeginExport opens a snapshot of every contact in the actor's scope for an export in
