@@ -85,7 +85,9 @@ func (v AuditView) contactChoices() []db.ContactName {
 	return append([]db.ContactName{selected}, choices...)
 }
 
-func (v AuditView) contactSelected(id int64) bool { return strconv.FormatInt(id, 10) == v.Filter.Contact }
+func (v AuditView) contactSelected(id int64) bool {
+	return strconv.FormatInt(id, 10) == v.Filter.Contact
+}
 
 // ActionLabel is an audit action as the portal words it (see actionLabels).
 func ActionLabel(action string) string { return actionLabel(action) }
