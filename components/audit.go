@@ -69,6 +69,18 @@ func (v AuditView) ExportURL() string {
 
 func (v AuditView) err(field string) string { return v.Errors[field] }
 
+// contactDescribedBy is what describes the contact filter: its error, or else the hint that
+// the list is missing when the scope has too many contacts to list.
+func (v AuditView) contactDescribedBy() string {
+	switch {
+	case v.err("contact") != "":
+		return "audit-contact-error"
+	case !v.ChoicesComplete:
+		return "audit-contact-hint"
+	}
+	return ""
+}
+
 // contactChoices are the contact filter's options: the scope's contacts, and the contact
 // filtered by when the list lacks it (a long list is not shown at all).
 func (v AuditView) contactChoices() []db.ContactName {

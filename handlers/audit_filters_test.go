@@ -25,7 +25,7 @@ const (
 // auditEnv is a scope with a known history over three days, and another tenant's.
 type auditEnv struct {
 	sessionsEnv
-	lena  db.Contact // a second member
+	lena  db.Contact          // a second member
 	maria *portaltest.Browser // the admin, signed in
 }
 
