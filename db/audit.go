@@ -130,15 +130,8 @@ func auditQuery(sc Scope, f AuditFilter) (string, []any) {
 // newest page). Events are those recorded against the accounts of sc: changes, sign-ins,
 // locks, exports and denied access alike.
 func (s *Store) AuditLog(ctx context.Context, sc Scope, f AuditFilter, before int64, limit int) ([]Event, error) {
-	query, args := auditQuery(sc, f)
-	if before > 0 {
-		// The cursor event's own time, read in the same statement: no cursor can be forged
-		// to reach outside the order.
-		query += ` AND (e.at < (SELECT b.at FROM audit_events b WHERE b.id = ?)
-			OR (e.at = (SELECT b.at FROM audit_events b WHERE b.id = ?) AND e.id < ?))`
-		args = append(args, before, before, before)
-	}
-	rows, err := s.read.QueryContext(ctx, query+` ORDER BY e.at DESC, e.id DESC LIMIT ?`, append(args, limit)...)
+	query, args := auditPageQuery(sc, f, before, limit)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", classify(err))
 	}
@@ -155,6 +148,21 @@ func (s *Store) AuditLog(ctx context.Context, sc Scope, f AuditFilter, before in
 		return nil, fmt.Errorf("store: audit log: %w", classify(err))
 	}
 	return out, nil
+}
+
+// auditPageQuery is AuditLog's statement: auditQuery after the cursor event before (if
+// any), one page long.
+func auditPageQuery(sc Scope, f AuditFilter, before int64, limit int) (string, []any) {
+	query, args := auditQuery(sc, f)
+	if before > 0 {
+		// Older than the cursor event in the log's order, whose time is read in the same
+		// statement. The first condition lets the walk start at the cursor instead of
+		// walking to it from the newest end.
+		query += ` AND e.at <= (SELECT b.at FROM audit_events b WHERE b.id = ?)
+			AND (e.at < (SELECT b.at FROM audit_events b WHERE b.id = ?) OR e.id < ?)`
+		args = append(args, before, before, before)
+	}
+	return query + ` ORDER BY e.at DESC, e.id DESC LIMIT ?`, append(args, limit)
 }
 
 func scanEvent(rows *sql.Rows, e *Event) error {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -84,7 +85,7 @@ func TestSessionsAndLoginHistoryOnAContactsPage(t *testing.T) {
 		if resp := signInFrom(t, laptop, chromeOnWindows, "203.0.113.10", e.member.Email, portaltest.Password); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("sign-in from the laptop: status %d, want 303", resp.StatusCode)
 		}
-		e.Clock.Advance(5 * 60e9)
+		e.Clock.Advance(5 * time.Minute)
 		if resp := signInFrom(t, phone, safariOnIPhone, "198.51.100.20", e.member.Email, portaltest.Password); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("sign-in from the phone: status %d, want 303", resp.StatusCode)
 		}
@@ -234,5 +235,21 @@ func TestSignOutEverywhereOnYourOwnPageKeepsThisBrowser(t *testing.T) {
 	}
 	if resp := elsewhere.Get("/my-contacts"); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("the other browser afterwards: status %d, want 303 to the login page", resp.StatusCode)
+	}
+}
+
+// A session past its idle limit is over, even before the sweep deletes its row: the page
+// lists only the live one.
+func TestSessionsListOnlyLiveSessions(t *testing.T) {
+	e := newSessionsEnv(t, portaltest.SQLite)
+	signInFrom(t, e.Browser(), chromeOnWindows, "203.0.113.10", e.member.Email, portaltest.Password)
+	e.Clock.Advance(31 * time.Minute) // past the 30 minutes idle limit
+	signInFrom(t, e.Browser(), safariOnIPhone, "198.51.100.20", e.member.Email, portaltest.Password)
+	doc := parse(t, e.Login(e.admin.Email).Get(fmt.Sprintf("/contacts/%d", e.member.ID)).Body)
+	if got := texts(doc, `[data-testid="session-browser"]`); fmt.Sprint(got) != "[Safari on iPhone]" {
+		t.Errorf("sessions listed: got %q, want only the live one on the iPhone", got)
+	}
+	if n, _ := e.check.CountSessions(e.Ctx, e.member.ID); n != 2 {
+		t.Errorf("stored sessions: %d, want 2 (the sweep has not run)", n)
 	}
 }
