@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
 		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
-		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax})
+		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits()})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
 		CSRFKey: []byte(secret)})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)

@@ -200,6 +200,9 @@ var actionLabels = map[string]string{
 	db.ActionMailGivenUp:      "Email given up",
 	db.ActionAccessDenied:     "Access refused",
 	db.ActionContactsExported: "Contacts exported",
+
+	db.ActionSignedOutEverywhere: "Signed out everywhere",
+	db.ActionAuditExported:       "Audit log exported",
 }
 
 func actionLabel(action string) string {

@@ -26,6 +26,8 @@ type Page struct {
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
 	EmailChangePending bool
+	// Access: the contact's sessions and its last sign-ins (sessions.go).
+	Access Access
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
@@ -37,10 +39,15 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if p.Contact.Status == db.StatusRemoved {
 		return Page{}, ErrNotFound // a removed contact has no page: there is nothing left to show
 	}
+	access, err := s.access(ctx, actor, id)
+	if err != nil {
+		return Page{}, err
+	}
 	now := s.store.Now()
 	others := id != actor.ID() && !p.LastActiveAdmin
 	return Page{ContactPage: p, CanLock: others, CanRemove: others,
-		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now)}, nil
+		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
+		Access: access}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -335,12 +342,6 @@ func viewDetail(v db.ExportView) string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
-}
-
-// AuditLog reads one page of the audit log of the actor's scope, newest first, before the
-// event id before (0: the newest).
-func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
-	return s.store.AuditLog(ctx, actor.Scope, before, limit)
 }
 
 // BeginExport opens a snapshot of the contacts of view in the actor's scope (the zero view:

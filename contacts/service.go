@@ -27,6 +27,9 @@ type Settings struct {
 	// LoginBackoff is how long the next sign-in on a user name waits after one failure; each
 	// further failure in a row doubles it, up to LoginBackoffMax. 0 turns it off.
 	LoginBackoff, LoginBackoffMax time.Duration
+	// SessionLimits are the sessions' lifetimes: a contact's page lists its sessions within
+	// them. A zero limit does not bound.
+	SessionLimits db.SessionLimits
 }
 
 // The per-address limits unless the operator sets others: enough for an office behind one

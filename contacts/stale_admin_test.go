@@ -127,7 +127,7 @@ func TestACurrentAdminStillActs(t *testing.T) {
 
 func auditCount(t *testing.T, e *portaltest.Env, sc db.Scope) int {
 	t.Helper()
-	events, err := e.Store.AuditLog(e.Ctx, sc, 0, 10_000)
+	events, err := e.Store.AuditLog(e.Ctx, sc, db.AuditFilter{}, 0, 10_000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func deniedDetails(t *testing.T, e loginEnv) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := e.Store.AuditLog(e.Ctx, sc, 0, 100)
+	events, err := e.Store.AuditLog(e.Ctx, sc, db.AuditFilter{}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

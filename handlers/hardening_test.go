@@ -70,7 +70,7 @@ func TestLinkTokensStayOutOfLogsAndTheAuditLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := e.Store.AuditLog(e.Ctx, sc, 0, 100)
+	events, err := e.Store.AuditLog(e.Ctx, sc, db.AuditFilter{}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

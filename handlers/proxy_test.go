@@ -43,7 +43,7 @@ func auditedAddresses(t *testing.T, e *portaltest.Env, accountID, target int64, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := e.Store.AuditLog(e.Ctx, sc, 0, 1000)
+	events, err := e.Store.AuditLog(e.Ctx, sc, db.AuditFilter{}, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/contacts/export.csv", sameOriginOnly, admin(exports.CSV))
 	app.Get("/contacts/export.xlsx", sameOriginOnly, admin(exports.Excel))
 	app.Get("/contacts/export.pdf", sameOriginOnly, admin(exports.PDF))
+	app.Get("/audit/export.csv", sameOriginOnly, admin(exports.AuditCSV))
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	people := &Contacts{contacts: d.Contacts}
@@ -108,6 +109,7 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>", admin(people.Update))
 	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
+	app.Post("/contacts/:id<int>/sign-out-everywhere", admin((&Sessions{contacts: d.Contacts}).SignOutEverywhere))
 
 	bulk := &Bulk{contacts: d.Contacts}
 	app.Post("/contacts/bulk", admin(bulk.Choose))
