@@ -108,6 +108,8 @@ func (postgresEngine) snapshotOptions() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 }
 
+func (postgresEngine) skipLocked() string { return ` FOR UPDATE SKIP LOCKED` }
+
 func (postgresEngine) migrations() ([]migration, error) {
 	return migrationList(postgresMigrations, "migrations/postgres")
 }
