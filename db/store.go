@@ -118,18 +118,18 @@ type Tx struct {
 // Now is the time fixed for the whole transaction: every row it writes agrees on it.
 func (t *Tx) Now() time.Time { return t.now }
 
-// maxWriteAttempts bounds how often a write transaction runs when PostgreSQL keeps refusing
-// it for colliding with others. With the growing pauses of retryPause, a dozen
-// transactions colliding at once (ten contacts locked by wrong passwords in the same moment,
-// through two servers) get through one after the other, in well under a second.
-const maxWriteAttempts = 12
+// retryWritesFor bounds how long a write transaction runs again and again while PostgreSQL
+// refuses it for colliding with others: a crowd on one row (fifty wrong passwords for one
+// contact at once, through several servers) gets through one after the other, each
+// refused some times before its turn. Past it, the write fails with ErrBusy (503).
+const retryWritesFor = 5 * time.Second
 
 // retryPause is how long to wait before running a write again after attempt collided:
 // random, since colliding transactions all retry and should take turns, and up to twice as
-// long after each collision (up to 4, 8, 16 … ms, at most 100 ms), so that a crowd thins
+// long after each collision (up to 4, 8, 16 … ms, at most 50 ms), so that a crowd thins
 // out.
 func retryPause(attempt int) time.Duration {
-	ceiling := min(100*time.Millisecond, 2*time.Millisecond<<min(attempt, 10))
+	ceiling := min(50*time.Millisecond, 2*time.Millisecond<<min(attempt, 10))
 	return time.Millisecond + rand.N(ceiling)
 }
 
@@ -140,9 +140,10 @@ func retryPause(attempt int) time.Duration {
 // lock, say) holds however many servers write at once, and a transaction that collided
 // with another runs again. fn may run more than once: it must do nothing but through tx.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	start := time.Now() // the wall clock: this is about real waiting, whatever s.now says
 	for attempt := 1; ; attempt++ {
 		queuedMail, err := s.writeOnce(ctx, fn)
-		if err != nil && attempt < maxWriteAttempts && s.engine.retry(err) {
+		if err != nil && s.engine.retry(err) && time.Since(start) < retryWritesFor && ctx.Err() == nil {
 			time.Sleep(retryPause(attempt))
 			continue
 		}
