@@ -54,6 +54,15 @@ func contactID(t *testing.T, raw *sql.DB, email string) int64 {
 	return id
 }
 
+// addColleague adds a contact without a password through the command line (no password
+// hash to spend: the race detector makes each take a second or more), which queues its
+// invitation.
+func addColleague(t *testing.T, dsn, email string) {
+	t.Helper()
+	cli(t, "", "contact", "add", "--db", dsn, "--account", "Northwind Traders", "--email", email,
+		"--first", "Colleague", "--last", "Without Password")
+}
+
 // get fetches page (a URL of either server) with c's cookies.
 func (c *client) get(t *testing.T, page string) (status int, location, body string) {
 	t.Helper()
@@ -133,7 +142,11 @@ func TestTwoServersShareSessionsAndScopes(t *testing.T) {
 // spread over both servers, count 50, lock the contact once and tell its admin once.
 func TestFailedLoginsOverTwoServersCountOnce(t *testing.T) {
 	dsn := dbtest.PostgresURL(t)
-	bootstrap(t, dsn, "maria@northwind.example", "bob@northwind.example")
+	cli(t, "", "account", "add", "Northwind Traders", "--db", dsn)
+	cli(t, "", "contact", "add", "--db", dsn, "--account", "Northwind Traders", "--email", "maria@northwind.example",
+		"--first", "Maria", "--last", "Anders", "--role", "contact-admin")
+	cli(t, processPassword+"\n", "contact", "add", "--db", dsn, "--account", "Northwind Traders", "--password-stdin",
+		"--email", "bob@northwind.example", "--first", "Bob", "--last", "Brown")
 	// Neither the per-address limit (all the clients are 127.0.0.1) nor the back-off per
 	// user name (each failure doubles the wait for the next) is what this test is about.
 	a, b := twoServers(t, "serve", "--db", dsn, "--login-throttle-burst", "1000", "--login-backoff", "0",
@@ -190,8 +203,14 @@ func TestFailedLoginsOverTwoServersCountOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mail) != 1 || mail[0].Kind != db.MailAutoLocked {
-		t.Errorf("mail to Maria: %+v; want one notice of the lock", mail)
+	notices := 0
+	for _, m := range mail {
+		if m.Kind == db.MailAutoLocked {
+			notices++
+		}
+	}
+	if notices != 1 {
+		t.Errorf("%d notices of the lock to Maria, want 1 (her mail: %+v)", notices, mail)
 	}
 }
 
@@ -395,10 +414,11 @@ func TestSIGTERMToOneServerLosesNothingOnTheOther(t *testing.T) {
 	smtp := portaltest.NewSMTPServer(t)
 	const perServer = 2
 	emails := []string{"maria@northwind.example"}
+	bootstrap(t, dsn, emails[0])
 	for i := 0; i < 2*perServer; i++ {
 		emails = append(emails, fmt.Sprintf("colleague%d@northwind.example", i))
+		addColleague(t, dsn, emails[i+1])
 	}
-	bootstrap(t, dsn, emails...)
 	args := append([]string{"serve", "--db", dsn, "--lockout-threshold", "1", "--login-backoff", "0",
 		"--login-throttle-burst", "100000"}, smtp.Args()...)
 	a, b := twoServers(t, args...)
