@@ -344,3 +344,37 @@ func TestPruneKeepsWhatStillCounts(t *testing.T) {
 		t.Errorf("after the streak was over and pruned: delay %v, want 0", got)
 	}
 }
+
+// BenchmarkAllow is what a sign-in pays for its per-address check: in memory (SQLite's one
+// server) against a statement in PostgreSQL (shared by every server), over a spread of
+// addresses as a busy portal sees.
+func BenchmarkAllow(b *testing.B) {
+	for _, engine := range engines {
+		b.Run(engine, func(b *testing.B) {
+			clock := newClock()
+			dsn := filepath.Join(b.TempDir(), "portal.db")
+			if engine == "postgres" {
+				dsn = dbtest.PostgresURL(b)
+			}
+			store, err := db.Open(dsn, db.WithClock(clock.Now))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer store.Close()
+			if err := store.Migrate(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			l := New(store, "login", Rate{Burst: 20, Every: 6 * time.Second}, 100_000)
+			keys := make([]string, 1000)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("10.0.%d.%d", i/256, i%256)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := l.Allow(context.Background(), keys[i%len(keys)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
