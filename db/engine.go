@@ -23,6 +23,9 @@ type engine interface {
 	retry(err error) bool
 	// snapshotOptions are the options of a read-only transaction that sees one snapshot.
 	snapshotOptions() *sql.TxOptions
+	// skipLocked ends the row lookup of a claim (a mail worker taking the next due mail), so
+	// that workers on several servers take different rows without waiting for each other.
+	skipLocked() string
 	// migrations are the engine's steps; lockMigrations, run first in each step's
 	// transaction, keeps servers starting at once from running a step twice.
 	migrations() ([]migration, error)

@@ -108,6 +108,8 @@ func (postgresEngine) snapshotOptions() *sql.TxOptions {
 	return &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
 }
 
+func (postgresEngine) skipLocked() string { return ` FOR UPDATE SKIP LOCKED` }
+
 func (postgresEngine) migrations() ([]migration, error) {
 	return migrationList(postgresMigrations, "migrations/postgres")
 }
@@ -117,8 +119,13 @@ func (postgresEngine) schemaVersionTable() string {
 }
 
 // lockMigrations takes a lock that only this transaction holds, until it ends: servers
-// started at once run each step once, one after the other.
+// started at once run each step once, one after the other. The step runs READ COMMITTED:
+// a SERIALIZABLE transaction reads the snapshot its first statement took, before the wait
+// for the lock, and would not see the step the server it waited for has just recorded.
 func (postgresEngine) lockMigrations(ctx context.Context, tx txn) error {
+	if _, err := tx.ExecContext(ctx, `SET TRANSACTION ISOLATION LEVEL READ COMMITTED`); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7302671846925016113)`)
 	return err
 }

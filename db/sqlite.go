@@ -105,6 +105,9 @@ func (sqliteEngine) retry(error) bool             { return false }
 // snapshotOptions: in WAL mode a read transaction sees one snapshot from its first read on.
 func (sqliteEngine) snapshotOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
+// skipLocked: the one writer connection claims alone; nothing is locked to skip.
+func (sqliteEngine) skipLocked() string { return "" }
+
 func (sqliteEngine) migrations() ([]migration, error) {
 	return migrationList(sqliteMigrations, "migrations/sqlite",
 		migration{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},

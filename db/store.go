@@ -118,9 +118,20 @@ type Tx struct {
 // Now is the time fixed for the whole transaction: every row it writes agrees on it.
 func (t *Tx) Now() time.Time { return t.now }
 
-// maxWriteAttempts bounds how often a write transaction runs when PostgreSQL keeps refusing
-// it for colliding with others.
-const maxWriteAttempts = 8
+// retryWritesFor bounds how long a write transaction runs again and again while PostgreSQL
+// refuses it for colliding with others: a crowd on one row (fifty wrong passwords for one
+// contact at once, through several servers) gets through one after the other, each
+// refused some times before its turn. Past it, the write fails with ErrBusy (503).
+const retryWritesFor = 5 * time.Second
+
+// retryPause is how long to wait before running a write again after attempt collided:
+// random, since colliding transactions all retry and should take turns, and up to twice as
+// long after each collision (up to 4, 8, 16 … ms, at most 50 ms), so that a crowd thins
+// out.
+func retryPause(attempt int) time.Duration {
+	ceiling := min(50*time.Millisecond, 2*time.Millisecond<<min(attempt, 10))
+	return time.Millisecond + rand.N(ceiling)
+}
 
 // Write runs fn in one write transaction and commits it if fn returns nil. Nothing is
 // half-written: any error rolls everything back. On SQLite the transaction starts with
@@ -129,11 +140,11 @@ const maxWriteAttempts = 8
 // lock, say) holds however many servers write at once, and a transaction that collided
 // with another runs again. fn may run more than once: it must do nothing but through tx.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	start := time.Now() // the wall clock: this is about real waiting, whatever s.now says
 	for attempt := 1; ; attempt++ {
 		queuedMail, err := s.writeOnce(ctx, fn)
-		if err != nil && attempt < maxWriteAttempts && s.engine.retry(err) {
-			// Colliding transactions all retry: a random pause lets them take turns.
-			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+		if err != nil && s.engine.retry(err) && time.Since(start) < retryWritesFor && ctx.Err() == nil {
+			time.Sleep(retryPause(attempt))
 			continue
 		}
 		if err != nil {
