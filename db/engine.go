@@ -28,6 +28,12 @@ type engine interface {
 	migrations() ([]migration, error)
 	schemaVersionTable() string
 	lockMigrations(ctx context.Context, tx txn) error
+	// bulkInsert writes the rows of a bulk load of contacts (BulkInsertContacts) in t and
+	// returns the first id it gave. dropForBulkLoad takes out of an empty contacts table the
+	// indexes and triggers that the load would otherwise update row by row; rebuild does
+	// their work for the rows from firstID on and puts them back as they were.
+	bulkInsert(ctx context.Context, t *Tx, batches <-chan []keyedContact) (firstID int64, err error)
+	dropForBulkLoad(ctx context.Context, t *Tx) (rebuild func(firstID int64) error, err error)
 	// backup, analyze and close are the engine's own housekeeping.
 	backup(ctx context.Context, s *Store, path string) error
 	analyze(ctx context.Context, s *Store) error

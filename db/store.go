@@ -111,6 +111,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // can group a change with its audit event and its outgoing mail.
 type Tx struct {
 	tx         txn
+	conn       *sql.Conn // the connection tx runs on
 	now        time.Time
 	queuedMail bool
 }
@@ -147,11 +148,18 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (queuedMail bool, err error) {
-	tx, err := s.write.BeginTx(ctx, s.engine.writeOptions())
+	// The transaction runs on a connection taken for it, not on one database/sql picks and
+	// keeps to itself: a bulk load on PostgreSQL reaches the driver under it for COPY.
+	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return false, err
 	}
-	t := &Tx{tx: tx, now: s.now()}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, s.engine.writeOptions())
+	if err != nil {
+		return false, err
+	}
+	t := &Tx{tx: txn{Tx: tx, engine: s.engine}, conn: conn, now: s.now()}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return false, err
