@@ -79,7 +79,9 @@ func BenchmarkPopulate1M10(b *testing.B) {
 	}
 }
 
-func TestSeedShowsLockedContacts(t *testing.T) { portaltest.OnEachEngine(t, testSeedShowsLockedContacts) }
+func TestSeedShowsLockedContacts(t *testing.T) {
+	portaltest.OnEachEngine(t, testSeedShowsLockedContacts)
+}
 
 func testSeedShowsLockedContacts(t *testing.T, engine portaltest.Engine) {
 	ctx := context.Background()
