@@ -44,7 +44,8 @@ func schemaObjects(t *testing.T, s *Store, placement bool) []string {
 // drops indexes and triggers for the load) and one into a table that holds contacts (which
 // must not) both leave every object of the schema as the migrations made it, the latter
 // without dropping and creating any again; afterwards the section counts, the search index
-// and every contact's company are right, for the rows loaded and those there before.
+// and every contact's company are right, for the rows loaded and those there before. SQLite
+// only, as the next test, until the bulk loader runs on PostgreSQL.
 func TestBulkLoadLeavesTheSchemaAsMigrated(t *testing.T) {
 	for _, existing := range []int{0, 40} {
 		t.Run(fmt.Sprintf("%d contacts before", existing), func(t *testing.T) {
