@@ -355,3 +355,57 @@ func (t *Tx) reattach(ctx context.Context, detached ...detached) error {
 	}
 	return nil
 }
+
+// searchFrom: a needle is a substring of search_text, which a LIKE pattern says and the
+// trigram index contacts_search finds. Needles hold only letters, digits and spaces (see
+// searchWords); escaping LIKE's wildcards anyway keeps that a property of search.go alone.
+func (postgresEngine) searchFrom(search string) (from, cond string, args []any) {
+	var conds []string
+	for _, n := range searchNeedles(search) {
+		conds = append(conds, `c.search_text LIKE ?`)
+		args = append(args, "%"+likeEscaper.Replace(n)+"%")
+	}
+	return `contacts c`, strings.Join(conds, ` AND `), args
+}
+
+// likeEscaper escapes LIKE's wildcards with its default escape character, the backslash.
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func (postgresEngine) holdsNeedle() string { return `strpos(search_text, ?) > 0` }
+
+// probeMatches walks on to the end of the order. A set of matches probed for each row (as on
+// SQLite) would be a semi-join here, which the planner may run with either side outside and
+// so lose the order; a filter on the sorted rows keeps it.
+func (e postgresEngine) probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
+	return walkMatches(e, ordered, args, search, 0, limit)
+}
+
+// pageFrom: PostgreSQL may run a join in any order, so the ids are read first (pageOfIDs).
+func (postgresEngine) pageFrom(string) (string, bool) { return "", false }
+
+// pageOfIDs numbers the ids as they come (WITH ORDINALITY) and sorts by that number.
+func (postgresEngine) pageOfIDs(ids []int64) (from, orderBy string, arg any, err error) {
+	return `unnest(?::bigint[]) WITH ORDINALITY AS page(id, n) JOIN contacts c ON c.id = page.id`, ` ORDER BY page.n`, ids, nil
+}
+
+// mergeSorted: PostgreSQL merges sorted inputs (Merge Append) only for a UNION ALL in FROM
+// whose branches are sorted subqueries; a bare UNION ALL with an ORDER BY is appended and
+// then sorted whole. Each branch is planned on its own, and for all of its rows unless it
+// has a LIMIT, which makes it read its index in order instead of sorting; without one (the
+// walk to the end of the order) filters pushed into the branches keep their sorts small.
+func (postgresEngine) mergeSorted(branches []string, orderBy string, rows int) string {
+	limit := ""
+	if rows > 0 {
+		limit = fmt.Sprintf(" LIMIT %d", rows)
+	}
+	var b strings.Builder
+	b.WriteString("SELECT * FROM (")
+	for i, branch := range branches {
+		if i > 0 {
+			b.WriteString(" UNION ALL ")
+		}
+		b.WriteString("(" + branch + orderBy + limit + ")")
+	}
+	b.WriteString(") AS merged" + orderBy)
+	return b.String()
+}

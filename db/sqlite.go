@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -267,4 +268,45 @@ func (sqliteEngine) dropForBulkLoad(ctx context.Context, t *Tx) (rebuild func(fi
 		}
 		return nil
 	}, nil
+}
+
+// searchFrom is driven by the FTS5 index: CROSS JOIN makes its matches the outer loop, so a
+// rare word costs a few lookups however large the scope.
+func (sqliteEngine) searchFrom(search string) (from, cond string, args []any) {
+	return `contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`, `contacts_fts MATCH ?`, []any{SearchQuery(search)}
+}
+
+func (sqliteEngine) holdsNeedle() string { return `instr(search_text, ?) > 0` }
+
+// probeMatches collects the FTS5 matches once and walks the whole order probing them: each
+// row of the order is read from the covering sort index, and only its id is tested.
+func (sqliteEngine) probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
+	return fmt.Sprintf(`
+		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
+		SELECT id FROM (%s) AS ordered WHERE +id IN matches LIMIT %d`, ordered, limit),
+		append([]any{SearchQuery(search)}, args...)
+}
+
+// pageFrom: SQLite runs a CROSS JOIN with its left side as the outer loop, so the page's rows
+// come in the order of ids.
+func (sqliteEngine) pageFrom(ids string) (string, bool) {
+	return `(` + ids + `) page CROSS JOIN contacts c ON c.id = page.id`, true
+}
+
+// pageOfIDs: the ids travel as one JSON parameter, so the statement's text stays the same from
+// page to page and the connection's statement cache can reuse it.
+func (e sqliteEngine) pageOfIDs(ids []int64) (from, orderBy string, arg any, err error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return "", "", nil, err
+	}
+	from, _ = e.pageFrom(`SELECT value AS id FROM json_each(?)`)
+	return from, "", string(list), nil
+}
+
+// mergeSorted: a compound SELECT whose ORDER BY matches each branch's index is merged lazily
+// (MERGE (UNION ALL) in the plan). The branches need no LIMIT: the merge pulls rows from
+// them only as it needs them.
+func (sqliteEngine) mergeSorted(branches []string, orderBy string, rows int) string {
+	return strings.Join(branches, " UNION ALL ") + orderBy
 }

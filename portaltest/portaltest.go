@@ -1,6 +1,7 @@
-// Package portaltest starts a real portal for tests: a real SQLite file in t.TempDir(), the
-// real Fiber app, an injectable clock, and a cookie-keeping client that speaks forms and
-// HTMX the way a browser does. Nothing in it stands in for the database.
+// Package portaltest starts a real portal for tests: a real database (a SQLite file in
+// t.TempDir(), or a PostgreSQL database of its own), the real Fiber app, an injectable
+// clock, and a cookie-keeping client that speaks forms and HTMX the way a browser does.
+// Nothing in it stands in for the database.
 package portaltest
 
 import (
@@ -11,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +23,7 @@ import (
 	"portal/config"
 	"portal/db"
 	"portal/db/dbtest"
+	"portal/db/testdb"
 	"portal/mail"
 	"portal/session"
 )
@@ -84,22 +85,21 @@ type Options struct {
 }
 
 // Engine is a database engine the portal runs on.
-type Engine string
+type Engine = testdb.Engine
 
 // The engines, as subtests name them.
 const (
-	SQLite   Engine = "sqlite"
-	Postgres Engine = "postgres"
+	SQLite   = testdb.SQLite
+	Postgres = testdb.Postgres
 )
 
 // Engines are both engines, for tests that run once on each as subtests.
-var Engines = []Engine{SQLite, Postgres}
+var Engines = testdb.Engines
 
 // OnEachEngine runs test as one subtest per engine.
 func OnEachEngine(t *testing.T, test func(t *testing.T, engine Engine)) {
-	for _, e := range Engines {
-		t.Run(string(e), func(t *testing.T) { test(t, e) })
-	}
+	t.Helper()
+	testdb.OnEachEngine(t, test)
 }
 
 // New starts a portal on a fresh database file.
@@ -109,10 +109,11 @@ func New(t testing.TB, opts ...Options) *Env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	database := filepath.Join(t.TempDir(), "portal.db")
-	if o.Engine == Postgres {
-		database = dbtest.PostgresURL(t)
+	engine := o.Engine
+	if engine == "" {
+		engine = SQLite
 	}
+	database := testdb.New(t, engine)
 	smtpServer := NewSMTPServer(t)
 	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
 	// row would wait seconds at its production setting. Tests of the back-off set their own.

@@ -3,7 +3,7 @@
 // since nothing in the portal reads them that way; the checks read the database through a
 // connection of their own, beside the running Store (on SQLite, WAL lets them read while it
 // writes). The SQL stays under db/, written with $N placeholders, which both engines read.
-// It also starts the PostgreSQL server the tests of both engines use (postgres.go).
+// PostgresURL and Main are those of package testdb, which gives tests fresh databases.
 package dbtest
 
 import (
@@ -17,7 +17,18 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/db/testdb"
 )
+
+// PostgresURL returns the URL of a fresh, empty PostgreSQL database for t (testdb.PostgresURL).
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return testdb.PostgresURL(t)
+}
+
+// Main runs the tests of a package that uses PostgreSQL and stops the throwaway server
+// afterwards: call it from TestMain (testdb.Main).
+func Main(m *testing.M) int { return testdb.Main(m) }
 
 // DB is a view of a portal's database for tests' checks.
 type DB struct {
