@@ -130,8 +130,12 @@ var ErrBackupPostgres = errors.New("the database is PostgreSQL: back it up with 
 
 func (postgresEngine) backup(context.Context, *Store, string) error { return ErrBackupPostgres }
 
+// analyze also vacuums: after a bulk load or a copy no page is marked all-visible yet, so
+// index-only scans (the list's ids) would visit the table for every row, and the first
+// readers would set each row's commit hint bits, writing pages as they read, until
+// autovacuum came round.
 func (postgresEngine) analyze(ctx context.Context, s *Store) error {
-	_, err := s.write.ExecContext(ctx, `ANALYZE`)
+	_, err := s.write.ExecContext(ctx, `VACUUM (ANALYZE)`)
 	return err
 }
 
