@@ -260,9 +260,9 @@ func compareInstances(admin *http.Client, portalURL string, conns int, duration 
 	one, both := newStats(), newStats()
 	for round := 0; round < turns; round++ {
 		for _, alone := range []bool{round%2 == 0, round%2 != 0} {
-			s := both
+			s := &both
 			if alone {
-				s = one
+				s = &one
 			}
 			balancer.onlyFirst.Store(alone)
 			s.add(hammer(conns, duration/turns, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) }))
