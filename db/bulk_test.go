@@ -6,24 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"portal/db"
-	"portal/db/dbtest"
+	"portal/db/testdb"
 )
 
-// engineStore is a migrated store on engine ("sqlite" or "postgres"), and a connection of
-// the test's own to the same database, for looking at its schema and rows.
-func engineStore(t *testing.T, engine string) (*db.Store, *sql.DB) {
+// engineStore is a migrated store on engine e, and a connection of the test's own to the
+// same database, for looking at its schema and rows.
+func engineStore(t *testing.T, e testdb.Engine) (*db.Store, *sql.DB) {
 	t.Helper()
-	dsn, driver, source := filepath.Join(t.TempDir(), "portal.db"), "sqlite3", ""
-	source = "file:" + dsn + "?_busy_timeout=5000"
-	if engine == "postgres" {
-		dsn = dbtest.PostgresURL(t)
+	dsn := testdb.New(t, e)
+	driver, source := "sqlite3", "file:"+dsn+"?_busy_timeout=5000"
+	if e == testdb.Postgres {
 		driver, source = "pgx", dsn
 	}
 	s, err := db.Open(dsn)
@@ -42,17 +40,15 @@ func engineStore(t *testing.T, engine string) (*db.Store, *sql.DB) {
 	return s, look
 }
 
-var engines = []string{"sqlite", "postgres"}
-
 // schemaObjects lists every object of the schema as its engine describes it: SQLite's
 // sqlite_master; PostgreSQL's columns, constraints, indexes and triggers (with whether each
 // trigger is enabled). With placement it adds where each lives (SQLite's rowid and root
 // page, PostgreSQL's object id), which changes when an object is dropped and created again.
-func schemaObjects(t *testing.T, look *sql.DB, engine string, placement bool) []string {
+func schemaObjects(t *testing.T, look *sql.DB, engine testdb.Engine, placement bool) []string {
 	t.Helper()
 	query := `SELECT type || ' ' || name || ' ON ' || tbl_name || ': ' || coalesce(sql, ''),
 		' (row ' || rowid || ', page ' || rootpage || ')' FROM sqlite_master ORDER BY type, name`
-	if engine == "postgres" {
+	if engine == testdb.Postgres {
 		query = `
 			SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' ||
 				coalesce(collation_name, '') || ' ' || is_nullable || ' ' || coalesce(column_default, '') ||
@@ -100,16 +96,16 @@ func schemaObjects(t *testing.T, look *sql.DB, engine string, placement bool) []
 // and every contact's company are right, for the rows loaded and those there before. On
 // both engines.
 func TestBulkLoadLeavesTheSchemaAsMigrated(t *testing.T) {
-	for _, engine := range engines {
+	testdb.OnEachEngine(t, func(t *testing.T, engine testdb.Engine) {
 		for _, existing := range []int{0, 40} {
-			t.Run(fmt.Sprintf("%s/%d contacts before", engine, existing), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%d contacts before", existing), func(t *testing.T) {
 				testBulkLoad(t, engine, existing)
 			})
 		}
-	}
+	})
 }
 
-func testBulkLoad(t *testing.T, engine string, existing int) {
+func testBulkLoad(t *testing.T, engine testdb.Engine, existing int) {
 	s, look := engineStore(t, engine)
 	ctx := context.Background()
 	top, err := s.CreateAccount(ctx, "Northwind Traders", 0)
@@ -210,7 +206,7 @@ func testBulkLoad(t *testing.T, engine string, existing int) {
 		t.Errorf("keys of contact 1234: %q, %q (%v); want %q, %q", nameKey, searchText, err, db.NameKey("Zoë", "Quetzal"),
 			db.SearchText("Zoë", "Quetzal", "zoe.quetzal1234@northwind.example"))
 	}
-	if engine == "sqlite" {
+	if engine == testdb.SQLite {
 		// The search index holds every row, the loaded ones and those there before.
 		if _, err := look.ExecContext(ctx, `INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
 			t.Errorf("search index integrity check: %v", err)
@@ -250,47 +246,45 @@ func testBulkLoad(t *testing.T, engine string, existing int) {
 // goroutine), and leaves nothing behind: no contacts, no counts, the indexes and triggers
 // it dropped for the load back in place. On both engines.
 func TestBulkInsertStopsAtADuplicateEmail(t *testing.T) {
-	for _, engine := range engines {
-		t.Run(engine, func(t *testing.T) {
-			s, look := engineStore(t, engine)
-			ctx := context.Background()
-			acc, err := s.CreateAccount(ctx, "Northwind Traders", 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := schemaObjects(t, look, engine, false)
-			const total = 100_000
-			read := 0
-			err = s.Write(ctx, func(tx *db.Tx) error {
-				return tx.BulkInsertContacts(ctx, func(yield func(db.BulkContact) bool) {
-					for i := 0; i < total; i++ {
-						read++
-						email := fmt.Sprintf("c%d@northwind.example", i)
-						if i == 2000 {
-							email = "c3@northwind.example"
-						}
-						if !yield(db.BulkContact{ContactFields: db.ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: email}}) {
-							return
-						}
+	testdb.OnEachEngine(t, func(t *testing.T, engine testdb.Engine) {
+		s, look := engineStore(t, engine)
+		ctx := context.Background()
+		acc, err := s.CreateAccount(ctx, "Northwind Traders", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := schemaObjects(t, look, engine, false)
+		const total = 100_000
+		read := 0
+		err = s.Write(ctx, func(tx *db.Tx) error {
+			return tx.BulkInsertContacts(ctx, func(yield func(db.BulkContact) bool) {
+				for i := 0; i < total; i++ {
+					read++
+					email := fmt.Sprintf("c%d@northwind.example", i)
+					if i == 2000 {
+						email = "c3@northwind.example"
 					}
-				})
+					if !yield(db.BulkContact{ContactFields: db.ContactFields{AccountID: acc.ID, FirstName: "Anna", LastName: "Kowalski", Email: email}}) {
+						return
+					}
+				}
 			})
-			if !errors.Is(err, db.ErrEmailTaken) {
-				t.Fatalf("bulk load with a repeated email: %v, want ErrEmailTaken", err)
-			}
-			if read >= total {
-				t.Errorf("read all %d rows after the failure; want it to stop soon after row 2,000", read)
-			}
-			var contacts, counted int
-			if err := look.QueryRow(`SELECT count(*), (SELECT coalesce(sum(n), 0) FROM contact_counts) FROM contacts`).Scan(&contacts, &counted); err != nil {
-				t.Fatal(err)
-			}
-			if contacts != 0 || counted != 0 {
-				t.Errorf("after the failed load: %d contacts, counts %d; want none", contacts, counted)
-			}
-			if after := schemaObjects(t, look, engine, false); !slices.Equal(after, before) {
-				t.Errorf("schema after the failed load:\n%s\nwant as before:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
-			}
 		})
-	}
+		if !errors.Is(err, db.ErrEmailTaken) {
+			t.Fatalf("bulk load with a repeated email: %v, want ErrEmailTaken", err)
+		}
+		if read >= total {
+			t.Errorf("read all %d rows after the failure; want it to stop soon after row 2,000", read)
+		}
+		var contacts, counted int
+		if err := look.QueryRow(`SELECT count(*), (SELECT coalesce(sum(n), 0) FROM contact_counts) FROM contacts`).Scan(&contacts, &counted); err != nil {
+			t.Fatal(err)
+		}
+		if contacts != 0 || counted != 0 {
+			t.Errorf("after the failed load: %d contacts, counts %d; want none", contacts, counted)
+		}
+		if after := schemaObjects(t, look, engine, false); !slices.Equal(after, before) {
+			t.Errorf("schema after the failed load:\n%s\nwant as before:\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+		}
+	})
 }

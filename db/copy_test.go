@@ -12,6 +12,7 @@ import (
 
 	"portal/auth"
 	"portal/db"
+	"portal/db/testdb"
 	"portal/demo"
 )
 
@@ -29,7 +30,7 @@ type copySource struct {
 func newCopySource(t *testing.T, contacts int) copySource {
 	t.Helper()
 	ctx := context.Background()
-	store, look := engineStore(t, "sqlite")
+	store, look := engineStore(t, testdb.SQLite)
 	hasher := auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 1)
 	email, _, err := demo.Seed(ctx, store, hasher, demo.Bulk{Contacts: contacts, Accounts: 3})
 	if err != nil {
@@ -95,8 +96,8 @@ func newCopySource(t *testing.T, contacts int) copySource {
 func TestCopyMovesEveryTableToPostgres(t *testing.T) {
 	ctx := context.Background()
 	src := newCopySource(t, 5000)
-	to, look := engineStore(t, "postgres")
-	schema := schemaObjects(t, look, "postgres", false)
+	to, look := engineStore(t, testdb.Postgres)
+	schema := schemaObjects(t, look, testdb.Postgres, false)
 
 	report, err := db.Copy(ctx, src.store, to, io.Discard)
 	if err != nil {
@@ -118,7 +119,7 @@ func TestCopyMovesEveryTableToPostgres(t *testing.T) {
 	if !slices.Equal(tables, want) {
 		t.Errorf("copied tables %v, want %v", tables, want)
 	}
-	if after := schemaObjects(t, look, "postgres", false); !slices.Equal(after, schema) {
+	if after := schemaObjects(t, look, testdb.Postgres, false); !slices.Equal(after, schema) {
 		t.Errorf("schema after the copy:\n%s\nwant as migrated:\n%s", strings.Join(after, "\n"), strings.Join(schema, "\n"))
 	}
 
@@ -217,7 +218,7 @@ func TestCopyMovesEveryTableToPostgres(t *testing.T) {
 func TestCompareCopyNoticesAChangedValue(t *testing.T) {
 	ctx := context.Background()
 	src := newCopySource(t, 0)
-	to, look := engineStore(t, "postgres")
+	to, look := engineStore(t, testdb.Postgres)
 	if _, err := db.Copy(ctx, src.store, to, io.Discard); err != nil {
 		t.Fatal(err)
 	}
