@@ -42,7 +42,11 @@ func newCopySource(t *testing.T, contacts int) copySource {
 	}
 	id := sha256.Sum256([]byte("a session id"))
 	src.sessionID = id[:]
-	if err := store.CreateSession(ctx, src.sessionID, src.admin.ID, []byte("session data")); err != nil {
+	// Written by hand rather than through the Store, whose session methods grow with the
+	// sessions' features: what matters here is a row, with bytes in it, to copy.
+	now := store.Now().Unix()
+	if _, err := look.Exec(`INSERT INTO sessions(id_hash, contact_id, data, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`,
+		src.sessionID, src.admin.ID, []byte("session data"), now, now); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.SettingOrCreate(ctx, "session_secret", func() (string, error) { return "s3cret", nil }); err != nil {
