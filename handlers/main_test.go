@@ -7,5 +7,5 @@ import (
 	"portal/db/dbtest"
 )
 
-// TestMain stops the throwaway PostgreSQL server the tests of both engines start.
+// TestMain stops the throwaway PostgreSQL server the tests on both engines start, if one did.
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
