@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Addr: "127.0.0.1:8080", DBPath: "./portal.db", BaseURL: "http://127.0.0.1:8080", LockoutThreshold: 10,
+	want := Config{Addr: "127.0.0.1:8080", DBPath: "./portal.db", DBPool: 20, BaseURL: "http://127.0.0.1:8080", LockoutThreshold: 10,
 		InviteTTL: 7 * 24 * time.Hour, SMTP: SMTP{Port: 587, From: "portal@localhost", TLS: "starttls"},
 		Throttles: Throttles{LoginBurst: 20, LoginInterval: 6 * time.Second, LinkBurst: 10, LinkInterval: 30 * time.Second,
 			LoginBackoff: 50 * time.Millisecond, LoginBackoffMax: 5 * time.Second}}

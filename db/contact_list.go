@@ -243,9 +243,9 @@ const maxMergedAccounts = 64
 // choosePlan picks how to find a page. The first three plans read index ranges in list
 // order and stop after a page, so page 2,000 costs what page 1 costs and nothing is sorted;
 // a search with many matches walks those ranges testing each row (pageOfMatches). A search
-// with few matches is found faster through the search index and sorted, and a scope of too many
-// accounts below the top of a company has too many ranges to merge: both are one query
-// over the scope.
+// with few matches is found faster through the search index and sorted, and a scope of too
+// many accounts below the top of a company has too many ranges to merge: both are one
+// query over the scope.
 func choosePlan(sc Scope, q ListQuery, searching bool, counts SectionCounts) listPlan {
 	switch {
 	case searching && !counts.AtLeast:

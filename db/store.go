@@ -34,6 +34,8 @@ type Store struct {
 
 	// mailQueued wakes the outbox worker after a transaction that queued mail commits.
 	mailQueued chan struct{}
+	// retryTurn lets one write transaction at a time run again after a collision (see Write).
+	retryTurn chan struct{}
 
 	scopes scopeCache // see ScopeOf
 }
@@ -76,7 +78,7 @@ func Open(dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.now, s.mailQueued = o.now, make(chan struct{}, 1)
+	s.now, s.mailQueued, s.retryTurn = o.now, make(chan struct{}, 1), make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -129,11 +131,16 @@ const maxWriteAttempts = 8
 // SERIALIZABLE, so that the rules' check-then-write (the last active contact admin before a
 // lock, say) holds however many servers write at once, and a transaction that collided
 // with another runs again. fn may run more than once: it must do nothing but through tx.
+//
+// Transactions that run again take turns (retryTurn), as SQLite's writes always do: fifty
+// failed logins counted at once on one contact all write its row, and run again all at
+// once they would collide again, most of them until they ran out of attempts; one at a time
+// each collides at most with writes that are on their first attempt.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		queuedMail, err := s.writeOnce(ctx, fn)
+		queuedMail, err := s.writeAttempt(ctx, fn, attempt)
 		if err != nil && attempt < maxWriteAttempts && s.engine.retry(err) {
-			// Colliding transactions all retry: a random pause lets them take turns.
+			// A random pause spreads out the transactions that collided.
 			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
 			continue
 		}
@@ -145,6 +152,20 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 		}
 		return nil
 	}
+}
+
+// writeAttempt runs fn once in a write transaction; after the first attempt it waits for
+// its turn among the transactions that run again.
+func (s *Store) writeAttempt(ctx context.Context, fn func(*Tx) error, attempt int) (queuedMail bool, err error) {
+	if attempt > 1 {
+		select {
+		case s.retryTurn <- struct{}{}:
+			defer func() { <-s.retryTurn }()
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return s.writeOnce(ctx, fn)
 }
 
 func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (queuedMail bool, err error) {

@@ -7,6 +7,7 @@ package portaltest
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"portal/db"
 	"portal/db/dbtest"
 	"portal/db/testdb"
+	"portal/demo"
 	"portal/mail"
 	"portal/session"
 )
@@ -436,4 +438,66 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Populate adds generated contacts as demo.Populate does. On PostgreSQL, until the bulk
+// loader runs there, they go in one by one through CreateContact, which suits a few
+// thousand: the accounts are made as demo.Populate makes them, the contacts have names with
+// letters outside ASCII, and one in thirty is locked.
+func (e *Env) Populate(sc demo.Scale) demo.Population {
+	e.T.Helper()
+	if !e.Store.Postgres() {
+		pop, err := demo.Populate(e.Ctx, e.Store, sc)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		return pop
+	}
+	if sc.Accounts < 1 {
+		sc.Accounts = 1
+	}
+	if sc.Prefix == "" {
+		sc.Prefix = "Fabrikam"
+	}
+	var pop demo.Population
+	for i := range sc.Accounts {
+		name, parent := sc.Prefix, sc.Parent
+		if i > 0 {
+			name, parent = fmt.Sprintf("%s Division %d", sc.Prefix, i+1), pop.Root.ID
+		}
+		a, err := e.Store.CreateAccount(e.Ctx, name, parent)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		if i == 0 {
+			pop.Root = a
+		}
+		pop.Accounts = append(pop.Accounts, a)
+	}
+	first := []string{"Anna", "Łukasz", "Zoë", "Jürgen", "Søren", "Mateo", "Aiko", "Priya", "James", "Mary", "東京"}
+	last := []string{"Kowalski", "Müller", "Ærø", "Dubois", "Škoda", "Tanaka", "Smith", "Jones", "O'Brien"}
+	const batch = 500
+	for start := 0; start < sc.Contacts; start += batch {
+		err := e.Store.Write(e.Ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+batch, sc.Contacts); i++ {
+				acc := pop.Accounts[i%len(pop.Accounts)]
+				id, err := tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID,
+					FirstName: first[i%len(first)], LastName: last[(i/len(first))%len(last)],
+					Email: fmt.Sprintf("bulk.%d.%d@%s.example", acc.ID, i, strings.ToLower(strings.ReplaceAll(sc.Prefix, " ", "-")))}})
+				if err != nil {
+					return err
+				}
+				if i%30 == 29 {
+					if _, err := tx.LockContact(e.Ctx, id, 0); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+	}
+	return pop
 }

@@ -113,3 +113,21 @@ func (d *DB) mail(ctx context.Context, where string, args ...any) ([]db.OutboxMa
 	}
 	return list, nil
 }
+
+// Exec changes the database dsn names behind the portal's back, as an operator with sqlite3
+// or psql would; query's placeholders are $1, $2, ..., which both engines read.
+func Exec(t testing.TB, dsn, query string, args ...any) {
+	t.Helper()
+	driver, source := "sqlite3", "file:"+dsn+"?_busy_timeout=5000"
+	if db.IsPostgres(dsn) {
+		driver, source = "pgx", dsn
+	}
+	conn, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatalf("dbtest: open %s: %v", db.RedactDSN(dsn), err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(query, args...); err != nil {
+		t.Fatalf("dbtest: %s: %v", query, err)
+	}
+}
