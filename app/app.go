@@ -98,7 +98,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
 		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
-		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax})
+		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits()})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
 		CSRFKey: []byte(secret)})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
@@ -153,7 +153,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.sweepSessions(bg)
+		a.sweep(bg)
 	}()
 	a.wg.Add(1)
 	go func() {
@@ -209,9 +209,10 @@ func (a *App) endExpiredAccess(ctx context.Context) {
 	}
 }
 
-// sweepSessions deletes expired sessions every few minutes; expiry itself is checked on
-// every request, this only keeps the table small.
-func (a *App) sweepSessions(ctx context.Context) {
+// sweep deletes expired sessions and the throttles' spent counters (PostgreSQL) every few
+// minutes; expiry itself is checked on every request, this only keeps the tables small.
+// Every server sweeps; the deletes of two at once just find less to do.
+func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -223,6 +224,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 				a.log.Warn("sweep sessions", "err", err)
 			} else if n > 0 {
 				a.log.Debug("swept sessions", "count", n)
+			}
+			if n, err := a.store.PruneThrottles(ctx); err != nil {
+				a.log.Warn("prune throttles", "err", err)
+			} else if n > 0 {
+				a.log.Debug("pruned throttles", "count", n)
 			}
 		}
 	}

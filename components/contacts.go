@@ -89,6 +89,39 @@ func (v ListView) URL(section string, after, before int64) string {
 	return "/contacts?" + q.Encode()
 }
 
+// viewName names the section and search shown, as the export menu offers them: "Locked out
+// contacts matching “smith”".
+func (v ListView) viewName() string {
+	name := "Active contacts"
+	if v.Section == db.StatusLocked {
+		name = "Locked out contacts"
+	}
+	if v.Search != "" {
+		name += " matching “" + v.Search + "”"
+	}
+	return name
+}
+
+// exportURL is the export of the view in format.
+func (v ListView) exportURL(format string) string {
+	q := url.Values{"section": {"active"}}
+	if v.Section == db.StatusLocked {
+		q.Set("section", "locked")
+	}
+	if v.Search != "" {
+		q.Set("q", v.Search)
+	}
+	return "/contacts/export." + format + "?" + q.Encode()
+}
+
+// total is how many contacts the section shown holds (under the search, at least).
+func (v ListView) total() int {
+	if v.Section == db.StatusLocked {
+		return v.Page.Counts.Locked
+	}
+	return v.Page.Counts.Active
+}
+
 func (v ListView) sectionCount(section string) string {
 	n := v.Page.Counts.Active
 	if section == db.StatusLocked {
@@ -167,6 +200,9 @@ var actionLabels = map[string]string{
 	db.ActionMailGivenUp:      "Email given up",
 	db.ActionAccessDenied:     "Access refused",
 	db.ActionContactsExported: "Contacts exported",
+
+	db.ActionSignedOutEverywhere: "Signed out everywhere",
+	db.ActionAuditExported:       "Audit log exported",
 }
 
 func actionLabel(action string) string {

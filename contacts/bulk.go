@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -60,6 +61,49 @@ func (s *Service) LockContacts(ctx context.Context, actor Actor, ids []int64) (B
 // ended the contact's access, which asks for a new date on the contact's own page.
 func (s *Service) UnlockContacts(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
 	return s.unlockMany(ctx, actor, ids, SkipAccessEnded, db.LockedByAdmin, db.LockedByFailedLogins, db.LockedWithOrganization)
+}
+
+// SendResetLinks is Send reset links on the selected contacts ids: a reset link to each
+// active contact that has a password, under the hourly limit of links per contact.
+func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	var result BulkResult
+	for batch := range slices.Chunk(ids, BulkBatch) {
+		var r BulkResult
+		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+			r = BulkResult{}
+			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
+			if err != nil {
+				return err
+			}
+			r.Skipped = outsideScope(batch, found)
+			for _, c := range found {
+				var tooMany *TooManyLinksError
+				switch err := withinLinkLimit(ctx, tx, c.ID); {
+				case c.Locked():
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLocked})
+				case !c.HasPassword:
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
+				case errors.As(err, &tooMany):
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
+				case err != nil:
+					return err
+				default:
+					if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+						RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
+						Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
+						return err
+					}
+					r.Done++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return result, fmt.Errorf("send reset links: %w", err)
+		}
+		result.add(r)
+	}
+	return result, nil
 }
 
 // lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
@@ -183,4 +227,40 @@ func auditEach(ctx context.Context, tx *db.Tx, actor Actor, found []db.Contact, 
 		}
 	}
 	return nil
+}
+
+// MaxBulk is how many contacts one bulk action takes at most (SPEC 3.8).
+const MaxBulk = 10_000
+
+// Selection is what a bulk action acts on: the contacts ticked on one page of All Contacts,
+// or, with All ("Select all N matching contacts"), every contact of a section under a
+// search, found again when the action runs.
+type Selection struct {
+	IDs     []int64
+	All     bool
+	Section string // db.StatusActive or db.StatusLocked
+	Search  string
+}
+
+// Selected resolves sel to the ids of the contacts it names in the actor's scope, in id
+// order: ErrNothingSelected when none, a TooManySelectedError beyond MaxBulk.
+func (s *Service) Selected(ctx context.Context, actor Actor, sel Selection) ([]int64, error) {
+	var ids []int64
+	if sel.All {
+		var err error
+		if ids, err = s.store.MatchingIDs(ctx, actor.Scope, sel.Section, sel.Search, MaxBulk+1); err != nil {
+			return nil, err
+		}
+	} else {
+		ids = slices.Clone(sel.IDs)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, ErrNothingSelected
+	case len(ids) > MaxBulk:
+		return nil, &TooManySelectedError{Max: MaxBulk}
+	}
+	return ids, nil
 }

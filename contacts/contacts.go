@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +27,8 @@ type Page struct {
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
 	EmailChangePending bool
+	// Access: the contact's sessions and its last sign-ins (sessions.go).
+	Access Access
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
@@ -37,10 +40,15 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if p.Contact.Status == db.StatusRemoved {
 		return Page{}, ErrNotFound // a removed contact has no page: there is nothing left to show
 	}
+	access, err := s.access(ctx, actor, id)
+	if err != nil {
+		return Page{}, err
+	}
 	now := s.store.Now()
 	others := id != actor.ID() && !p.LastActiveAdmin
 	return Page{ContactPage: p, CanLock: others, CanRemove: others,
-		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now)}, nil
+		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
+		Access: access}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -53,8 +61,10 @@ func (s *Service) List(ctx context.Context, actor Actor, q db.ListQuery) (db.Pag
 // command line gives a password (read from standard input, under the password policy);
 // admins on the web never see or set one.
 func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, password string) (db.Contact, error) {
-	if actor.ID() != 0 && !s.createLimiter.Allow(fmt.Sprint(actor.ID())) {
-		return db.Contact{}, ErrThrottled
+	if actor.ID() != 0 {
+		if ok, err := s.createLimiter.Allow(ctx, fmt.Sprint(actor.ID())); err != nil || !ok {
+			return db.Contact{}, cmp.Or(err, ErrThrottled)
+		}
 	}
 	f = clean(f)
 	if err := check(f, actor.Scope, s.store.Now(), time.Time{}); err != nil {
@@ -317,18 +327,35 @@ func refusal(err error) bool {
 	return false
 }
 
-// AuditLog reads one page of the audit log of the actor's scope, newest first, before the
-// event id before (0: the newest).
-func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
-	return s.store.AuditLog(ctx, actor.Scope, before, limit)
+// viewDetail says in the audit log which contacts an export took, when not all.
+func viewDetail(v db.ExportView) string {
+	var parts []string
+	switch {
+	case v.IDs != nil:
+		parts = append(parts, "selected")
+	case v.Status == db.StatusLocked:
+		parts = append(parts, "Locked out contacts")
+	case v.Status == db.StatusActive:
+		parts = append(parts, "Active contacts")
+	}
+	if v.Search != "" {
+		parts = append(parts, fmt.Sprintf("matching %q", v.Search))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// BeginExport opens a snapshot of every contact in the actor's scope for an export in
-// format (a name for the audit log), which holds at most maxRows contacts (0: any number),
-// and records the export before the first row leaves: an export is on record even if the
-// server stops halfway. The caller closes the snapshot.
-func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int) (*db.Export, error) {
-	exp, err := s.store.BeginExport(ctx, actor.Scope)
+// BeginExport opens a snapshot of the contacts of view in the actor's scope (the zero view:
+// every contact) for an export in format (a name for the audit log), which holds at most
+// maxRows contacts (0: any number), and records the export before the first row leaves: an
+// export is on record even if the server stops halfway. The caller closes the snapshot.
+func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int, view db.ExportView) (*db.Export, error) {
+	if len(view.IDs) > MaxBulk {
+		return nil, &TooManySelectedError{Max: MaxBulk}
+	}
+	exp, err := s.store.BeginExport(ctx, actor.Scope, view)
 	if err != nil {
 		return nil, err
 	}
@@ -337,7 +364,7 @@ func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, m
 	}
 	err = s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		return tx.Audit(ctx, db.Event{Action: db.ActionContactsExported, ActorID: actor.ID(),
-			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts", format, exp.Total)})
+			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts%s", format, exp.Total, viewDetail(view))})
 	})
 	if err != nil {
 		return nil, errors.Join(err, exp.Close())

@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -133,8 +134,10 @@ func (s *Service) UploadImport(ctx context.Context, actor Actor, fileName string
 			continue
 		}
 		seen[key] = true
-		if actor.ID() != 0 && !s.createLimiter.Allow(fmt.Sprint(actor.ID())) {
-			return "", ErrThrottled
+		if actor.ID() != 0 {
+			if ok, err := s.createLimiter.Allow(ctx, fmt.Sprint(actor.ID())); err != nil || !ok {
+				return "", cmp.Or(err, ErrThrottled)
+			}
 		}
 		refused = append(refused, db.Event{Action: db.ActionCreateRefused, ActorID: actor.ID(), AccountID: actor.Contact.AccountID,
 			RemoteIP: actor.RemoteIP, Detail: "import of " + p.FileName + ": the email " + email +

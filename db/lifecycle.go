@@ -382,3 +382,28 @@ func (t *Tx) SetAccessEnds(ctx context.Context, id int64, at time.Time) error {
 	}
 	return nil
 }
+
+// MatchingIDs lists, in id order, up to limit ids of the contacts of sc with status that
+// match search (everyone when search has nothing to search for): what "Select all N
+// matching contacts" selects, found again when the action runs.
+func (s *Store) MatchingIDs(ctx context.Context, sc Scope, status, search string, limit int) ([]int64, error) {
+	if status != StatusLocked {
+		status = StatusActive
+	}
+	filter, args := ExportView{Status: status, Search: search}.filter(s.engine)
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id FROM contacts c WHERE c.account_id IN `+sc.inList()+filter+
+		` ORDER BY c.id LIMIT ?`, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: contacts matching a search: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

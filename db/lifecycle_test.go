@@ -44,7 +44,7 @@ func TestContactsBuiltAnewKeepEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateSession(ctx, []byte("session-of-anna-32-bytes-long!!!"), anna, []byte("{}")); err != nil {
+	if err := s.CreateSession(ctx, []byte("session-of-anna-32-bytes-long!!!"), anna, []byte("{}"), SessionOrigin{}); err != nil {
 		t.Fatal(err)
 	}
 	schema := func() map[string]string {

@@ -47,7 +47,7 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 	if form.Error != "" {
 		return render(c, status, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 	}
-	if err := viewerOf(c).sess.SignIn(c, contact.ID); err != nil {
+	if err := viewerOf(c).sess.SignIn(c, contact.ID, clientIP(c)); err != nil {
 		return err
 	}
 	h.log.Info("login", "contact_id", contact.ID)

@@ -97,6 +97,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/contacts/export.csv", sameOriginOnly, admin(exports.CSV))
 	app.Get("/contacts/export.xlsx", sameOriginOnly, admin(exports.Excel))
 	app.Get("/contacts/export.pdf", sameOriginOnly, admin(exports.PDF))
+	app.Get("/audit/export.csv", sameOriginOnly, admin(exports.AuditCSV))
 
 	imports := &Imports{contacts: d.Contacts}
 	app.Get(importPath, admin(imports.Show))
@@ -120,6 +121,11 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>", admin(people.Update))
 	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
+	app.Post("/contacts/:id<int>/sign-out-everywhere", admin((&Sessions{contacts: d.Contacts}).SignOutEverywhere))
+
+	bulk := &Bulk{contacts: d.Contacts}
+	app.Post("/contacts/bulk", admin(bulk.Choose))
+	app.Post("/contacts/bulk/:action", admin(bulk.Act))
 
 	life := &Lifecycle{contacts: d.Contacts}
 	app.Get("/organizations", admin(life.Organizations))
