@@ -3,11 +3,14 @@ package export
 import (
 	"archive/zip"
 	"bytes"
+	"cmp"
 	"encoding/csv"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -108,8 +111,8 @@ const (
 // The header row's names are compared ignoring case, spaces around them and a "(UTC)";
 // required are First name, Last name and Email. Rows with nothing in them are skipped. A
 // cell that the export neutralised ("'=1+1", "'+44 …") gets its one leading apostrophe
-// back off, so an export imports back as it was. Nothing is ever evaluated: a formula of
-// a CSV is text, and of an .xlsx cell the value the spreadsheet last computed is read.
+// back off, so an export imports back as it was. Nothing is ever evaluated: a formula is
+// text, in a CSV and in an .xlsx alike (firstSheetFormulas).
 // Errors are FileProblems.
 func Read(data []byte) (*Sheet, error) {
 	switch {
@@ -226,6 +229,10 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	if len(sheets) == 0 {
 		return nil, problemWorkbookDamaged
 	}
+	typed, err := firstSheetFormulas(archive)
+	if err != nil {
+		return nil, problemWorkbookDamaged
+	}
 	rows, err := f.Rows(sheets[0])
 	if err != nil {
 		return nil, problemWorkbookDamaged
@@ -241,6 +248,12 @@ func readWorkbook(data []byte) (*Sheet, error) {
 		if err != nil {
 			return nil, problemWorkbookDamaged
 		}
+		for column, formula := range typed[line] {
+			for len(cells) < column {
+				cells = append(cells, "")
+			}
+			cells[column-1] = formula
+		}
 		if err := b.add(line, cells); err != nil {
 			return nil, err
 		}
@@ -250,6 +263,93 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	}
 	b.workbook = true
 	return b.finish()
+}
+
+// firstSheetFormulas reads the formulas of the workbook's first sheet, as typed ("=1+1"),
+// by row and column (from 1) of the cell that holds them: an import keeps a formula as text, as it does a CSV's, and
+// never takes the value a spreadsheet computed from it (a name or an email made by a
+// formula is refused or stored as the formula's text, so the admin sees it in the preview).
+// The later cells of a formula filled down (a shared formula) keep no text of their own:
+// they are read as the value the spreadsheet stored. The sheet is streamed, never held
+// whole; its size was checked from the zip directory.
+func firstSheetFormulas(archive *zip.Reader) (map[int]map[int]string, error) {
+	var workbook struct {
+		Sheets []struct {
+			RID string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
+		} `xml:"sheets>sheet"`
+	}
+	var rels struct {
+		Relationships []struct {
+			ID     string `xml:"Id,attr"`
+			Target string `xml:"Target,attr"`
+		} `xml:"Relationship"`
+	}
+	if err := decodePart(archive, "xl/workbook.xml", &workbook); err != nil || len(workbook.Sheets) == 0 {
+		return nil, fmt.Errorf("workbook: %w", cmp.Or(err, errors.New("no sheet")))
+	}
+	if err := decodePart(archive, "xl/_rels/workbook.xml.rels", &rels); err != nil {
+		return nil, fmt.Errorf("workbook relationships: %w", err)
+	}
+	part := ""
+	for _, r := range rels.Relationships {
+		if r.ID == workbook.Sheets[0].RID {
+			part = path.Clean(path.Join("xl", r.Target))
+			if strings.HasPrefix(r.Target, "/") {
+				part = strings.TrimPrefix(path.Clean(r.Target), "/")
+			}
+		}
+	}
+	sheet, err := archive.Open(part)
+	if err != nil {
+		return nil, fmt.Errorf("first sheet %q: %w", part, err)
+	}
+	defer sheet.Close()
+	var cell struct {
+		Ref     string `xml:"r,attr"`
+		Formula *struct {
+			Text string `xml:",chardata"`
+		} `xml:"f"`
+	}
+	out := map[int]map[int]string{}
+	dec := xml.NewDecoder(sheet)
+	for {
+		token, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("first sheet: %w", err)
+		}
+		start, ok := token.(xml.StartElement)
+		if !ok || start.Name.Local != "c" {
+			continue
+		}
+		cell.Ref, cell.Formula = "", nil
+		if err := dec.DecodeElement(&cell, &start); err != nil {
+			return nil, fmt.Errorf("first sheet: %w", err)
+		}
+		if cell.Formula == nil || strings.TrimSpace(cell.Formula.Text) == "" {
+			continue
+		}
+		column, row, err := excelize.CellNameToCoordinates(cell.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("first sheet: cell %q: %w", cell.Ref, err)
+		}
+		if out[row] == nil {
+			out[row] = map[int]string{}
+		}
+		out[row][column] = "=" + cell.Formula.Text
+	}
+}
+
+// decodePart decodes the XML part name of archive into v.
+func decodePart(archive *zip.Reader, name string, v any) error {
+	part, err := archive.Open(name)
+	if err != nil {
+		return err
+	}
+	defer part.Close()
+	return xml.NewDecoder(part).Decode(v)
 }
 
 // sheetBuilder collects the rows of a file: the first row with anything in it is the

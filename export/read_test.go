@@ -525,3 +525,41 @@ func FuzzCSVRoundTrip(f *testing.F) {
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }
+
+// TestReadWorkbookFormulas: a formula in an .xlsx is read as the text typed, as in a CSV,
+// never as the value a spreadsheet computed from it; cells around it keep their values.
+func TestReadWorkbookFormulas(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	sheet := f.GetSheetName(0)
+	for cell, value := range map[string]string{"A1": "First name", "B1": "Last name", "C1": "Email", "D1": "Job title",
+		"A2": "Ann", "C2": "ann@example.com", "A3": "Bo", "B3": "Ek", "C3": "bo@example.com"} {
+		if err := f.SetCellValue(sheet, cell, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for cell, formula := range map[string]string{"B2": "1+1", "D2": `HYPERLINK("http://evil.example","x")`, "D3": `A3&"@x"`} {
+		if err := f.SetCellFormula(sheet, cell, formula); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The value a spreadsheet would have stored beside the formula, which must not be read.
+	if err := f.SetCellValue(sheet, "B2", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetCellFormula(sheet, "B2", "1+1"); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got := sheetCells(readCells(t, buf.Bytes()))
+	want := []cells{
+		{"Ann", "=1+1", "ann@example.com", "", `=HYPERLINK("http://evil.example","x")`},
+		{"Bo", "Ek", "bo@example.com", "", `=A3&"@x"`},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows:\n got %q\nwant %q", got, want)
+	}
+}

@@ -353,81 +353,85 @@ func TestImportRoundTrip(t *testing.T) {
 // TestImportSemicolonCSV: a CSV as a spreadsheet set to German saves it, by hand: a byte
 // order mark, semicolons, CRLF, decimal commas in no way confused with separators.
 func TestImportSemicolonCSV(t *testing.T) {
-	f := newFamily(t, portaltest.SQLite)
-	b := f.Login(f.maria.Email)
-	file := "\uFEFFVorname;Nachname;First name;Last name;Email;Job title\r\n" +
-		";;Jürgen;Weiß;juergen@northwind.example;\"Leiter; Vertrieb\"\r\n" +
-		";;Änne;Groß;aenne@northwind.example;2,5 Stellen\r\n"
-	p := uploadForPreview(t, b, "kontakte.csv", []byte(file))
-	if got, want := p.counts(t), [4]int{2, 0, 0, 0}; got != want {
-		t.Errorf("counts: got %v, want %v", got, want)
-	}
-	p.commit(t, b)
-	if c, err := f.Store.ContactByEmail(f.Ctx, "juergen@northwind.example"); err != nil || c.LastName != "Weiß" || c.JobTitle != "Leiter; Vertrieb" {
-		t.Errorf("Jürgen: got %+v (%v)", c, err)
-	}
-	if c, err := f.Store.ContactByEmail(f.Ctx, "aenne@northwind.example"); err != nil || c.JobTitle != "2,5 Stellen" {
-		t.Errorf("Änne: got %+v (%v)", c, err)
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		b := f.Login(f.maria.Email)
+		file := "\uFEFFVorname;Nachname;First name;Last name;Email;Job title\r\n" +
+			";;Jürgen;Weiß;juergen@northwind.example;\"Leiter; Vertrieb\"\r\n" +
+			";;Änne;Groß;aenne@northwind.example;2,5 Stellen\r\n"
+		p := uploadForPreview(t, b, "kontakte.csv", []byte(file))
+		if got, want := p.counts(t), [4]int{2, 0, 0, 0}; got != want {
+			t.Errorf("counts: got %v, want %v", got, want)
+		}
+		p.commit(t, b)
+		if c, err := f.Store.ContactByEmail(f.Ctx, "juergen@northwind.example"); err != nil || c.LastName != "Weiß" || c.JobTitle != "Leiter; Vertrieb" {
+			t.Errorf("Jürgen: got %+v (%v)", c, err)
+		}
+		if c, err := f.Store.ContactByEmail(f.Ctx, "aenne@northwind.example"); err != nil || c.JobTitle != "2,5 Stellen" {
+			t.Errorf("Änne: got %+v (%v)", c, err)
+		}
+	})
 }
 
 // TestImportBadFiles: each kind of file that can't be imported gets the upload page again
 // with its reason, and nothing is stored.
 func TestImportBadFiles(t *testing.T) {
-	f := newFamily(t, portaltest.SQLite)
-	b := f.Login(f.maria.Email)
-	header := "First name,Last name,Email\n"
-	var pdf bytes.Buffer
-	export.PDF(&pdf, func(fn func(*db.ExportRow) error) error {
-		return fn(&db.ExportRow{FirstName: []byte("Ann"), Email: []byte("ann@example.com"), Status: []byte(db.StatusActive)})
-	}, export.Meta{Account: "Northwind", GeneratedAt: f.Clock.Now(), Total: 1})
-	tooLarge := []byte(header + strings.Repeat("Ann,Lee,ann@example.com,"+strings.Repeat("x", 1000)+"\n", export.MaxImportBytes/1000))
-	tests := []struct {
-		name, file string
-		data       []byte
-		status     int
-		want       string
-	}{
-		{"a PDF renamed .csv", "contacts.csv", pdf.Bytes(), 422, "neither a CSV file nor an Excel workbook"},
-		{"a zip bomb named .xlsx", "contacts.xlsx", zipBomb(t), 422, "unpacks to far more than a list of contacts"},
-		{"not UTF-8", "contacts.csv", []byte(header + "Zo\xEB,Lee,zoe@example.com\n"), 422, "Line 2 of the file is not in UTF-8"},
-		{"more than 10,000 rows", "contacts.csv", []byte(header + strings.Repeat("Ann,Lee,ann@example.com\n", 10_001)), 422, "more than 10,000 rows"},
-		{"more than 5 MB", "contacts.csv", tooLarge, 413, "larger than 5 MB"},
-		{"no Email column", "contacts.csv", []byte("First name,Last name\nAnn,Lee\n"), 422, "no Email column"},
-		{"a header and nothing else", "contacts.csv", []byte(header), 422, "no contacts under it"},
-		{"an empty file", "contacts.csv", nil, 422, "The file is empty."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		b := f.Login(f.maria.Email)
+		header := "First name,Last name,Email\n"
+		var pdf bytes.Buffer
+		export.PDF(&pdf, func(fn func(*db.ExportRow) error) error {
+			return fn(&db.ExportRow{FirstName: []byte("Ann"), Email: []byte("ann@example.com"), Status: []byte(db.StatusActive)})
+		}, export.Meta{Account: "Northwind", GeneratedAt: f.Clock.Now(), Total: 1})
+		tooLarge := []byte(header + strings.Repeat("Ann,Lee,ann@example.com,"+strings.Repeat("x", 1000)+"\n", export.MaxImportBytes/1000))
+		tests := []struct {
+			name, file string
+			data       []byte
+			status     int
+			want       string
+		}{
+			{"a PDF renamed .csv", "contacts.csv", pdf.Bytes(), 422, "neither a CSV file nor an Excel workbook"},
+			{"a zip bomb named .xlsx", "contacts.xlsx", zipBomb(t), 422, "unpacks to far more than a list of contacts"},
+			{"not UTF-8", "contacts.csv", []byte(header + "Zo\xEB,Lee,zoe@example.com\n"), 422, "Line 2 of the file is not in UTF-8"},
+			{"more than 10,000 rows", "contacts.csv", []byte(header + strings.Repeat("Ann,Lee,ann@example.com\n", 10_001)), 422, "more than 10,000 rows"},
+			{"more than 5 MB", "contacts.csv", tooLarge, 413, "larger than 5 MB"},
+			{"no Email column", "contacts.csv", []byte("First name,Last name\nAnn,Lee\n"), 422, "no Email column"},
+			{"a header and nothing else", "contacts.csv", []byte(header), 422, "no contacts under it"},
+			{"an empty file", "contacts.csv", nil, 422, "The file is empty."},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				b.Get("/contacts/import")
+				resp := upload(t, b, tt.file, tt.data)
+				if resp.StatusCode != tt.status {
+					t.Fatalf("status: got %d, want %d", resp.StatusCode, tt.status)
+				}
+				if got := testText(t, resp.Body, "import-problem"); !strings.Contains(got, tt.want) {
+					t.Errorf("problem: got %q, want it to say %q", got, tt.want)
+				}
+				if htmlDoc(t, resp.Body).Find(`[data-testid="import-form"] input[type="file"][aria-invalid="true"]`).Length() != 1 {
+					t.Error("the file field is not marked invalid")
+				}
+				if imports, rows, _ := f.check.PendingImports(f.Ctx); imports != 0 || rows != 0 {
+					t.Errorf("pending imports: got %d with %d rows, want none", imports, rows)
+				}
+			})
+		}
+		t.Run("no file chosen", func(t *testing.T) {
 			b.Get("/contacts/import")
-			resp := upload(t, b, tt.file, tt.data)
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status: got %d, want %d", resp.StatusCode, tt.status)
-			}
-			if got := testText(t, resp.Body, "import-problem"); !strings.Contains(got, tt.want) {
-				t.Errorf("problem: got %q, want it to say %q", got, tt.want)
-			}
-			if htmlDoc(t, resp.Body).Find(`[data-testid="import-form"] input[type="file"][aria-invalid="true"]`).Length() != 1 {
-				t.Error("the file field is not marked invalid")
-			}
-			if imports, rows, _ := f.check.PendingImports(f.Ctx); imports != 0 || rows != 0 {
-				t.Errorf("pending imports: got %d with %d rows, want none", imports, rows)
+			var body bytes.Buffer
+			w := multipart.NewWriter(&body)
+			w.WriteField("_csrf", b.CSRF)
+			w.CreateFormFile("file", "")
+			w.Close()
+			req, _ := http.NewRequest(http.MethodPost, "http://portal.example.test/contacts/import", &body)
+			req.Header.Set("Content-Type", w.FormDataContentType())
+			resp := b.Do(req)
+			if resp.StatusCode != 422 || !strings.Contains(testText(t, resp.Body, "import-problem"), "Choose a file") {
+				t.Errorf("got %d %q, want 422 asking to choose a file", resp.StatusCode, testText(t, resp.Body, "import-problem"))
 			}
 		})
-	}
-	t.Run("no file chosen", func(t *testing.T) {
-		b.Get("/contacts/import")
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		w.WriteField("_csrf", b.CSRF)
-		w.CreateFormFile("file", "")
-		w.Close()
-		req, _ := http.NewRequest(http.MethodPost, "http://portal.example.test/contacts/import", &body)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		resp := b.Do(req)
-		if resp.StatusCode != 422 || !strings.Contains(testText(t, resp.Body, "import-problem"), "Choose a file") {
-			t.Errorf("got %d %q, want 422 asking to choose a file", resp.StatusCode, testText(t, resp.Body, "import-problem"))
-		}
 	})
 }
 
@@ -452,48 +456,50 @@ func zipBomb(t *testing.T) []byte {
 // refused as soon as its length is known, in words about the file; every other request
 // keeps the limit of 64 KB.
 func TestImportBodyLimit(t *testing.T) {
-	f := newFamily(t, portaltest.SQLite)
-	b := f.Login(f.maria.Email)
-	// 4.5 MB: 9,000 contacts with a long note each, which the import ignores.
-	rows := [][]string{{"First name", "Last name", "Email", "Notes"}}
-	for i := range 9_000 {
-		rows = append(rows, []string{"Ann", "Lee", fmt.Sprintf("ann%d@northwind.example", i), strings.Repeat("n", 480)})
-	}
-	big := csvOf(rows...)
-	if len(big) < 4<<20 || len(big) > export.MaxImportBytes {
-		t.Fatalf("test file is %d bytes, want between 4 and 5 MB", len(big))
-	}
-	p := uploadForPreview(t, b, "big.csv", big)
-	if got := p.counts(t); got[0] != 9_000 {
-		t.Errorf("new rows of a 4.5 MB file: got %d, want 9,000", got[0])
-	}
-
-	// Bodies over the limit are refused from their length, before a byte of them is read
-	// (and before anyone is signed in): sent over a real connection, only the headers go.
-	base := f.Serve()
-	for _, tt := range []struct {
-		path   string
-		length int
-		want   string
-	}{
-		{"/contacts/import", handlers.MaxUploadBody + 1, "larger than 5 MB"},
-		{"/Contacts/Import/", handlers.MaxUploadBody + 1, "larger than 5 MB"},
-		{"/contacts/import/" + strings.Repeat("a", 32) + "/cancel", handlers.BodyLimit + 1, "What you sent is too large."},
-		{"/contacts", handlers.BodyLimit + 1, "What you sent is too large."},
-		{"/contacts/import?x=1", handlers.MaxUploadBody + 1, "larger than 5 MB"},
-	} {
-		resp, body, closed := rawExchange(t, base, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: portal\r\n"+
-			"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", tt.path, tt.length))
-		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, tt.want) || !closed {
-			t.Errorf("POST %s of %d bytes: got %d (closed %v) %q, want 413 saying %q", tt.path, tt.length, resp.StatusCode, closed,
-				testText(t, body, "error-page"), tt.want)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		b := f.Login(f.maria.Email)
+		// 4.5 MB: 9,000 contacts with a long note each, which the import ignores.
+		rows := [][]string{{"First name", "Last name", "Email", "Notes"}}
+		for i := range 9_000 {
+			rows = append(rows, []string{"Ann", "Lee", fmt.Sprintf("ann%d@northwind.example", i), strings.Repeat("n", 480)})
 		}
-	}
-	// Within its limit, another route reads its body as before.
-	small := b.PostForm(p.path+"/cancel", url.Values{"note": {strings.Repeat("x", handlers.BodyLimit/2)}})
-	if small.StatusCode != http.StatusSeeOther {
-		t.Errorf("Cancel import with a 32 KB form: got %d, want 303", small.StatusCode)
-	}
+		big := csvOf(rows...)
+		if len(big) < 4<<20 || len(big) > export.MaxImportBytes {
+			t.Fatalf("test file is %d bytes, want between 4 and 5 MB", len(big))
+		}
+		p := uploadForPreview(t, b, "big.csv", big)
+		if got := p.counts(t); got[0] != 9_000 {
+			t.Errorf("new rows of a 4.5 MB file: got %d, want 9,000", got[0])
+		}
+
+		// Bodies over the limit are refused from their length, before a byte of them is read
+		// (and before anyone is signed in): sent over a real connection, only the headers go.
+		base := f.Serve()
+		for _, tt := range []struct {
+			path   string
+			length int
+			want   string
+		}{
+			{"/contacts/import", handlers.MaxUploadBody + 1, "larger than 5 MB"},
+			{"/Contacts/Import/", handlers.MaxUploadBody + 1, "larger than 5 MB"},
+			{"/contacts/import/" + strings.Repeat("a", 32) + "/cancel", handlers.BodyLimit + 1, "What you sent is too large."},
+			{"/contacts", handlers.BodyLimit + 1, "What you sent is too large."},
+			{"/contacts/import?x=1", handlers.MaxUploadBody + 1, "larger than 5 MB"},
+		} {
+			resp, body, closed := rawExchange(t, base, fmt.Sprintf("POST %s HTTP/1.1\r\nHost: portal\r\n"+
+				"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n", tt.path, tt.length))
+			if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, tt.want) || !closed {
+				t.Errorf("POST %s of %d bytes: got %d (closed %v) %q, want 413 saying %q", tt.path, tt.length, resp.StatusCode, closed,
+					testText(t, body, "error-page"), tt.want)
+			}
+		}
+		// Within its limit, another route reads its body as before.
+		small := b.PostForm(p.path+"/cancel", url.Values{"note": {strings.Repeat("x", handlers.BodyLimit/2)}})
+		if small.StatusCode != http.StatusSeeOther {
+			t.Errorf("Cancel import with a 32 KB form: got %d, want 303", small.StatusCode)
+		}
+	})
 }
 
 // TestImportAdminRules: Roles and Account obey the rules of Edit contact over the whole
@@ -655,27 +661,29 @@ func TestImportPendingLifecycle(t *testing.T) {
 // count toward Create contact's limit, one each; a file with more than it allows is
 // refused whole, so that it tells nothing of which rows they were.
 func TestImportOutsideOrganizationIsThrottled(t *testing.T) {
-	f := newFamily(t, portaltest.SQLite)
-	rows := [][]string{{"First name", "Last name", "Email"}}
-	for i := range 31 {
-		email := fmt.Sprintf("staff%d@contoso.example", i)
-		f.Contact(f.other, "Staff", strconv.Itoa(i), email)
-		rows = append(rows, []string{"Staff", strconv.Itoa(i), email})
-	}
-	b := f.Login(f.maria.Email)
-	b.Get("/contacts/import")
-	resp := upload(t, b, "probe.csv", csvOf(rows...))
-	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(testText(t, resp.Body, "import-problem"), "Too many attempts") {
-		t.Errorf("31 emails outside the organization: got %d %q, want 429 Too many attempts", resp.StatusCode, testText(t, resp.Body, "import-problem"))
-	}
-	if imports, _, _ := f.check.PendingImports(f.Ctx); imports != 0 {
-		t.Errorf("pending imports: got %d, want none", imports)
-	}
-	f.Clock.Advance(10 * time.Minute)
-	p := uploadForPreview(t, b, "one.csv", csvOf(rows[0], rows[1]))
-	if kind, outcome := p.row(t, 2); kind != "Error" || outcome != contacts.ReasonOutsideOrganization {
-		t.Errorf("one email outside, later: got %s %q", kind, outcome)
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		rows := [][]string{{"First name", "Last name", "Email"}}
+		for i := range 31 {
+			email := fmt.Sprintf("staff%d@contoso.example", i)
+			f.Contact(f.other, "Staff", strconv.Itoa(i), email)
+			rows = append(rows, []string{"Staff", strconv.Itoa(i), email})
+		}
+		b := f.Login(f.maria.Email)
+		b.Get("/contacts/import")
+		resp := upload(t, b, "probe.csv", csvOf(rows...))
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(testText(t, resp.Body, "import-problem"), "Too many attempts") {
+			t.Errorf("31 emails outside the organization: got %d %q, want 429 Too many attempts", resp.StatusCode, testText(t, resp.Body, "import-problem"))
+		}
+		if imports, _, _ := f.check.PendingImports(f.Ctx); imports != 0 {
+			t.Errorf("pending imports: got %d, want none", imports)
+		}
+		f.Clock.Advance(10 * time.Minute)
+		p := uploadForPreview(t, b, "one.csv", csvOf(rows[0], rows[1]))
+		if kind, outcome := p.row(t, 2); kind != "Error" || outcome != contacts.ReasonOutsideOrganization {
+			t.Errorf("one email outside, later: got %s %q", kind, outcome)
+		}
+	})
 }
 
 // TestImportTenThousandRows imports the most a file may hold, on each engine.
@@ -716,19 +724,21 @@ func TestImportTenThousandRows(t *testing.T) {
 // TestRemoveErasesThePendingImportRow: removing a contact erases its row from an import
 // that waits for its preview to be confirmed (R-LIFECYCLE: gone from every table).
 func TestRemoveErasesThePendingImportRow(t *testing.T) {
-	f := newFamily(t, portaltest.SQLite)
-	b := f.Login(f.maria.Email)
-	p := uploadForPreview(t, b, "a.csv", csvOf([]string{"First name", "Last name", "Email", "Job title"},
-		[]string{"Noah", "Berg", f.noah.Email, "Quartermaster-Oyelaran"}, []string{"", "", f.zoe.Email, "Lead"}))
-	if resp := b.PostForm(fmt.Sprintf("/contacts/%d/remove", f.noah.ID), nil); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("remove Noah: status %d", resp.StatusCode)
-	}
-	for _, text := range []string{f.noah.Email, "Quartermaster-Oyelaran"} {
-		if found, err := f.check.Where(f.Ctx, text); err != nil || len(found) > 0 {
-			t.Errorf("%q is still in %v (%v)", text, found, err)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		b := f.Login(f.maria.Email)
+		p := uploadForPreview(t, b, "a.csv", csvOf([]string{"First name", "Last name", "Email", "Job title"},
+			[]string{"Noah", "Berg", f.noah.Email, "Quartermaster-Oyelaran"}, []string{"", "", f.zoe.Email, "Lead"}))
+		if resp := b.PostForm(fmt.Sprintf("/contacts/%d/remove", f.noah.ID), nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("remove Noah: status %d", resp.StatusCode)
 		}
-	}
-	if got := openPreview(t, b, p.path).counts(t); got != [4]int{0, 1, 0, 0} {
-		t.Errorf("the preview after the removal: got %v, want Zoë's update alone", got)
-	}
+		for _, text := range []string{f.noah.Email, "Quartermaster-Oyelaran"} {
+			if found, err := f.check.Where(f.Ctx, text); err != nil || len(found) > 0 {
+				t.Errorf("%q is still in %v (%v)", text, found, err)
+			}
+		}
+		if got := openPreview(t, b, p.path).counts(t); got != [4]int{0, 1, 0, 0} {
+			t.Errorf("the preview after the removal: got %v, want Zoë's update alone", got)
+		}
+	})
 }
