@@ -357,6 +357,7 @@ func TestBulkLockWithoutJavaScript(t *testing.T) {
 	}
 	tb.click(rowBox("Bruno Škoda"))
 	tb.click(rowBox("Daniel O'Brien"))
+	tb.checkLayout("bulk-without-javascript")
 	tb.clickAndLoad(button("Lock selected"))
 	tb.waitFor(heading("Lock 2 contacts?"))
 	tb.clickAndLoad(button("Lock 2 contacts"))
