@@ -26,13 +26,6 @@ import (
 // screen reader names it.
 func rowBox(name string) element { return field("Select " + name) }
 
-// bulkCount is what the bar says is selected, as a screen reader hears it.
-func (tb *tab) bulkCount() string {
-	tb.t.Helper()
-	return eval[string](tb, `(() => { const el = document.querySelector('[data-testid="bulk-count"]');
-return el ? el.textContent.replace(/\s+/g, " ").trim() : "no bar"; })()`)
-}
-
 // waitCount waits until the bar says words.
 func (tb *tab) waitCount(words string) {
 	tb.t.Helper()

@@ -104,7 +104,6 @@ type orgFamily struct {
 	lars, zoe, lukasz, nils  db.Contact
 	freja, ownColleague      db.Contact
 	lockedByLock, leftByLock []db.Contact
-	lockedBefore             db.Contact
 }
 
 func (p *adminPortal) orgFamily() orgFamily {
