@@ -25,6 +25,9 @@ type ContactFormView struct {
 	Duplicate   *db.Contact       // the contact in scope that already has the email
 	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
 	Accounts    []db.Account      // the Account dropdown: the scope, children indented
+	// Reauth asks for the admin's password when a change of the email or the roles would
+	// need it (Edit contact).
+	Reauth ReauthView
 }
 
 func (v ContactFormView) err(field string) string { return v.Errors[field] }
@@ -138,6 +141,18 @@ var actionLabels = map[string]string{
 	db.ActionMailGivenUp:      "Email given up",
 	db.ActionAccessDenied:     "Access refused",
 	db.ActionContactsExported: "Contacts exported",
+
+	db.ActionPasswordAccepted:       "Password accepted",
+	db.ActionSecondStepPassed:       "Second step passed",
+	db.ActionSignInExpired:          "Sign-in timed out",
+	db.ActionTwoFactorAdded:         "Two-step verification added",
+	db.ActionTwoFactorRemoved:       "Two-step verification removed",
+	db.ActionRecoveryCodesGenerated: "New recovery codes",
+	db.ActionTwoFactorReset:         "Two-step verification reset",
+	db.ActionTwoFactorRequired:      "Two-step verification required",
+	db.ActionTwoFactorNotRequired:   "Two-step verification no longer required",
+	db.ActionReauthenticated:        "Confirmed who they are",
+	db.ActionSignedOutEverywhere:    "Signed out everywhere",
 }
 
 func actionLabel(action string) string {

@@ -13,7 +13,8 @@ import (
 )
 
 // SignIn checks a user name and password typed on the login page and returns the contact
-// they belong to. Every failure but a missing field or a throttled address is ErrBadLogin,
+// they belong to, signed in, or with a pending sign-in whose next step comes first (a
+// second step, see passwordAccepted); next is where the person was going. Every failure but a missing field or a throttled address is ErrBadLogin,
 // in about the same time: an unknown user costs a dummy hash, and the real reason goes to
 // the audit log. A wrong password counts toward the automatic lockout even against a
 // locked contact, so that parallel attempts are counted exactly; the lock itself happens
@@ -24,26 +25,26 @@ import (
 // per user name, where each failure in a row makes the next attempt on that name wait
 // longer (Settings.LoginBackoff). The wait delays the answer but refuses nothing, so it
 // can't lock anyone out, and it happens before any transaction.
-func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
+func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	email = strings.TrimSpace(email)
 	if !s.loginLimiter.Allow(throttle.Key(remoteIP)) {
-		return db.Contact{}, ErrThrottled
+		return SignInResult{}, ErrThrottled
 	}
 	if email == "" || password == "" {
-		return db.Contact{}, ErrMissingCredentials
+		return SignInResult{}, ErrMissingCredentials
 	}
 	name := backoffKey(email)
 	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
-	contact, err := s.checkCredentials(ctx, email, password, remoteIP)
+	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
 	switch {
-	case err == nil:
+	case err == nil && result.Pending == "":
 		s.loginBackoff.Succeeded(name)
 	case errors.Is(err, ErrBadLogin):
 		s.loginBackoff.Failed(name)
 	}
-	return contact, err
+	return result, err
 }
 
 // backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
@@ -69,32 +70,32 @@ func wait(ctx context.Context, d time.Duration) error {
 }
 
 // checkCredentials is SignIn once the throttles let the attempt through.
-func (s *Service) checkCredentials(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
+func (s *Service) checkCredentials(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	if len(password) > 4*auth.MaxPasswordLength {
-		return db.Contact{}, ErrBadLogin // longer than any password we accept: no hash spent on it
+		return SignInResult{}, ErrBadLogin // longer than any password we accept: no hash spent on it
 	}
 	contact, hash, err := s.store.Credentials(ctx, email)
 	if errors.Is(err, db.ErrNotFound) {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
 		if err := s.store.Audit(ctx, db.Event{Action: db.ActionLoginFailed, RemoteIP: remoteIP,
 			Detail: "unknown user name " + auditEmail(email)}); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
-		return db.Contact{}, ErrBadLogin
+		return SignInResult{}, ErrBadLogin
 	}
 	if err != nil {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	matched, rehash, err := s.hasher.Verify(ctx, password, hash)
 	if err != nil && !errors.Is(err, auth.ErrMalformedHash) {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	newHash := ""
 	if matched && rehash {
 		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
 	}
 	failure := "wrong password"
@@ -104,6 +105,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 	if contact.Locked() {
 		failure += " (contact is locked)"
 	}
+	var result SignInResult
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
 		if matched && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)
@@ -116,7 +118,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		}
 		switch {
 		case matched && !contact.Locked():
-			return tx.RecordLoginSuccess(ctx, contact.ID, contact.AccountID, newHash, remoteIP)
+			return s.passwordAccepted(ctx, tx, contact, newHash, remoteIP, next, &result)
 		case matched:
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
 				AccountID: contact.AccountID, RemoteIP: remoteIP, Detail: "right password, but the contact is locked"})
@@ -130,12 +132,12 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		return err
 	})
 	if err != nil {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	if !matched || contact.Locked() {
-		return db.Contact{}, ErrBadLogin
+		return SignInResult{}, ErrBadLogin
 	}
-	return contact, nil
+	return result, nil
 }
 
 // SignOut records that the contact signed out; the caller ends the session.

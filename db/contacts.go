@@ -71,6 +71,11 @@ type Contact struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	HasPassword bool
+	// TwoFactor: the contact has an authenticator app or a passkey (SPEC 3.11).
+	TwoFactor bool
+	// PasswordShort: the password is shorter than the minimum for a password alone, which
+	// only a contact with a second factor may keep.
+	PasswordShort bool
 }
 
 // Lock is why a contact is locked and since when, and its count of failed logins.
@@ -120,7 +125,7 @@ const contactColumns = `
 	c.status, c.lock_reason, coalesce(c.locked_by, 0),
 	coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), ''),
 	c.locked_at, c.failed_logins, c.last_failed_at, c.last_login_at, coalesce(c.created_by, 0),
-	c.created_at, c.updated_at, c.password_hash <> ''`
+	c.created_at, c.updated_at, c.password_hash <> '', c.two_factor, c.password_short`
 
 const contactFrom = ` FROM contacts c JOIN accounts a ON a.id = c.account_id `
 
@@ -135,7 +140,7 @@ func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	err := row.Scan(append([]any{&c.ID, &c.AccountID, &c.AccountName, &c.FirstName, &c.LastName, &c.Email,
 		&c.Phone, &c.JobTitle, &roles, &c.Status, &c.LockReason, &c.LockedByID, &c.LockedByName,
 		&lockedAt, &c.FailedLogins, &lastFailed, &lastLogin, &c.CreatedByID, &created, &updated,
-		&c.HasPassword}, extra...)...)
+		&c.HasPassword, &c.TwoFactor, &c.PasswordShort}, extra...)...)
 	if err != nil {
 		return Contact{}, err
 	}

@@ -71,6 +71,7 @@ func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
 	href := contactHref(p.Contact.ID)
 	v := contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, p.Contact.Fields())
 	v.Version = p.Contact.EditVersion()
+	v.Reauth = reauthView(h.contacts, actor, "")
 	return renderForm(c, fiber.StatusOK, v)
 }
 
@@ -83,11 +84,23 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	f, version := bindContactForm(c), bodyValue(c, "version")
-	updated, err := h.contacts.Update(c.UserContext(), actor, id, f, version)
+	problem, err := reauthenticate(c, h.contacts, &actor)
+	if err != nil {
+		return err
+	}
+	var updated contacts.Updated
+	if problem == "" {
+		updated, err = h.contacts.Update(c.UserContext(), actor, id, f, version)
+	} else if p, perr := h.contacts.Page(c.UserContext(), actor, id); perr != nil {
+		return perr
+	} else {
+		updated.Contact, err = p.Contact, contacts.ErrReauthRequired
+	}
 	if err != nil {
 		href := contactHref(id)
 		v := contactForm(actor, "Edit contact", href, href, updated.Contact.AccountName, f)
 		v.Version = version
+		v.Reauth = reauthView(h.contacts, actor, problem)
 		if errors.Is(err, contacts.ErrEditConflict) {
 			v.Values, v.Version = updated.Contact.Fields(), updated.Contact.EditVersion()
 		}
@@ -120,6 +133,11 @@ func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 		v.Problem = "This contact cannot be created. Please contact customer support via live chat or by submitting a support case through the portal."
 	case errors.Is(err, contacts.ErrEditConflict):
 		v.Problem, status = "Someone else changed this contact while you were editing. Review the current details and apply your change again.", fiber.StatusConflict
+	case errors.Is(err, contacts.ErrReauthRequired):
+		v.Problem, v.Reauth.Needed = "To change an email address or a role, confirm it's you: enter your password below.", true
+		if v.Reauth.Error == "" {
+			v.Reauth.Error = "Enter your password to confirm it's you."
+		}
 	case errors.Is(err, contacts.ErrDemoteSelf):
 		v.Problem = "You can't remove your own Contact admin role."
 	case errors.Is(err, contacts.ErrLastAdmin):

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"portal/db"
 	"portal/db/dbtest"
 	"portal/mail"
+	"portal/secrets"
 	"portal/session"
 )
 
@@ -110,8 +112,15 @@ func New(t testing.TB, opts ...Options) *Env {
 		o = opts[0]
 	}
 	database := filepath.Join(t.TempDir(), "portal.db")
+	var keyArgs []string
 	if o.Engine == Postgres {
 		database = dbtest.PostgresURL(t)
+		// PostgreSQL needs the secrets key file given (SQLite has one made beside its file).
+		keyFile := filepath.Join(t.TempDir(), "portal.secrets-key")
+		if err := os.WriteFile(keyFile, []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		keyArgs = []string{"--secrets-key-file", keyFile}
 	}
 	smtpServer := NewSMTPServer(t)
 	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
@@ -119,7 +128,7 @@ func New(t testing.TB, opts ...Options) *Env {
 	args := append([]string{"--db", database, "--addr", "127.0.0.1:0",
 		"--base-url", "https://portal.example.test", "--login-backoff", "1ms", "--login-backoff-max", "2ms"},
 		smtpServer.Args()...)
-	args = append(args, o.Args...)
+	args = append(append(args, keyArgs...), o.Args...)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := config.Flags(fs, func(k string) string { return o.Env[k] })
 	if err := fs.Parse(args); err != nil {
