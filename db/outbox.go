@@ -93,7 +93,7 @@ func (t *Tx) QueueMail(ctx context.Context, m OutboxMail) (string, error) {
 func (t *Tx) QueueAutoLockNotices(ctx context.Context, locked Contact) (int, error) {
 	rows, err := t.tx.QueryContext(ctx, `
 		WITH RECURSIVE above(id) AS (
-			SELECT ?
+			SELECT CAST(? AS BIGINT)
 			UNION ALL
 			SELECT a.parent_id FROM accounts a JOIN above ON a.id = above.id WHERE a.parent_id IS NOT NULL
 		)

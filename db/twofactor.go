@@ -477,7 +477,7 @@ func twoFactorRequirement(ctx context.Context, q queryer, accountID int64) (Requ
 	var at int64
 	err := q.QueryRowContext(ctx, `
 		WITH RECURSIVE above(id, depth) AS (
-			SELECT ?, 0
+			SELECT CAST(? AS BIGINT), 0
 			UNION ALL
 			SELECT a.parent_id, above.depth + 1 FROM accounts a JOIN above ON a.id = above.id WHERE a.parent_id IS NOT NULL
 		)
