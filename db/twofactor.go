@@ -280,6 +280,10 @@ const (
 // SaveCeremony keeps the state of a passkey ceremony (purpose) of the contact until
 // expires, replacing any other of the contact's.
 func (t *Tx) SaveCeremony(ctx context.Context, contactID int64, purpose string, data []byte, expires time.Time) error {
+	// Dialogs that were never finished are swept on the way.
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM passkey_ceremonies WHERE expires_at < ?`, unix(t.now)); err != nil {
+		return fmt.Errorf("store: sweep passkey ceremonies: %w", err)
+	}
 	_, err := t.tx.ExecContext(ctx, `INSERT INTO passkey_ceremonies(contact_id, purpose, data, expires_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (contact_id) DO UPDATE SET purpose = excluded.purpose, data = excluded.data, expires_at = excluded.expires_at`,
 		contactID, purpose, data, unix(expires))

@@ -61,7 +61,7 @@ func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
 		return linkAnswer(c, err)
 	}
 	return setPasswordPage(c, fiber.StatusOK, components.SetPasswordForm{Token: c.Params("token"),
-		Invite: link.Invite, Email: link.Contact.Email})
+		Invite: link.Invite, Email: link.Contact.Email, MinLength: auth.MinLength(link.Contact.TwoFactor)})
 }
 
 // SubmitSetPassword sets the password of a link's contact. It does not sign the contact in:
@@ -75,7 +75,8 @@ func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 	if errors.Is(err, contacts.ErrLinkInvalid) {
 		return linkAnswer(c, err)
 	}
-	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite}
+	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite,
+		MinLength: auth.MinLength(link.Contact.TwoFactor)}
 	var policy *auth.PolicyError
 	status := fiber.StatusUnprocessableEntity
 	switch {
