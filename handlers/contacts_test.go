@@ -27,9 +27,9 @@ type tenants struct {
 	target                                          db.Contact // in the child organization
 }
 
-func newTenants(t *testing.T) tenants {
+func newTenants(t *testing.T, opts ...portaltest.Options) tenants {
 	t.Helper()
-	env := portaltest.New(t)
+	env := portaltest.New(t, opts...)
 	w := tenants{Env: env, check: dbtest.Open(t, env.Config.DBPath)}
 	w.parent = env.Account("Northwind Traders", nil)
 	w.child = env.Account("Northwind Logistics", &w.parent)

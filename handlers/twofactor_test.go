@@ -159,47 +159,49 @@ func TestSignInWithTheAuthenticatorApp(t *testing.T) {
 // current one work, older or newer ones don't, and no code works twice, nor one older than a
 // code used already.
 func TestAuthenticatorAppCodesAtStepBoundaries(t *testing.T) {
-	e := newLoginEnv(t)
-	secret, _ := setUpApp(t, e.Env, e.Login(e.member.Email)) // uses the code of the step at 09:00:00
-	step := 30 * time.Second
-	try := func(b *portaltest.Browser, at time.Time) int {
-		return b.PostForm("/login/two-step", url.Values{"code": {totpCode(t, secret, at)}}).StatusCode
-	}
-	e.Clock.Advance(2*step + 29*time.Second) // 09:01:29, the last second of its step
-	b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
-	if got := try(b, e.Clock.Now().Add(-step)); got != http.StatusSeeOther {
-		t.Errorf("code of the step before, in the last second of the step: status %d, want 303", got)
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		secret, _ := setUpApp(t, e.Env, e.Login(e.member.Email)) // uses the code of the step at 09:00:00
+		step := 30 * time.Second
+		try := func(b *portaltest.Browser, at time.Time) int {
+			return b.PostForm("/login/two-step", url.Values{"code": {totpCode(t, secret, at)}}).StatusCode
+		}
+		e.Clock.Advance(2*step + 29*time.Second) // 09:01:29, the last second of its step
+		b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
+		if got := try(b, e.Clock.Now().Add(-step)); got != http.StatusSeeOther {
+			t.Errorf("code of the step before, in the last second of the step: status %d, want 303", got)
+		}
 
-	e.Clock.Advance(2 * step) // 09:02:29
-	b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
-	if got := try(b, e.Clock.Now().Add(2*step)); got != http.StatusUnprocessableEntity {
-		t.Errorf("code of two steps ahead: status %d, want 422", got)
-	}
-	if got := try(b, e.Clock.Now().Add(step)); got != http.StatusSeeOther {
-		t.Errorf("code of the step after: status %d, want 303", got)
-	}
+		e.Clock.Advance(2 * step) // 09:02:29
+		b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
+		if got := try(b, e.Clock.Now().Add(2*step)); got != http.StatusUnprocessableEntity {
+			t.Errorf("code of two steps ahead: status %d, want 422", got)
+		}
+		if got := try(b, e.Clock.Now().Add(step)); got != http.StatusSeeOther {
+			t.Errorf("code of the step after: status %d, want 303", got)
+		}
 
-	e.Clock.Advance(4 * step) // 09:04:29
-	b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
-	if got := try(b, e.Clock.Now().Add(-2*step)); got != http.StatusUnprocessableEntity {
-		t.Errorf("code of two steps ago: status %d, want 422", got)
-	}
-	now := e.Clock.Now()
-	if got := try(b, now); got != http.StatusSeeOther {
-		t.Errorf("current code: status %d, want 303", got)
-	}
-	e.Clock.Advance(time.Second) // the same step
-	b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
-	if got := try(b, now); got != http.StatusUnprocessableEntity {
-		t.Errorf("the same code again: status %d, want 422 (a code works once)", got)
-	}
-	if got := try(b, now.Add(-step)); got != http.StatusUnprocessableEntity {
-		t.Errorf("the code before one that was used: status %d, want 422", got)
-	}
-	if got := auditCount(t, e, db.ActionSecondStepPassed, e.member); got != 3 {
-		t.Errorf("second steps passed: %d, want 3", got)
-	}
+		e.Clock.Advance(4 * step) // 09:04:29
+		b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
+		if got := try(b, e.Clock.Now().Add(-2*step)); got != http.StatusUnprocessableEntity {
+			t.Errorf("code of two steps ago: status %d, want 422", got)
+		}
+		now := e.Clock.Now()
+		if got := try(b, now); got != http.StatusSeeOther {
+			t.Errorf("current code: status %d, want 303", got)
+		}
+		e.Clock.Advance(time.Second) // the same step
+		b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
+		if got := try(b, now); got != http.StatusUnprocessableEntity {
+			t.Errorf("the same code again: status %d, want 422 (a code works once)", got)
+		}
+		if got := try(b, now.Add(-step)); got != http.StatusUnprocessableEntity {
+			t.Errorf("the code before one that was used: status %d, want 422", got)
+		}
+		if got := auditCount(t, e, db.ActionSecondStepPassed, e.member); got != 3 {
+			t.Errorf("second steps passed: %d, want 3", got)
+		}
+	})
 }
 
 // Wrong codes count toward the automatic lockout, and the right password in between does
@@ -242,47 +244,49 @@ func TestWrongCodesLockTheContact(t *testing.T) {
 }
 
 func TestRecoveryCodesWorkOnce(t *testing.T) {
-	e := newLoginEnv(t)
-	me := e.Login(e.member.Email)
-	_, codes := setUpApp(t, e.Env, me)
-	use := func(code string) int {
-		b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
-		page := b.Get("/login/recovery-code")
-		if !strings.Contains(page.Body, "Use a recovery code") {
-			t.Fatalf("recovery code page: %s", page.Body)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		me := e.Login(e.member.Email)
+		_, codes := setUpApp(t, e.Env, me)
+		use := func(code string) int {
+			b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
+			page := b.Get("/login/recovery-code")
+			if !strings.Contains(page.Body, "Use a recovery code") {
+				t.Fatalf("recovery code page: %s", page.Body)
+			}
+			return b.PostForm("/login/recovery-code", url.Values{"code": {code}}).StatusCode
 		}
-		return b.PostForm("/login/recovery-code", url.Values{"code": {code}}).StatusCode
-	}
-	// Typed as people do: in capitals, without the dashes.
-	if got := use(strings.ToUpper(strings.ReplaceAll(codes[0], "-", ""))); got != http.StatusSeeOther {
-		t.Fatalf("first use of a recovery code: status %d, want 303", got)
-	}
-	if got := use(codes[0]); got != http.StatusUnprocessableEntity {
-		t.Errorf("second use of the same code: status %d, want 422", got)
-	}
-	if got := use(codes[1]); got != http.StatusSeeOther {
-		t.Errorf("another code: status %d, want 303", got)
-	}
-	if got := testText(t, me.Get("/profile").Body, "codes-left"); !strings.HasPrefix(got, "8 recovery codes left") {
-		t.Errorf("Your profile says %q, want 8 codes left", got)
-	}
-	fresh := me.PostForm("/profile/recovery-codes", nil)
-	var newCodes []string
-	htmlDoc(t, fresh.Body).Find(`[data-testid="recovery-code"]`).Each(func(_ int, s *goquery.Selection) {
-		newCodes = append(newCodes, s.Text())
+		// Typed as people do: in capitals, without the dashes.
+		if got := use(strings.ToUpper(strings.ReplaceAll(codes[0], "-", ""))); got != http.StatusSeeOther {
+			t.Fatalf("first use of a recovery code: status %d, want 303", got)
+		}
+		if got := use(codes[0]); got != http.StatusUnprocessableEntity {
+			t.Errorf("second use of the same code: status %d, want 422", got)
+		}
+		if got := use(codes[1]); got != http.StatusSeeOther {
+			t.Errorf("another code: status %d, want 303", got)
+		}
+		if got := testText(t, me.Get("/profile").Body, "codes-left"); !strings.HasPrefix(got, "8 recovery codes left") {
+			t.Errorf("Your profile says %q, want 8 codes left", got)
+		}
+		fresh := me.PostForm("/profile/recovery-codes", nil)
+		var newCodes []string
+		htmlDoc(t, fresh.Body).Find(`[data-testid="recovery-code"]`).Each(func(_ int, s *goquery.Selection) {
+			newCodes = append(newCodes, s.Text())
+		})
+		if fresh.StatusCode != http.StatusOK || len(newCodes) != 10 {
+			t.Fatalf("Generate new codes: status %d with %d codes, want 200 and 10", fresh.StatusCode, len(newCodes))
+		}
+		if got := use(codes[2]); got != http.StatusUnprocessableEntity {
+			t.Errorf("an old, unused code after new ones were made: status %d, want 422", got)
+		}
+		if got := use(newCodes[9]); got != http.StatusSeeOther {
+			t.Errorf("a new code: status %d, want 303", got)
+		}
+		if got := auditCount(t, e, db.ActionRecoveryCodesGenerated, e.member); got != 1 {
+			t.Errorf("recovery_codes_generated events: %d, want 1", got)
+		}
 	})
-	if fresh.StatusCode != http.StatusOK || len(newCodes) != 10 {
-		t.Fatalf("Generate new codes: status %d with %d codes, want 200 and 10", fresh.StatusCode, len(newCodes))
-	}
-	if got := use(codes[2]); got != http.StatusUnprocessableEntity {
-		t.Errorf("an old, unused code after new ones were made: status %d, want 422", got)
-	}
-	if got := use(newCodes[9]); got != http.StatusSeeOther {
-		t.Errorf("a new code: status %d, want 303", got)
-	}
-	if got := auditCount(t, e, db.ActionRecoveryCodesGenerated, e.member); got != 1 {
-		t.Errorf("recovery_codes_generated events: %d, want 1", got)
-	}
 }
 
 // The state between the password and the second step lives five minutes, server-side, and
@@ -318,77 +322,79 @@ func TestPendingSignInLastsFiveMinutesAndGrantsNothingElse(t *testing.T) {
 }
 
 func TestRequiredTwoStepVerificationIsSetUpBeforeAnythingElse(t *testing.T) {
-	w := newTenants(t)
-	admin := w.Login(w.parentAdmin.Email)
-	refused := admin.PostForm("/two-step-verification", url.Values{"required": {"on"}})
-	if refused.StatusCode != http.StatusConflict || !strings.Contains(testText(t, refused.Body, "policy-error"), "yourself first") {
-		t.Errorf("requiring it without having it: status %d, error %q; want 409", refused.StatusCode, testText(t, refused.Body, "policy-error"))
-	}
-	setUpApp(t, w.Env, admin)
-	if resp := admin.PostForm("/two-step-verification", url.Values{"required": {"on"}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("require: status %d, want 303", resp.StatusCode)
-	}
-	if n, _ := w.check.CountAudit(w.Ctx, db.ActionTwoFactorRequired, 0); n != 1 {
-		t.Errorf("two_factor_required events: %d, want 1", n)
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		w := newTenants(t, portaltest.Options{Engine: engine})
+		admin := w.Login(w.parentAdmin.Email)
+		refused := admin.PostForm("/two-step-verification", url.Values{"required": {"on"}})
+		if refused.StatusCode != http.StatusConflict || !strings.Contains(testText(t, refused.Body, "policy-error"), "yourself first") {
+			t.Errorf("requiring it without having it: status %d, error %q; want 409", refused.StatusCode, testText(t, refused.Body, "policy-error"))
+		}
+		setUpApp(t, w.Env, admin)
+		if resp := admin.PostForm("/two-step-verification", url.Values{"required": {"on"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("require: status %d, want 303", resp.StatusCode)
+		}
+		if n, _ := w.check.CountAudit(w.Ctx, db.ActionTwoFactorRequired, 0); n != 1 {
+			t.Errorf("two_factor_required events: %d, want 1", n)
+		}
 
-	// A contact of the account, and one of a child organization, set it up first.
-	secrets := map[int64]string{}
-	for _, c := range []db.Contact{w.member, w.target} {
-		b := passwordStep(t, w.Env, c.Email, portaltest.Password, "/login/setup")
-		if got := signedInAs(t, b); got != "" {
-			t.Errorf("%s is signed in (%q) before setting up two-step verification", c.Email, got)
+		// A contact of the account, and one of a child organization, set it up first.
+		secrets := map[int64]string{}
+		for _, c := range []db.Contact{w.member, w.target} {
+			b := passwordStep(t, w.Env, c.Email, portaltest.Password, "/login/setup")
+			if got := signedInAs(t, b); got != "" {
+				t.Errorf("%s is signed in (%q) before setting up two-step verification", c.Email, got)
+			}
+			if resp := b.Get("/login/two-step"); resp.Header.Get("Location") != "/login/setup" {
+				t.Errorf("%s: the second step's page sends to %q, want /login/setup", c.Email, resp.Header.Get("Location"))
+			}
+			if !strings.Contains(b.Get("/login/setup").Body, "Northwind Traders requires two-step verification") {
+				t.Errorf("%s: the setup page does not say who requires it", c.Email)
+			}
+			if resp := b.PostForm("/login/setup/app", nil); resp.Header.Get("Location") != "/login/setup/app" {
+				t.Fatalf("%s: set up an app at sign-in: to %q", c.Email, resp.Header.Get("Location"))
+			}
+			secret, codes := confirmApp(t, w.Env, b, "/login/setup/app", "/login/setup/app/confirm")
+			if len(codes) != 10 {
+				t.Errorf("%s: %d recovery codes after the setup, want 10", c.Email, len(codes))
+			}
+			secrets[c.ID] = secret
+			if got := signedInAs(t, b); got != c.Name() {
+				t.Errorf("after the setup, signed in as %q, want %q", got, c.Name())
+			}
+			if !w.Reload(c).TwoFactor {
+				t.Errorf("%s has no two-step verification after its setup", c.Email)
+			}
 		}
-		if resp := b.Get("/login/two-step"); resp.Header.Get("Location") != "/login/setup" {
-			t.Errorf("%s: the second step's page sends to %q, want /login/setup", c.Email, resp.Header.Get("Location"))
-		}
-		if !strings.Contains(b.Get("/login/setup").Body, "Northwind Traders requires two-step verification") {
-			t.Errorf("%s: the setup page does not say who requires it", c.Email)
-		}
-		if resp := b.PostForm("/login/setup/app", nil); resp.Header.Get("Location") != "/login/setup/app" {
-			t.Fatalf("%s: set up an app at sign-in: to %q", c.Email, resp.Header.Get("Location"))
-		}
-		secret, codes := confirmApp(t, w.Env, b, "/login/setup/app", "/login/setup/app/confirm")
-		if len(codes) != 10 {
-			t.Errorf("%s: %d recovery codes after the setup, want 10", c.Email, len(codes))
-		}
-		secrets[c.ID] = secret
-		if got := signedInAs(t, b); got != c.Name() {
-			t.Errorf("after the setup, signed in as %q, want %q", got, c.Name())
-		}
-		if !w.Reload(c).TwoFactor {
-			t.Errorf("%s has no two-step verification after its setup", c.Email)
-		}
-	}
 
-	// Its last factor stays while it is required.
-	member := signInWithApp(t, w.Env, w.member.Email, secrets[w.member.ID])
-	member.Get("/profile")
-	resp := member.PostForm("/profile/app/remove", nil)
-	if !strings.Contains(testText(t, member.Get(resp.Header.Get("Location")).Body, "alert-error"), "requires two-step verification") {
-		t.Error("removing the last factor under the requirement was not refused")
-	}
-	if !w.Reload(w.member).TwoFactor {
-		t.Error("the required last factor was removed")
-	}
+		// Its last factor stays while it is required.
+		member := signInWithApp(t, w.Env, w.member.Email, secrets[w.member.ID])
+		member.Get("/profile")
+		resp := member.PostForm("/profile/app/remove", nil)
+		if !strings.Contains(testText(t, member.Get(resp.Header.Get("Location")).Body, "alert-error"), "requires two-step verification") {
+			t.Error("removing the last factor under the requirement was not refused")
+		}
+		if !w.Reload(w.member).TwoFactor {
+			t.Error("the required last factor was removed")
+		}
 
-	// A child organization can't switch off what its parent requires.
-	child := passwordStep(t, w.Env, w.childAdmin.Email, portaltest.Password, "/login/setup")
-	child.PostForm("/login/setup/app", nil)
-	confirmApp(t, w.Env, child, "/login/setup/app", "/login/setup/app/confirm")
-	if page := child.Get("/two-step-verification"); !strings.Contains(testText(t, page.Body, "policy-status"), "Northwind Traders requires") {
-		t.Errorf("child admin's page: %q, want the parent's requirement", testText(t, page.Body, "policy-status"))
-	}
-	if resp := child.PostForm("/two-step-verification", url.Values{"required": {"off"}}); resp.StatusCode != http.StatusConflict {
-		t.Errorf("child admin switching off the parent's requirement: status %d, want 409", resp.StatusCode)
-	}
-	// The parent's admin can; then contacts without it sign in with the password alone.
-	if resp := admin.PostForm("/two-step-verification", url.Values{"required": {"off"}}); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("stop requiring: status %d, want 303", resp.StatusCode)
-	}
-	if resp := w.Browser().Login(w.siblingAdmin.Email, portaltest.Password); resp.Header.Get("Location") != "/" {
-		t.Errorf("after the requirement ended, a contact without a factor goes to %q, want /", resp.Header.Get("Location"))
-	}
+		// A child organization can't switch off what its parent requires.
+		child := passwordStep(t, w.Env, w.childAdmin.Email, portaltest.Password, "/login/setup")
+		child.PostForm("/login/setup/app", nil)
+		confirmApp(t, w.Env, child, "/login/setup/app", "/login/setup/app/confirm")
+		if page := child.Get("/two-step-verification"); !strings.Contains(testText(t, page.Body, "policy-status"), "Northwind Traders requires") {
+			t.Errorf("child admin's page: %q, want the parent's requirement", testText(t, page.Body, "policy-status"))
+		}
+		if resp := child.PostForm("/two-step-verification", url.Values{"required": {"off"}}); resp.StatusCode != http.StatusConflict {
+			t.Errorf("child admin switching off the parent's requirement: status %d, want 409", resp.StatusCode)
+		}
+		// The parent's admin can; then contacts without it sign in with the password alone.
+		if resp := admin.PostForm("/two-step-verification", url.Values{"required": {"off"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("stop requiring: status %d, want 303", resp.StatusCode)
+		}
+		if resp := w.Browser().Login(w.siblingAdmin.Email, portaltest.Password); resp.Header.Get("Location") != "/" {
+			t.Errorf("after the requirement ended, a contact without a factor goes to %q, want /", resp.Header.Get("Location"))
+		}
+	})
 }
 
 func TestAdminResetsAColleaguesTwoStepVerification(t *testing.T) {
@@ -443,69 +449,71 @@ func TestAdminResetsAColleaguesTwoStepVerification(t *testing.T) {
 
 // Changes to someone else's access need the admin's password (or code) within 10 minutes.
 func TestChangesOfAccessNeedAFreshProof(t *testing.T) {
-	e := newLoginEnv(t)
-	setUpApp(t, e.Env, e.Login(e.member.Email))
-	admin := e.Login(e.admin.Email)
-	e.Clock.Advance(10*time.Minute + time.Second)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		setUpApp(t, e.Env, e.Login(e.member.Email))
+		admin := e.Login(e.admin.Email)
+		e.Clock.Advance(10*time.Minute + time.Second)
 
-	path := "/contacts/" + itoa(e.member.ID) + "/two-step/reset"
-	if page := admin.Get(path); !hasTestID(t, page.Body, "reauth") {
-		t.Fatal("10 minutes after signing in, the reset page asks no password")
-	}
-	if resp := admin.PostForm(path, nil); resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
-		t.Errorf("reset without the password: status %d, want 422 asking for it", resp.StatusCode)
-	}
-	if resp := admin.PostForm(path, url.Values{"reauth": {"not my password"}}); resp.StatusCode != http.StatusUnprocessableEntity {
-		t.Errorf("reset with a wrong password: status %d, want 422", resp.StatusCode)
-	}
-	if c := e.Reload(e.admin); c.FailedLogins != 1 {
-		t.Errorf("failed logins after a wrong confirmation: %d, want 1 (it counts toward the lockout)", c.FailedLogins)
-	}
-	if !e.Reload(e.member).TwoFactor {
-		t.Fatal("reset without a fresh proof")
-	}
-	if resp := admin.PostForm(path, url.Values{"reauth": {portaltest.Password}}); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("reset with the password: status %d, want 303", resp.StatusCode)
-	}
-	if e.Reload(e.member).TwoFactor {
-		t.Error("reset with the password did not reset")
-	}
+		path := "/contacts/" + itoa(e.member.ID) + "/two-step/reset"
+		if page := admin.Get(path); !hasTestID(t, page.Body, "reauth") {
+			t.Fatal("10 minutes after signing in, the reset page asks no password")
+		}
+		if resp := admin.PostForm(path, nil); resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
+			t.Errorf("reset without the password: status %d, want 422 asking for it", resp.StatusCode)
+		}
+		if resp := admin.PostForm(path, url.Values{"reauth": {"not my password"}}); resp.StatusCode != http.StatusUnprocessableEntity {
+			t.Errorf("reset with a wrong password: status %d, want 422", resp.StatusCode)
+		}
+		if c := e.Reload(e.admin); c.FailedLogins != 1 {
+			t.Errorf("failed logins after a wrong confirmation: %d, want 1 (it counts toward the lockout)", c.FailedLogins)
+		}
+		if !e.Reload(e.member).TwoFactor {
+			t.Fatal("reset without a fresh proof")
+		}
+		if resp := admin.PostForm(path, url.Values{"reauth": {portaltest.Password}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("reset with the password: status %d, want 303", resp.StatusCode)
+		}
+		if e.Reload(e.member).TwoFactor {
+			t.Error("reset with the password did not reset")
+		}
 
-	// Edit contact: a role change asks for it too, and takes it in the same form.
-	e.Clock.Advance(10*time.Minute + time.Second)
-	edit := editFormOf(e.member, editVersion(t, admin, e.member.ID))
-	edit.Add("role", string(db.RoleIncidentContact))
-	resp := admin.PostForm("/contacts/"+itoa(e.member.ID), edit)
-	if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "reauth") {
-		t.Fatalf("role change without a fresh proof: status %d, want 422 with the password field", resp.StatusCode)
-	}
-	if e.Reload(e.member).HasRole(db.RoleIncidentContact) {
-		t.Fatal("role changed without a fresh proof")
-	}
-	edit.Set("reauth", portaltest.Password)
-	if resp := admin.PostForm("/contacts/"+itoa(e.member.ID), edit); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("role change with the password: status %d, want 303; body:\n%s", resp.StatusCode, resp.Body)
-	}
-	if !e.Reload(e.member).HasRole(db.RoleIncidentContact) {
-		t.Error("role not changed with the password")
-	}
-	// Within the 10 minutes an email change needs nothing more; a phone never does.
-	member := e.Reload(e.member)
-	edit = editFormOf(member, editVersion(t, admin, member.ID))
-	edit.Set("email", "lukasz.k@northwind.example")
-	if resp := admin.PostForm("/contacts/"+itoa(member.ID), edit); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("email change within the 10 minutes: status %d, want 303", resp.StatusCode)
-	}
-	e.Clock.Advance(10*time.Minute + time.Second)
-	member = e.Reload(e.member)
-	edit = editFormOf(member, editVersion(t, admin, member.ID))
-	edit.Set("phone", "+44 20 7946 0000")
-	if resp := admin.PostForm("/contacts/"+itoa(member.ID), edit); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("phone change: status %d, want 303 without a password", resp.StatusCode)
-	}
-	if got := auditCount(t, e, db.ActionReauthenticated, e.admin); got != 2 {
-		t.Errorf("reauthenticated events: %d, want 2", got)
-	}
+		// Edit contact: a role change asks for it too, and takes it in the same form.
+		e.Clock.Advance(10*time.Minute + time.Second)
+		edit := editFormOf(e.member, editVersion(t, admin, e.member.ID))
+		edit.Add("role", string(db.RoleIncidentContact))
+		resp := admin.PostForm("/contacts/"+itoa(e.member.ID), edit)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "reauth") {
+			t.Fatalf("role change without a fresh proof: status %d, want 422 with the password field", resp.StatusCode)
+		}
+		if e.Reload(e.member).HasRole(db.RoleIncidentContact) {
+			t.Fatal("role changed without a fresh proof")
+		}
+		edit.Set("reauth", portaltest.Password)
+		if resp := admin.PostForm("/contacts/"+itoa(e.member.ID), edit); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("role change with the password: status %d, want 303; body:\n%s", resp.StatusCode, resp.Body)
+		}
+		if !e.Reload(e.member).HasRole(db.RoleIncidentContact) {
+			t.Error("role not changed with the password")
+		}
+		// Within the 10 minutes an email change needs nothing more; a phone never does.
+		member := e.Reload(e.member)
+		edit = editFormOf(member, editVersion(t, admin, member.ID))
+		edit.Set("email", "lukasz.k@northwind.example")
+		if resp := admin.PostForm("/contacts/"+itoa(member.ID), edit); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("email change within the 10 minutes: status %d, want 303", resp.StatusCode)
+		}
+		e.Clock.Advance(10*time.Minute + time.Second)
+		member = e.Reload(e.member)
+		edit = editFormOf(member, editVersion(t, admin, member.ID))
+		edit.Set("phone", "+44 20 7946 0000")
+		if resp := admin.PostForm("/contacts/"+itoa(member.ID), edit); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("phone change: status %d, want 303 without a password", resp.StatusCode)
+		}
+		if got := auditCount(t, e, db.ActionReauthenticated, e.admin); got != 2 {
+			t.Errorf("reauthenticated events: %d, want 2", got)
+		}
+	})
 }
 
 func TestChangePasswordOnYourProfile(t *testing.T) {
