@@ -107,6 +107,9 @@ func TestSignInWithTheAuthenticatorApp(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
 		e := newLoginEnv(t, portaltest.Options{Engine: engine})
 		me := e.Login(e.member.Email)
+		if home := me.Get("/"); !hasTestID(t, home.Body, "home-set-up-app") || !hasTestID(t, home.Body, "home-profile") {
+			t.Error("the home page of a contact without roles offers neither two-step verification nor Your profile")
+		}
 		secret, codes := setUpApp(t, e.Env, me)
 		if len(codes) != 10 {
 			t.Fatalf("recovery codes shown: %d, want 10", len(codes))
@@ -580,6 +583,13 @@ func TestShortPasswordAfterTheFactorsAreGone(t *testing.T) {
 	}
 	if !e.Reload(e.member).PasswordShort {
 		t.Fatal("the short password is not marked as short")
+	}
+	// A reset link says the same minimum.
+	forgot := e.Browser()
+	forgot.Get("/forgot-password")
+	forgot.PostForm("/forgot-password", url.Values{"email": {e.member.Email}})
+	if page := e.Browser().Get(mailedPath(t, e.Env, e.member.Email, "https://portal.example.test/set-password/")); !strings.Contains(page.Body, "Use at least 8 characters") {
+		t.Error("the reset link's page of a contact with two-step verification does not say 8 characters")
 	}
 	admin := e.Login(e.admin.Email)
 	if resp := admin.PostForm("/contacts/"+itoa(e.member.ID)+"/two-step/reset", nil); resp.StatusCode != http.StatusSeeOther {
