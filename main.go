@@ -29,7 +29,10 @@ Usage:
                                          remove a contact's second factors (a lost phone)
   portal secrets rotate [--db PATH] [--secrets-key-file FILE]
                                          seal every secret with the key file's first key
-  portal backup FILE [--db PATH]         write a consistent copy of a live database
+  portal backup FILE [--db PATH]         write a consistent copy of a live SQLite database
+  portal copy --from FILE --to postgres://...
+                                         move a stopped installation from SQLite into an
+                                         empty PostgreSQL database (see docs/OPERATIONS.md)
 
 Run "portal serve -h" for the server flags; each has an environment variable.
 `
@@ -57,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmd.secretsRotate(args[2:])
 	case args[0] == "backup":
 		return cmd.backup(args[1:])
+	case args[0] == "copy":
+		return cmd.copyDB(args[1:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

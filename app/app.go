@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
 		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
-		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax,
+		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits(),
 		Secrets: keys, BaseURL: cfg.BaseURL})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
 		CSRFKey: []byte(secret)})
@@ -175,12 +175,17 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.sweepSessions(bg)
+		a.sweep(bg)
 	}()
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.mail.Run(bg)
+	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.endExpiredAccess(bg)
 	}()
 
 	served := make(chan error, 1)
@@ -203,9 +208,33 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // Close releases the database of an App that never served.
 func (a *App) Close() error { return a.store.Close() }
 
-// sweepSessions deletes expired sessions every few minutes; expiry itself is checked on
-// every request, this only keeps the table small.
-func (a *App) sweepSessions(ctx context.Context) {
+// accessJobInterval is how often the server looks for contacts whose access has ended: they
+// are locked at most this much late (sign-in refuses them at once anyway).
+const accessJobInterval = 20 * time.Second
+
+// endExpiredAccess locks, every accessJobInterval, the contacts whose access has ended. It
+// keeps no state, so a restart loses nothing: what it missed it finds on its next run.
+func (a *App) endExpiredAccess(ctx context.Context) {
+	t := time.NewTicker(accessJobInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.rules.EndExpiredAccess(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("end expired access", "err", err)
+		} else if n > 0 {
+			a.log.Info("access ended", "contacts", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweep deletes expired sessions and the throttles' spent counters (PostgreSQL) every few
+// minutes; expiry itself is checked on every request, this only keeps the tables small.
+// Every server sweeps; the deletes of two at once just find less to do.
+func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -217,6 +246,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 				a.log.Warn("sweep sessions", "err", err)
 			} else if n > 0 {
 				a.log.Debug("swept sessions", "count", n)
+			}
+			if n, err := a.store.PruneThrottles(ctx); err != nil {
+				a.log.Warn("prune throttles", "err", err)
+			} else if n > 0 {
+				a.log.Debug("pruned throttles", "count", n)
 			}
 		}
 	}

@@ -24,6 +24,7 @@ type ContactFormView struct {
 	Problem     string            // a message about the whole form (shown above it)
 	Duplicate   *db.Contact       // the contact in scope that already has the email
 	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
+	AccessEnds  string            // Access ends as typed, when the form comes back
 	Accounts    []db.Account      // the Account dropdown: the scope, children indented
 	// Reauth asks for the admin's password when a change of the email or the roles would
 	// need it (Edit contact).
@@ -31,6 +32,22 @@ type ContactFormView struct {
 }
 
 func (v ContactFormView) err(field string) string { return v.Errors[field] }
+
+// errID is " FIELD-error" when field has an error, for aria-describedby.
+func (v ContactFormView) errID(field string) string {
+	if v.err(field) == "" {
+		return ""
+	}
+	return " " + field + "-error"
+}
+
+// accessEnds is the value of the Access ends field: as typed, or the stored date.
+func (v ContactFormView) accessEnds() string {
+	if v.AccessEnds != "" || v.Values.AccessEnds.IsZero() {
+		return v.AccessEnds
+	}
+	return v.Values.AccessEnds.UTC().Format("2006-01-02T15:04")
+}
 
 // accountOption indents child organizations by depth, so the tree reads in a plain <select>.
 func accountOption(a db.Account) string {
@@ -75,6 +92,39 @@ func (v ListView) URL(section string, after, before int64) string {
 	return "/contacts?" + q.Encode()
 }
 
+// viewName names the section and search shown, as the export menu offers them: "Locked out
+// contacts matching “smith”".
+func (v ListView) viewName() string {
+	name := "Active contacts"
+	if v.Section == db.StatusLocked {
+		name = "Locked out contacts"
+	}
+	if v.Search != "" {
+		name += " matching “" + v.Search + "”"
+	}
+	return name
+}
+
+// exportURL is the export of the view in format.
+func (v ListView) exportURL(format string) string {
+	q := url.Values{"section": {"active"}}
+	if v.Section == db.StatusLocked {
+		q.Set("section", "locked")
+	}
+	if v.Search != "" {
+		q.Set("q", v.Search)
+	}
+	return "/contacts/export." + format + "?" + q.Encode()
+}
+
+// total is how many contacts the section shown holds (under the search, at least).
+func (v ListView) total() int {
+	if v.Section == db.StatusLocked {
+		return v.Page.Counts.Locked
+	}
+	return v.Page.Counts.Active
+}
+
 func (v ListView) sectionCount(section string) string {
 	n := v.Page.Counts.Active
 	if section == db.StatusLocked {
@@ -100,6 +150,18 @@ func whyLocked(l db.Lock) string {
 	case db.LockedByFailedLogins:
 		return fmt.Sprintf("Too many failed login attempts (%d) on %s", l.FailedLogins,
 			formatTime(lastFailure(l.LastFailedAt, l.LockedAt)))
+	case db.LockedAccessEnded:
+		return "Access ended on " + formatTime(l.LockedAt)
+	case db.LockedWithOrganization:
+		with := "its organization"
+		if l.LockedWith != "" {
+			with = l.LockedWith
+		}
+		by := l.LockedByName
+		if by == "" {
+			by = "a contact admin"
+		}
+		return fmt.Sprintf("Locked with %s by %s on %s", with, by, formatTime(l.LockedAt))
 	}
 	return ""
 }
@@ -153,6 +215,7 @@ var actionLabels = map[string]string{
 	db.ActionTwoFactorNotRequired:   "Two-step verification no longer required",
 	db.ActionReauthenticated:        "Confirmed who they are",
 	db.ActionSignedOutEverywhere:    "Signed out everywhere",
+	db.ActionAuditExported:          "Audit log exported",
 }
 
 func actionLabel(action string) string {
@@ -183,4 +246,12 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
+}
+
+// contactsOf counts contacts in words: "The 1 active contact", "The 5 active contacts".
+func contactsOf(n int, noun string) string {
+	if n == 1 {
+		return "The 1 " + noun
+	}
+	return "The " + export.Thousands(n) + " " + noun + "s"
 }

@@ -1,10 +1,12 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"portal/auth"
 	"portal/db"
@@ -19,6 +21,8 @@ type Page struct {
 	// CanLock: Lock this contact is offered. Nobody locks themselves, and the last active
 	// contact admin of an account can't be locked (the page says why: LastActiveAdmin).
 	CanLock bool
+	// CanRemove: Remove this contact is offered, under the same rules as CanLock.
+	CanRemove bool
 	// InvitationPending: a contact without a password can still set one with its newest link.
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
@@ -26,6 +30,8 @@ type Page struct {
 	// CanResetTwoFactor: Reset two-step verification is offered (the contact has it, and is
 	// not the viewer, who manages its own on Your profile).
 	CanResetTwoFactor bool
+	// Access: the contact's sessions and its last sign-ins (sessions.go).
+	Access Access
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
@@ -34,10 +40,18 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	if err != nil {
 		return Page{}, err
 	}
+	if p.Contact.Status == db.StatusRemoved {
+		return Page{}, ErrNotFound // a removed contact has no page: there is nothing left to show
+	}
+	access, err := s.access(ctx, actor, id)
+	if err != nil {
+		return Page{}, err
+	}
 	now := s.store.Now()
-	return Page{ContactPage: p, CanLock: id != actor.ID() && !p.LastActiveAdmin,
+	others := id != actor.ID() && !p.LastActiveAdmin
+	return Page{ContactPage: p, CanLock: others, CanRemove: others,
 		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
-		CanResetTwoFactor: p.Contact.TwoFactor && id != actor.ID()}, nil
+		CanResetTwoFactor: p.Contact.TwoFactor && id != actor.ID(), Access: access}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -50,11 +64,13 @@ func (s *Service) List(ctx context.Context, actor Actor, q db.ListQuery) (db.Pag
 // command line gives a password (read from standard input, under the password policy);
 // admins on the web never see or set one.
 func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, password string) (db.Contact, error) {
-	if actor.ID() != 0 && !s.createLimiter.Allow(fmt.Sprint(actor.ID())) {
-		return db.Contact{}, ErrThrottled
+	if actor.ID() != 0 {
+		if ok, err := s.createLimiter.Allow(ctx, fmt.Sprint(actor.ID())); err != nil || !ok {
+			return db.Contact{}, cmp.Or(err, ErrThrottled)
+		}
 	}
 	f = clean(f)
-	if err := check(f, actor.Scope); err != nil {
+	if err := check(f, actor.Scope, s.store.Now(), time.Time{}); err != nil {
 		return db.Contact{}, err
 	}
 	f.Roles = db.SortedRoles(f.Roles)
@@ -138,7 +154,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
 			return err
 		}
-		if err := check(f, actor.Scope); err != nil {
+		if err := check(f, actor.Scope, tx.Now(), before.AccessEndsAt); err != nil {
 			return err
 		}
 		f.Roles = db.SortedRoles(f.Roles)
@@ -268,11 +284,22 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 
 // Unlock unlocks contact id of the actor's scope and clears its failed-login count, with
 // its audit event. A second unlock reports ErrAlreadyActive.
-func (s *Service) Unlock(ctx context.Context, actor Actor, id int64) (Page, error) {
+//
+// A contact locked because its access ended gets accessEnds as its new access end (zero:
+// none); for other locks accessEnds is not used.
+func (s *Service) Unlock(ctx context.Context, actor Actor, id int64, accessEnds time.Time) (Page, error) {
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		target, err := tx.ContactForChange(ctx, actor.Scope, id)
 		if err != nil {
 			return err
+		}
+		if target.Locked() && target.LockReason == db.LockedAccessEnded {
+			if !accessEnds.IsZero() && !accessEnds.After(tx.Now()) {
+				return ErrAccessEndsPast
+			}
+			if err := tx.SetAccessEnds(ctx, id, accessEnds); err != nil {
+				return err
+			}
 		}
 		unlocked, err := tx.UnlockContact(ctx, id)
 		switch {
@@ -302,7 +329,7 @@ func (s *Service) pageAfter(ctx context.Context, actor Actor, id int64, err erro
 
 // refusal reports whether err is a rule's answer rather than a failure.
 func refusal(err error) bool {
-	for _, r := range []error{ErrLockSelf, ErrLastAdmin, ErrAlreadyLocked, ErrAlreadyActive} {
+	for _, r := range []error{ErrLockSelf, ErrLastAdmin, ErrAlreadyLocked, ErrAlreadyActive, ErrAccessEndsPast} {
 		if errors.Is(err, r) {
 			return true
 		}
@@ -310,18 +337,35 @@ func refusal(err error) bool {
 	return false
 }
 
-// AuditLog reads one page of the audit log of the actor's scope, newest first, before the
-// event id before (0: the newest).
-func (s *Service) AuditLog(ctx context.Context, actor Actor, before int64, limit int) ([]db.Event, error) {
-	return s.store.AuditLog(ctx, actor.Scope, before, limit)
+// viewDetail says in the audit log which contacts an export took, when not all.
+func viewDetail(v db.ExportView) string {
+	var parts []string
+	switch {
+	case v.IDs != nil:
+		parts = append(parts, "selected")
+	case v.Status == db.StatusLocked:
+		parts = append(parts, "Locked out contacts")
+	case v.Status == db.StatusActive:
+		parts = append(parts, "Active contacts")
+	}
+	if v.Search != "" {
+		parts = append(parts, fmt.Sprintf("matching %q", v.Search))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// BeginExport opens a snapshot of every contact in the actor's scope for an export in
-// format (a name for the audit log), which holds at most maxRows contacts (0: any number),
-// and records the export before the first row leaves: an export is on record even if the
-// server stops halfway. The caller closes the snapshot.
-func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int) (*db.Export, error) {
-	exp, err := s.store.BeginExport(ctx, actor.Scope)
+// BeginExport opens a snapshot of the contacts of view in the actor's scope (the zero view:
+// every contact) for an export in format (a name for the audit log), which holds at most
+// maxRows contacts (0: any number), and records the export before the first row leaves: an
+// export is on record even if the server stops halfway. The caller closes the snapshot.
+func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, maxRows int, view db.ExportView) (*db.Export, error) {
+	if len(view.IDs) > MaxBulk {
+		return nil, &TooManySelectedError{Max: MaxBulk}
+	}
+	exp, err := s.store.BeginExport(ctx, actor.Scope, view)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +374,7 @@ func (s *Service) BeginExport(ctx context.Context, actor Actor, format string, m
 	}
 	err = s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		return tx.Audit(ctx, db.Event{Action: db.ActionContactsExported, ActorID: actor.ID(),
-			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts", format, exp.Total)})
+			AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s, %d contacts%s", format, exp.Total, viewDetail(view))})
 	})
 	if err != nil {
 		return nil, errors.Join(err, exp.Close())

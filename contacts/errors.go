@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -73,3 +74,13 @@ func (e *TooManyLinksError) Error() string { return "too many password links in 
 type TooManyRowsError struct{ Max, Total int }
 
 func (e *TooManyRowsError) Error() string { return "too many contacts for this format" }
+
+// ErrNothingSelected: a bulk action was asked for without a contact to act on.
+var ErrNothingSelected = errors.New("no contacts selected")
+
+// TooManySelectedError: a bulk action was asked for on more contacts than it takes.
+type TooManySelectedError struct{ Max int }
+
+func (e *TooManySelectedError) Error() string {
+	return fmt.Sprintf("more than %d contacts selected", e.Max)
+}

@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"strings"
+	"time"
 
 	"portal/db"
 	"portal/validate"
@@ -20,7 +21,9 @@ func clean(f db.ContactFields) db.ContactFields {
 // check returns what is wrong with f for a contact in sc, by form field name, or nil. The
 // account must be one of the scope's, whatever the form said: a hand-made form can't reach
 // another tenant. A role that is none of the roles is refused, never dropped silently.
-func check(f db.ContactFields, sc db.Scope) error {
+// Access ends must lie ahead of now, unless it is stored (the access end a contact already
+// has, passed or not, is kept by saving the form again).
+func check(f db.ContactFields, sc db.Scope, now, stored time.Time) error {
 	problems := FieldErrors{}
 	note := func(field string, err error) {
 		if err != nil {
@@ -39,6 +42,9 @@ func check(f db.ContactFields, sc db.Scope) error {
 		if !r.Known() {
 			problems["role"] = "Choose Contact admin, Incident contact, or neither."
 		}
+	}
+	if !f.AccessEnds.IsZero() && !f.AccessEnds.After(now) && !f.AccessEnds.Equal(stored) {
+		problems["access_ends"] = "Choose a date and time in the future, or leave Access ends empty."
 	}
 	if len(problems) > 0 {
 		return problems
@@ -61,6 +67,7 @@ func changedFields(before db.Contact, after db.ContactFields) []string {
 	note("phone", before.Phone != after.Phone)
 	note("job title", before.JobTitle != after.JobTitle)
 	note("account", before.AccountID != after.AccountID)
+	note("access ends", !before.AccessEndsAt.Equal(after.AccessEnds))
 	note("roles", db.RolesDetail(before.Roles) != db.RolesDetail(after.Roles))
 	return changed
 }

@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,8 +118,8 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
 	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	email = strings.TrimSpace(email)
-	if !s.linkLimiter.Allow(throttle.Key(remoteIP)) {
-		return ErrThrottled
+	if ok, err := s.linkLimiter.Allow(ctx, throttle.Key(remoteIP)); err != nil || !ok {
+		return cmp.Or(err, ErrThrottled)
 	}
 	if validate.Email(email) != nil {
 		return ErrNotAnEmail
@@ -131,8 +132,8 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 	switch {
 	case err != nil:
 		refusal = "unknown user name " + auditEmail(email)
-	case contact.Locked() && contact.LockReason == db.LockedByAdmin:
-		refusal = "contact is locked by an admin"
+	case linksBlocked(contact):
+		refusal = "contact is locked out (" + contact.LockReason + ")"
 	}
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
 		why := refusal // this attempt's: a retried transaction counts again
@@ -167,7 +168,7 @@ type Link struct {
 
 // OpenLink reads the link of token raw without using it: mail scanners open links, and
 // that must not use them up. ErrLinkInvalid when it can't set a password now (unknown,
-// expired, used, voided, or its contact is locked by an admin).
+// expired, used, voided, or its contact is locked out in a way a link can't lift).
 func (s *Service) OpenLink(ctx context.Context, raw string) (Link, error) {
 	tok, err := s.store.TokenByRaw(ctx, raw)
 	if errors.Is(err, db.ErrNotFound) {
@@ -180,7 +181,7 @@ func (s *Service) OpenLink(ctx context.Context, raw string) (Link, error) {
 		return Link{}, ErrLinkInvalid
 	}
 	contact, err := s.store.ContactByID(ctx, tok.ContactID)
-	if errors.Is(err, db.ErrNotFound) || (err == nil && contact.Locked() && contact.LockReason == db.LockedByAdmin) {
+	if errors.Is(err, db.ErrNotFound) || (err == nil && linksBlocked(contact)) {
 		return Link{}, ErrLinkInvalid
 	}
 	return Link{Contact: contact, Invite: tok.Purpose == db.PurposeInvite}, err
@@ -198,8 +199,11 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 		return Link{}, err
 	}
 	contact := link.Contact
+	allowed, err := s.linkLimiter.Allow(ctx, throttle.Key(remoteIP))
 	switch {
-	case !s.linkLimiter.Allow(throttle.Key(remoteIP)):
+	case err != nil:
+		return link, err
+	case !allowed:
 		return link, ErrThrottled
 	case password == "":
 		return link, ErrPasswordMissing
@@ -223,7 +227,7 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 		if err != nil {
 			return err
 		}
-		if c.Locked() && c.LockReason == db.LockedByAdmin {
+		if linksBlocked(c) {
 			return ErrLinkInvalid // the rollback leaves the link as it was
 		}
 		if err := tx.SetPassword(ctx, c.ID, hash, auth.Short(password)); err != nil {
@@ -262,4 +266,12 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 	}
 	s.log.Info("password set through a link", "contact_id", contact.ID)
 	return link, nil
+}
+
+// linksBlocked reports whether c is locked out in a way a password link can't lift. Only a
+// lock after too many failed logins is lifted by setting a password (that is how people
+// help themselves); a lock by an admin, with an organization, or because access ended is
+// not, and such a contact can't use a link at all.
+func linksBlocked(c db.Contact) bool {
+	return c.Locked() && c.LockReason != db.LockedByFailedLogins
 }

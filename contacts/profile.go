@@ -7,7 +7,6 @@ import (
 
 	"portal/auth"
 	"portal/db"
-	"portal/throttle"
 )
 
 // Your profile (SPEC 3.11): what every signed-in contact manages for itself.
@@ -95,9 +94,10 @@ func (s *Service) ChangePassword(ctx context.Context, actor Actor, current, pass
 	if err := s.signedIn(actor); err != nil {
 		return err
 	}
+	if err := s.throttleSignIn(ctx, actor.RemoteIP); err != nil {
+		return err
+	}
 	switch {
-	case !s.loginLimiter.Allow(throttle.Key(actor.RemoteIP)):
-		return ErrThrottled
 	case current == "":
 		return ErrCurrentPasswordMissing
 	case password == "":
@@ -165,8 +165,8 @@ func (s *Service) countFailure(ctx context.Context, actor Actor, contact db.Cont
 	})
 }
 
-// SignOutEverywhere ends every session of the signed-in contact, on every device.
-func (s *Service) SignOutEverywhere(ctx context.Context, actor Actor) error {
+// SignOutYourSessions ends every session of the signed-in contact, on every device.
+func (s *Service) SignOutYourSessions(ctx context.Context, actor Actor) error {
 	if err := s.signedIn(actor); err != nil {
 		return err
 	}
@@ -200,11 +200,11 @@ func (s *Service) Reauthenticate(ctx context.Context, actor Actor, secret string
 	if secret == "" {
 		return ErrCurrentPasswordMissing
 	}
-	if !s.loginLimiter.Allow(throttle.Key(actor.RemoteIP)) {
-		return ErrThrottled
+	if err := s.throttleSignIn(ctx, actor.RemoteIP); err != nil {
+		return err
 	}
 	name := backoffKey(actor.Contact.Email)
-	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
+	if err := s.backOff(ctx, name); err != nil {
 		return err
 	}
 	how := "password"
@@ -217,11 +217,11 @@ func (s *Service) Reauthenticate(ctx context.Context, actor Actor, secret string
 	}
 	if err != nil {
 		if errors.Is(err, ErrWrongPassword) {
-			s.loginBackoff.Failed(name)
+			s.countAttempt(ctx, name, true)
 		}
 		return err
 	}
-	s.loginBackoff.Succeeded(name)
+	s.countAttempt(ctx, name, false)
 	return s.store.Audit(ctx, db.Event{Action: db.ActionReauthenticated, ActorID: actor.ID(), TargetID: actor.ID(),
 		AccountID: actor.Contact.AccountID, RemoteIP: actor.RemoteIP, Detail: "with the " + how})
 }

@@ -18,7 +18,6 @@ import (
 
 	"portal/auth"
 	"portal/db"
-	"portal/throttle"
 )
 
 // Signing in in two steps (SPEC 3.11). A right password of a contact with a second factor
@@ -326,11 +325,11 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 	if err := pendingAt(actor, db.StageVerify); err != nil {
 		return SignedIn{}, err
 	}
-	if !s.loginLimiter.Allow(throttle.Key(actor.RemoteIP)) {
-		return SignedIn{}, ErrThrottled
+	if err := s.throttleSignIn(ctx, actor.RemoteIP); err != nil {
+		return SignedIn{}, err
 	}
 	name := backoffKey(actor.Contact.Email)
-	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
+	if err := s.backOff(ctx, name); err != nil {
 		return SignedIn{}, err
 	}
 	var signedIn SignedIn
@@ -360,10 +359,10 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 	case err != nil:
 		return SignedIn{}, err
 	case failed:
-		s.loginBackoff.Failed(name)
+		s.countAttempt(ctx, name, true)
 		return SignedIn{}, ErrWrongCode
 	}
-	s.loginBackoff.Succeeded(name)
+	s.countAttempt(ctx, name, false)
 	return signedIn, nil
 }
 
@@ -403,9 +402,10 @@ func (s *Service) ChooseNewPassword(ctx context.Context, actor Actor, password, 
 		return SignedIn{}, err
 	}
 	c := actor.Contact
+	if err := s.throttleSignIn(ctx, actor.RemoteIP); err != nil {
+		return SignedIn{}, err
+	}
 	switch {
-	case !s.loginLimiter.Allow(throttle.Key(actor.RemoteIP)):
-		return SignedIn{}, ErrThrottled
 	case password == "":
 		return SignedIn{}, ErrPasswordMissing
 	case password != confirm:

@@ -36,6 +36,9 @@ type Settings struct {
 	// BaseURL is where the portal is served: passkeys are bound to its host, and offered
 	// only when it is https or localhost (WebAuthn allows nothing else).
 	BaseURL string
+	// SessionLimits are the sessions' lifetimes: a contact's page lists its sessions within
+	// them. A zero limit does not bound.
+	SessionLimits db.SessionLimits
 }
 
 // The per-address limits unless the operator sets others: enough for an office behind one
@@ -45,7 +48,8 @@ var (
 	DefaultLinkThrottle  = throttle.Rate{Burst: 10, Every: 30 * time.Second}
 )
 
-// throttleMemory is how many client addresses (and user names) the throttles remember.
+// throttleMemory is how many client addresses (and user names) the throttles remember when
+// they count in memory.
 const throttleMemory = 100_000
 
 // Service applies the rules over a store.
@@ -76,14 +80,14 @@ func New(store *db.Store, hasher *auth.Hasher, log *slog.Logger, settings Settin
 	if settings.LinkThrottle == (throttle.Rate{}) {
 		settings.LinkThrottle = DefaultLinkThrottle
 	}
-	limiter := func(r throttle.Rate) *throttle.Limiter {
-		return throttle.New(r.Burst, r.Every, throttleMemory, store.Now)
-	}
+	// On PostgreSQL the throttles count in the database, so that their limits hold across
+	// every server of the portal; on SQLite in memory (package throttle).
 	return &Service{store: store, hasher: hasher, policy: auth.NewPolicy(), log: log, settings: settings,
-		loginLimiter: limiter(settings.LoginThrottle), linkLimiter: limiter(settings.LinkThrottle),
-		loginBackoff: throttle.NewBackoff(settings.LoginBackoff, settings.LoginBackoffMax, db.FailedLoginWindow,
-			throttleMemory, store.Now),
-		createLimiter: throttle.New(30, 10*time.Second, throttleMemory, store.Now),
+		loginLimiter: throttle.New(store, "login", settings.LoginThrottle, throttleMemory),
+		linkLimiter:  throttle.New(store, "link", settings.LinkThrottle, throttleMemory),
+		loginBackoff: throttle.NewBackoff(store, "login", settings.LoginBackoff, settings.LoginBackoffMax,
+			db.FailedLoginWindow, throttleMemory),
+		createLimiter: throttle.New(store, "create", throttle.Rate{Burst: 30, Every: 10 * time.Second}, throttleMemory),
 		relyingParty:  newRelyingParty(settings.BaseURL, log)}
 }
 

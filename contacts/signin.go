@@ -27,24 +27,55 @@ import (
 // can't lock anyone out, and it happens before any transaction.
 func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	email = strings.TrimSpace(email)
-	if !s.loginLimiter.Allow(throttle.Key(remoteIP)) {
-		return SignInResult{}, ErrThrottled
+	if err := s.throttleSignIn(ctx, remoteIP); err != nil {
+		return SignInResult{}, err
 	}
 	if email == "" || password == "" {
 		return SignInResult{}, ErrMissingCredentials
 	}
 	name := backoffKey(email)
-	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
+	if err := s.backOff(ctx, name); err != nil {
 		return SignInResult{}, err
 	}
 	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
 	switch {
 	case err == nil && result.Pending == "":
-		s.loginBackoff.Succeeded(name)
+		s.countAttempt(ctx, name, false)
 	case errors.Is(err, ErrBadLogin):
-		s.loginBackoff.Failed(name)
+		s.countAttempt(ctx, name, true)
 	}
 	return result, err
+}
+
+// throttleSignIn is the per-address limit every password or code passes first.
+func (s *Service) throttleSignIn(ctx context.Context, remoteIP string) error {
+	ok, err := s.loginLimiter.Allow(ctx, throttle.Key(remoteIP))
+	if err == nil && !ok {
+		err = ErrThrottled
+	}
+	return err
+}
+
+// backOff waits as long as the failures in a row on user name call for.
+func (s *Service) backOff(ctx context.Context, name string) error {
+	delay, err := s.loginBackoff.Delay(ctx, name)
+	if err != nil {
+		return err
+	}
+	return wait(ctx, delay)
+}
+
+// countAttempt tells the back-off how an attempt on user name ended: a failure lengthens
+// the next wait, a success ends the streak. The attempt is decided either way; a back-off
+// that can't count it only slows the next one less.
+func (s *Service) countAttempt(ctx context.Context, name string, failed bool) {
+	record, what := s.loginBackoff.Succeeded, "end the streak"
+	if failed {
+		record, what = s.loginBackoff.Failed, "count a failure"
+	}
+	if err := record(ctx, name); err != nil {
+		s.log.Warn("sign-in back-off: "+what, "err", err)
+	}
 }
 
 // backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
@@ -117,6 +148,11 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 			}
 		}
 		switch {
+		case matched && accessEnded(contact, tx.Now()):
+			contact.Status = db.StatusLocked // refused now, even before the access job locks it
+			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID, AccountID: contact.AccountID,
+				RemoteIP: remoteIP, Detail: "right password, but the contact's access ended on " +
+					contact.AccessEndsAt.Format("2 Jan 2006, 15:04 UTC")})
 		case matched && !contact.Locked():
 			return s.passwordAccepted(ctx, tx, contact, newHash, remoteIP, next, &result)
 		case matched:

@@ -3,8 +3,9 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"math"
+	"strings"
 	"time"
 )
 
@@ -25,9 +26,26 @@ const (
 	ActionCreateRefused = "create_refused"
 )
 
+// Audit actions of a contact's whole life (SPEC R-LIFECYCLE).
+const (
+	ActionAccessEnded          = "access_ended"          // the access job locked the contact
+	ActionOrganizationLocked   = "organization_locked"   // Lock organization (its contacts get contact_locked rows)
+	ActionOrganizationUnlocked = "organization_unlocked" // Unlock organization
+	ActionContactRemoved       = "contact_removed"       // Remove this contact: personal data erased
+)
+
 // ActionContactsExported records an export of the contacts list; Detail names the format
 // and the row count. (A block of its own, so that areas adding actions don't collide.)
 const ActionContactsExported = "contacts_exported"
+
+// The actions of a contact's sessions and of the audit log itself (SPEC R-LIFECYCLE).
+const (
+	// ActionSignedOutEverywhere: a contact admin ended every session of a contact; Detail
+	// says how many.
+	ActionSignedOutEverywhere = "signed_out_everywhere"
+	// ActionAuditExported: the audit log was exported; Detail names the filters.
+	ActionAuditExported = "audit_exported"
+)
 
 // Event is one row of the audit log.
 type Event struct {
@@ -63,40 +81,236 @@ func (s *Store) Audit(ctx context.Context, e Event) error {
 	return s.Write(ctx, func(tx *Tx) error { return tx.Audit(ctx, e) })
 }
 
-// AuditLog lists the events recorded against the accounts of sc, newest first: changes,
-// sign-ins, locks, exports and denied access alike. before is a keyset cursor (an event id;
-// 0 for the newest page). It walks the log from its newest end and stops after limit
-// events of the scope (the unary + keeps SQLite on that walk instead of sorting the
-// scope's whole history).
-func (s *Store) AuditLog(ctx context.Context, sc Scope, before int64, limit int) ([]Event, error) {
-	if before <= 0 {
-		before = math.MaxInt64
+// AuditFilter narrows the audit log; its zero value lets every event of the scope through.
+type AuditFilter struct {
+	ContactID int64     // events by or about this contact; 0: anyone's
+	Action    string    // events of this action; "": every action
+	From      time.Time // events at or after From; zero: since the beginning
+	Until     time.Time // events before Until; zero: up to now
+}
+
+// where is the filter's part of an audit query's WHERE clause (each condition after AND),
+// with its arguments.
+func (f AuditFilter) where() (string, []any) {
+	var b strings.Builder
+	var args []any
+	if f.ContactID != 0 {
+		b.WriteString(` AND (e.target_id = ? OR e.actor_id = ?)`)
+		args = append(args, f.ContactID, f.ContactID)
 	}
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
-			e.detail, e.remote_ip,
-			coalesce((SELECT a.first_name || ' ' || a.last_name FROM contacts a WHERE a.id = e.actor_id), ''),
-			coalesce((SELECT t.first_name || ' ' || t.last_name FROM contacts t WHERE t.id = e.target_id), ''),
-			coalesce((SELECT n.name FROM accounts n WHERE n.id = e.account_id), '')
+	if f.Action != "" {
+		b.WriteString(` AND e.action = ?`)
+		args = append(args, f.Action)
+	}
+	if !f.From.IsZero() {
+		b.WriteString(` AND e.at >= ?`)
+		args = append(args, unix(f.From))
+	}
+	if !f.Until.IsZero() {
+		b.WriteString(` AND e.at < ?`)
+		args = append(args, unix(f.Until))
+	}
+	return b.String(), args
+}
+
+// auditColumns are an Event's columns with the names of its actor, target and account, over
+// audit_events e.
+var auditColumns = `e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0),
+	coalesce(e.account_id, 0), e.detail, e.remote_ip,
+	coalesce((SELECT ` + nameOf("a") + ` FROM contacts a WHERE a.id = e.actor_id), ''),
+	coalesce((SELECT ` + nameOf("t") + ` FROM contacts t WHERE t.id = e.target_id), ''),
+	coalesce((SELECT n.name FROM accounts n WHERE n.id = e.account_id), '')`
+
+// auditQuery lists the events of sc that f lets through, newest first: by time, then by id
+// among events of the same second. The unary + keeps both engines off audit_by_account,
+// whose IN over the scope's accounts would read the scope's whole history and sort it: they
+// walk audit_by_time from its newest end instead (audit_by_action with an action, the
+// target and actor indexes with a contact) and stop after the page.
+func auditQuery(sc Scope, f AuditFilter) (string, []any) {
+	where, args := f.where()
+	return `SELECT ` + auditColumns + `
 		FROM audit_events e
-		WHERE +e.account_id IN `+sc.inList()+` AND e.id < ?
-		ORDER BY e.id DESC LIMIT ?`, before, limit)
+		WHERE +e.account_id IN ` + sc.inList() + where, args
+}
+
+// AuditLog is one page of the audit log of sc: the events f lets through, newest first,
+// at most limit, starting after the event before (a keyset cursor: an event id; 0 for the
+// newest page). Events are those recorded against the accounts of sc: changes, sign-ins,
+// locks, exports and denied access alike.
+func (s *Store) AuditLog(ctx context.Context, sc Scope, f AuditFilter, before int64, limit int) ([]Event, error) {
+	query, args := auditPageQuery(sc, f, before, limit)
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", err)
+		return nil, fmt.Errorf("store: audit log: %w", classify(err))
 	}
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
 		var e Event
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.TargetID, &e.AccountID, &e.Detail, &e.RemoteIP,
-			&e.ActorName, &e.TargetName, &e.AccountName); err != nil {
+		if err := scanEvent(rows, &e); err != nil {
 			return nil, fmt.Errorf("store: audit log: %w", err)
 		}
-		e.At = time.Unix(at, 0).UTC()
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: audit log: %w", classify(err))
+	}
+	return out, nil
+}
+
+// auditPageQuery is AuditLog's statement: auditQuery after the cursor event before (if
+// any), one page long.
+func auditPageQuery(sc Scope, f AuditFilter, before int64, limit int) (string, []any) {
+	query, args := auditQuery(sc, f)
+	if before > 0 {
+		// Older than the cursor event in the log's order, whose time is read in the same
+		// statement. The first condition lets the walk start at the cursor instead of
+		// walking to it from the newest end.
+		query += ` AND e.at <= (SELECT b.at FROM audit_events b WHERE b.id = ?)
+			AND (e.at < (SELECT b.at FROM audit_events b WHERE b.id = ?) OR e.id < ?)`
+		args = append(args, before, before, before)
+	}
+	return query + ` ORDER BY e.at DESC, e.id DESC LIMIT ?`, append(args, limit)
+}
+
+func scanEvent(rows *sql.Rows, e *Event) error {
+	var at int64
+	err := rows.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.TargetID, &e.AccountID, &e.Detail, &e.RemoteIP,
+		&e.ActorName, &e.TargetName, &e.AccountName)
+	e.At = time.Unix(at, 0).UTC()
+	// A contact whose names were erased has none: not a blank.
+	e.ActorName, e.TargetName = strings.TrimSpace(e.ActorName), strings.TrimSpace(e.TargetName)
+	return err
+}
+
+// LoginHistory lists the last n sign-ins and failed sign-ins of contact id recorded in sc,
+// newest first (audit_by_target walks the contact's events from its newest end).
+func (s *Store) LoginHistory(ctx context.Context, sc Scope, id int64, n int) ([]Event, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+auditColumns+`
+		FROM audit_events e
+		WHERE e.target_id = ? AND e.action IN (?, ?) AND +e.account_id IN `+sc.inList()+`
+		ORDER BY e.id DESC LIMIT ?`, id, ActionLoginSucceeded, ActionLoginFailed, n)
+	if err != nil {
+		return nil, fmt.Errorf("store: login history of contact %d: %w", id, classify(err))
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := scanEvent(rows, &e); err != nil {
+			return nil, fmt.Errorf("store: login history of contact %d: %w", id, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: login history of contact %d: %w", id, classify(err))
+	}
+	return out, nil
+}
+
+// AuditExport is a snapshot of the audit log of a scope under a filter, read in one
+// read-only transaction, for the Export audit log file. Close it when done (it holds a
+// connection of the read pool).
+type AuditExport struct {
+	ctx   context.Context // BeginAuditExport's: cancelling it interrupts Each
+	tx    txn
+	query string
+	args  []any
+}
+
+// BeginAuditExport opens the snapshot of the events of sc that f lets through. The snapshot
+// begins before the export is audited, so the file never holds its own record.
+func (s *Store) BeginAuditExport(ctx context.Context, sc Scope, f AuditFilter) (*AuditExport, error) {
+	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
+	if err != nil {
+		return nil, fmt.Errorf("store: begin audit export of account %d: %w", sc.root, classify(err))
+	}
+	// A first statement fixes the snapshot now (SQLite and PostgreSQL both take it at the
+	// first read, not at BEGIN).
+	var one int
+	if err := tx.QueryRowContext(ctx, `SELECT 1 FROM audit_events LIMIT 1`).Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("store: begin audit export of account %d: %w", sc.root, classify(err))
+	}
+	query, args := auditQuery(sc, f)
+	return &AuditExport{ctx: ctx, tx: tx, query: query + ` ORDER BY e.at DESC, e.id DESC`, args: args}, nil
+}
+
+// Each calls fn for every event of the snapshot, newest first, reusing one Event, and stops
+// at fn's first error, which it returns. Memory does not grow with the number of events.
+func (x *AuditExport) Each(fn func(*Event) error) error {
+	rows, err := x.tx.QueryContext(x.ctx, x.query, x.args...)
+	if err != nil {
+		return fmt.Errorf("store: audit export: %w", classify(err))
+	}
+	defer rows.Close()
+	var e Event
+	for rows.Next() {
+		if err := scanEvent(rows, &e); err != nil {
+			return fmt.Errorf("store: audit export: %w", err)
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: audit export: %w", classify(err))
+	}
+	return nil
+}
+
+// Close ends the snapshot and returns its connection to the pool. It is safe to call twice.
+func (x *AuditExport) Close() error {
+	if err := x.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("store: end audit export: %w", err)
+	}
+	return nil
+}
+
+// ContactName is a contact as a list to choose from shows it.
+type ContactName struct {
+	ID        int64
+	FirstName string
+	LastName  string
+	Email     string
+}
+
+// Name is the contact's full name.
+func (c ContactName) Name() string { return strings.TrimSpace(c.FirstName + " " + c.LastName) }
+
+// ContactNames lists the contacts of sc that are not removed, by name, when there are at most
+// limit of them; with more, it lists none and reports false (a choice among thousands is no
+// choice: the caller offers another way). The count comes from contact_counts, one row per
+// account, so a large scope costs no more than a small one.
+func (s *Store) ContactNames(ctx context.Context, sc Scope, limit int) ([]ContactName, bool, error) {
+	var total int
+	err := s.read.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM contact_counts
+		WHERE status <> ? AND account_id IN `+sc.inList(), StatusRemoved).Scan(&total)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, classify(err))
+	}
+	if total > limit {
+		return nil, false, nil
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.first_name, c.last_name, c.email FROM contacts c
+		WHERE c.account_id IN `+sc.inList()+` AND c.status <> ?
+		ORDER BY c.name_key, c.id LIMIT ?`, StatusRemoved, limit)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, classify(err))
+	}
+	defer rows.Close()
+	var out []ContactName
+	for rows.Next() {
+		var c ContactName
+		if err := rows.Scan(&c.ID, &c.FirstName, &c.LastName, &c.Email); err != nil {
+			return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, classify(err))
+	}
+	return out, true, nil
 }
 
 // Two-step verification (SPEC 3.11). (A block of its own, so that areas adding actions
@@ -117,6 +331,5 @@ const (
 	ActionTwoFactorRequired    = "two_factor_required"
 	ActionTwoFactorNotRequired = "two_factor_not_required"
 	// ActionReauthenticated: a signed-in contact confirmed who it is before a sensitive change.
-	ActionReauthenticated     = "reauthenticated"
-	ActionSignedOutEverywhere = "signed_out_everywhere"
+	ActionReauthenticated = "reauthenticated"
 )

@@ -76,12 +76,15 @@ type Contact struct {
 	// PasswordShort: the password is shorter than the minimum for a password alone, which
 	// only a contact with a second factor may keep.
 	PasswordShort bool
+	// AccessEndsAt is when the contact's access ends; zero: never.
+	AccessEndsAt time.Time
 }
 
 // Lock is why a contact is locked and since when, and its count of failed logins.
 type Lock struct {
-	LockReason   string // "", LockedByAdmin or LockedByFailedLogins
+	LockReason   string // "", LockedByAdmin, LockedByFailedLogins, LockedAccessEnded or LockedWithOrganization
 	LockedByName string // "First Last" of the admin who locked it ("" when locked automatically, or the admin is gone)
+	LockedWith   string // LockedWithOrganization: the organization's name
 	LockedAt     time.Time
 	FailedLogins int
 	LastFailedAt time.Time
@@ -102,7 +105,7 @@ func (c Contact) Locked() bool { return c.Status == StatusLocked }
 // Fields are the contact's details as the Edit contact form shows them.
 func (c Contact) Fields() ContactFields {
 	return ContactFields{AccountID: c.AccountID, FirstName: c.FirstName, LastName: c.LastName, Email: c.Email,
-		Phone: c.Phone, JobTitle: c.JobTitle, Roles: c.Roles}
+		Phone: c.Phone, JobTitle: c.JobTitle, Roles: c.Roles, AccessEnds: c.AccessEndsAt}
 }
 
 // EditVersion fingerprints the fields the Edit contact form changes. The form carries it,
@@ -113,19 +116,20 @@ func (c Contact) Fields() ContactFields {
 // show) do not make an open form stale.
 func (c Contact) EditVersion() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d %q %q %q %q %q %q", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
-		SortedRoles(c.Roles))
+	fmt.Fprintf(h, "%d %q %q %q %q %q %q %d", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
+		SortedRoles(c.Roles), nullTime(c.AccessEndsAt).Int64)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // contactColumns selects every field of Contact; scanContact reads them in this order.
-const contactColumns = `
+var contactColumns = `
 	c.id, c.account_id, a.name, c.first_name, c.last_name, c.email, c.phone, c.job_title,
 	coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''),
 	c.status, c.lock_reason, coalesce(c.locked_by, 0),
-	coalesce((SELECT l.first_name || ' ' || l.last_name FROM contacts l WHERE l.id = c.locked_by), ''),
+	coalesce((SELECT ` + nameOf("l") + ` FROM contacts l WHERE l.id = c.locked_by), ''),
 	c.locked_at, c.failed_logins, c.last_failed_at, c.last_login_at, coalesce(c.created_by, 0),
-	c.created_at, c.updated_at, c.password_hash <> '', c.two_factor, c.password_short`
+	c.created_at, c.updated_at, c.password_hash <> '', c.two_factor, c.password_short, c.access_ends_at,
+	coalesce((SELECT o.name FROM accounts o WHERE o.id = c.locked_org_id), '')`
 
 const contactFrom = ` FROM contacts c JOIN accounts a ON a.id = c.account_id `
 
@@ -135,12 +139,12 @@ type rowScanner interface{ Scan(dest ...any) error }
 func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	var c Contact
 	var roles string
-	var lockedAt, lastFailed, lastLogin sql.NullInt64
+	var lockedAt, lastFailed, lastLogin, accessEnds sql.NullInt64
 	var created, updated int64
 	err := row.Scan(append([]any{&c.ID, &c.AccountID, &c.AccountName, &c.FirstName, &c.LastName, &c.Email,
 		&c.Phone, &c.JobTitle, &roles, &c.Status, &c.LockReason, &c.LockedByID, &c.LockedByName,
 		&lockedAt, &c.FailedLogins, &lastFailed, &lastLogin, &c.CreatedByID, &created, &updated,
-		&c.HasPassword, &c.TwoFactor, &c.PasswordShort}, extra...)...)
+		&c.HasPassword, &c.TwoFactor, &c.PasswordShort, &accessEnds, &c.LockedWith}, extra...)...)
 	if err != nil {
 		return Contact{}, err
 	}
@@ -148,6 +152,7 @@ func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	c.LockedAt = timeOrZero(lockedAt)
 	c.LastFailedAt = timeOrZero(lastFailed)
 	c.LastLoginAt = timeOrZero(lastLogin)
+	c.AccessEndsAt = timeOrZero(accessEnds)
 	c.CreatedAt = time.Unix(created, 0).UTC()
 	c.UpdatedAt = time.Unix(updated, 0).UTC()
 	return c, nil
@@ -200,12 +205,12 @@ func (t *Tx) CreateContact(ctx context.Context, n NewContact) (int64, error) {
 	var id int64
 	err := t.tx.QueryRowContext(ctx, `
 		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
-			job_title, password_hash, password_changed_at, created_by, created_at, updated_at)
-		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			job_title, password_hash, password_changed_at, created_by, created_at, updated_at, access_ends_at)
+		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING id`,
 		n.AccountID, n.FirstName, n.LastName, strings.TrimSpace(n.Email), EmailKey(n.Email),
 		NameKey(n.FirstName, n.LastName), SearchText(n.FirstName, n.LastName, n.Email), n.Phone, n.JobTitle, n.PasswordHash, changedAt,
-		nullID(n.CreatedByID), now, now).Scan(&id)
+		nullID(n.CreatedByID), now, now, nullTime(n.AccessEnds)).Scan(&id)
 	if isUniqueViolation(err) {
 		return 0, ErrEmailTaken
 	}
@@ -240,7 +245,8 @@ func (s *Store) ContactByID(ctx context.Context, id int64) (Contact, error) {
 
 // ContactInScope reads one contact if it belongs to an account in sc; otherwise ErrNotFound.
 func (s *Store) ContactInScope(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
+	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList()+
+		` AND c.status <> 'removed'`, id)
 }
 
 // ContactByEmail finds a contact by email, case-insensitively, across the whole portal.
@@ -269,7 +275,8 @@ func (s *Store) Credentials(ctx context.Context, email string) (Contact, string,
 
 // ContactForChange reads a contact of sc inside tx, for the rules of an action on it.
 func (t *Tx) ContactForChange(ctx context.Context, sc Scope, id int64) (Contact, error) {
-	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
+	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList()+
+		` AND c.status <> 'removed'`, id)
 }
 
 // ContactByID reads a contact inside tx by an id that came from a trusted place (a link).
@@ -318,6 +325,9 @@ type ContactFields struct {
 	Phone     string
 	JobTitle  string
 	Roles     []Role
+	// AccessEnds is when the contact's access ends (it is locked out from then on); zero:
+	// never.
+	AccessEnds time.Time
 }
 
 // HasRole reports whether r is among the fields' roles.
@@ -334,11 +344,11 @@ func (f ContactFields) HasRole(r Role) bool {
 func (t *Tx) UpdateContact(ctx context.Context, id int64, f ContactFields) error {
 	_, err := t.tx.ExecContext(ctx, `
 		UPDATE contacts SET account_id = ?, first_name = ?, last_name = ?, email = ?, email_key = ?,
-			name_key = ?, search_text = ?, phone = ?, job_title = ?, updated_at = ?
+			name_key = ?, search_text = ?, phone = ?, job_title = ?, access_ends_at = ?, updated_at = ?
 		WHERE id = ?`,
 		f.AccountID, f.FirstName, f.LastName, strings.TrimSpace(f.Email), EmailKey(f.Email),
 		NameKey(f.FirstName, f.LastName), SearchText(f.FirstName, f.LastName, f.Email), f.Phone, f.JobTitle,
-		unix(t.now), id)
+		nullTime(f.AccessEnds), unix(t.now), id)
 	if isUniqueViolation(err) {
 		return ErrEmailTaken
 	}
@@ -377,7 +387,7 @@ func (t *Tx) LockContact(ctx context.Context, id, by int64) (bool, error) {
 // Like LockContact it is conditional and reports whether it changed anything.
 func (t *Tx) UnlockContact(ctx context.Context, id int64) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `
-		UPDATE contacts SET status = 'active', lock_reason = '', locked_by = NULL, locked_at = NULL,
+		UPDATE contacts SET status = 'active', lock_reason = '', locked_by = NULL, locked_org_id = NULL, locked_at = NULL,
 			failed_logins = 0, last_failed_at = NULL, updated_at = ?
 		WHERE id = ? AND status = 'locked'`, unix(t.now), id)
 	if err != nil {
@@ -466,7 +476,7 @@ func contactPage(ctx context.Context, tx txn, sc Scope, id int64, historyLength 
 	}
 	rows, err := tx.QueryContext(ctx, `
 		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
-			e.detail, e.remote_ip, coalesce((SELECT a.first_name || ' ' || a.last_name FROM contacts a WHERE a.id = e.actor_id), '')
+			e.detail, e.remote_ip, coalesce((SELECT `+nameOf("a")+` FROM contacts a WHERE a.id = e.actor_id), '')
 		FROM audit_events e WHERE e.target_id = ?
 		ORDER BY e.id DESC LIMIT ?`, id, historyLength)
 	if err != nil {

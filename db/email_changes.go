@@ -39,8 +39,8 @@ func (c EmailChange) Open(now time.Time) bool {
 	return c.ConfirmedAt.IsZero() && c.CancelledAt.IsZero() && !now.After(c.ExpiresAt)
 }
 
-const emailChangeColumns = `e.id, e.contact_id, e.new_email, coalesce(e.requested_by, 0),
-	coalesce((SELECT r.first_name || ' ' || r.last_name FROM contacts r WHERE r.id = e.requested_by), ''),
+var emailChangeColumns = `e.id, e.contact_id, e.new_email, coalesce(e.requested_by, 0),
+	coalesce((SELECT ` + nameOf("r") + ` FROM contacts r WHERE r.id = e.requested_by), ''),
 	e.created_at, e.expires_at, e.confirmed_at, e.cancelled_at`
 
 func scanEmailChange(row rowScanner) (EmailChange, error) {

@@ -17,6 +17,11 @@ type migration struct {
 	name    string
 	sql     string
 	run     func(context.Context, *Tx) error // for a step written in Go; sql is empty
+	// foreignKeysOff: a SQLite step that builds a table anew (SQLite can change a table's
+	// constraints no other way) runs with foreign keys off, which SQLite can switch only
+	// outside a transaction: with them on, dropping the old table would cascade to every row
+	// that refers to it. The step checks the keys itself before it commits.
+	foreignKeysOff bool
 }
 
 // migrationList lists an engine's steps in order: the SQL files of dir in files, whose
@@ -69,6 +74,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range list {
+		if m.foreignKeysOff {
+			if _, err := s.write.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+				return fmt.Errorf("store: migrate %s: %w", m.name, err)
+			}
+		}
 		err := s.Write(ctx, func(tx *Tx) error {
 			if err := s.engine.lockMigrations(ctx, tx.tx); err != nil {
 				return err
@@ -91,6 +101,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			_, err := tx.tx.ExecContext(ctx, `INSERT INTO schema_version(version) VALUES (?)`, m.version)
 			return err
 		})
+		if m.foreignKeysOff {
+			if _, onErr := s.write.ExecContext(ctx, `PRAGMA foreign_keys = ON`); onErr != nil && err == nil {
+				err = onErr
+			}
+		}
 		if err != nil && strings.Contains(err.Error(), "no such module: fts5") {
 			return fmt.Errorf("store: migrate %s: SQLite was built without FTS5: build with -tags sqlite_fts5: %w", m.name, err)
 		}

@@ -27,7 +27,8 @@ type SessionLimits struct {
 // LiveSession reads a session that is within its limits and whose contact is still active,
 // together with that contact (one query: it runs on every request). Checking the contact
 // on every read is what ends a locked contact's sessions at once, even when it was locked
-// by hand in the database.
+// by hand in the database, and a contact whose access has ended, from that second on (the
+// access job locks it a little later).
 func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimits) (SessionRow, Contact, error) {
 	now := s.now().Unix()
 	var r SessionRow
@@ -40,8 +41,8 @@ func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimit
 			WHERE id_hash = ? AND last_seen_at > ? AND created_at > ?)
 		SELECT `+contactColumns+`, s.id_hash, s.data, s.created_at, s.last_seen_at
 		FROM s JOIN contacts c ON c.id = s.contact_id JOIN accounts a ON a.id = c.account_id
-		WHERE c.status = 'active' AND c.password_hash <> ''`,
-		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second)),
+		WHERE c.status = 'active' AND c.password_hash <> '' AND (c.access_ends_at IS NULL OR c.access_ends_at > ?)`,
+		idHash, now-int64(lim.Idle/time.Second), now-int64(lim.Absolute/time.Second), now),
 		&r.IDHash, &r.Data, &created, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRow{}, Contact{}, ErrNotFound
@@ -54,13 +55,20 @@ func (s *Store) LiveSession(ctx context.Context, idHash []byte, lim SessionLimit
 	return r, c, nil
 }
 
-// CreateSession stores a new session.
-func (s *Store) CreateSession(ctx context.Context, idHash []byte, contactID int64, data []byte) error {
+// SessionOrigin is where a session was signed in from, as its contact's page shows it.
+type SessionOrigin struct {
+	UserAgent string // as the browser sent it
+	Address   string // the client's address (behind trusted proxies, the one they forwarded)
+}
+
+// CreateSession stores a new session, signed in from origin.
+func (s *Store) CreateSession(ctx context.Context, idHash []byte, contactID int64, data []byte, origin SessionOrigin) error {
 	err := s.Write(ctx, func(tx *Tx) error {
 		now := unix(tx.now)
-		_, err := tx.tx.ExecContext(ctx,
-			`INSERT INTO sessions(id_hash, contact_id, data, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?)`,
-			idHash, contactID, data, now, now)
+		_, err := tx.tx.ExecContext(ctx, `
+			INSERT INTO sessions(id_hash, contact_id, data, created_at, last_seen_at, user_agent, remote_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			idHash, contactID, data, now, now, origin.UserAgent, origin.Address)
 		return err
 	})
 	if err != nil {
@@ -115,6 +123,71 @@ func (t *Tx) EndSessions(ctx context.Context, contactID int64) error {
 		return fmt.Errorf("store: end sessions of contact %d: %w", contactID, err)
 	}
 	return nil
+}
+
+// ContactSession is one signed-in session of a contact, as the contact's page lists it.
+type ContactSession struct {
+	SessionOrigin
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+}
+
+// MaxListedSessions is how many sessions of one contact ContactSessions lists at most: a
+// script that signs in again and again leaves a session each time.
+const MaxListedSessions = 100
+
+// ContactSessions lists the sessions of a contact that are within lim (a zero limit does
+// not bound), most recently active first, at most MaxListedSessions. A session past its
+// limits is over, even before the sweep deletes its row.
+func (s *Store) ContactSessions(ctx context.Context, contactID int64, lim SessionLimits) ([]ContactSession, error) {
+	now := s.now().Unix()
+	var seenAfter, createdAfter int64
+	if lim.Idle > 0 {
+		seenAfter = now - int64(lim.Idle/time.Second)
+	}
+	if lim.Absolute > 0 {
+		createdAfter = now - int64(lim.Absolute/time.Second)
+	}
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT user_agent, remote_ip, created_at, last_seen_at FROM sessions
+		WHERE contact_id = ? AND last_seen_at > ? AND created_at > ?
+		ORDER BY last_seen_at DESC, created_at DESC LIMIT ?`, contactID, seenAfter, createdAfter, MaxListedSessions)
+	if err != nil {
+		return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, classify(err))
+	}
+	defer rows.Close()
+	var out []ContactSession
+	for rows.Next() {
+		var cs ContactSession
+		var created, seen int64
+		if err := rows.Scan(&cs.UserAgent, &cs.Address, &created, &seen); err != nil {
+			return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, err)
+		}
+		cs.CreatedAt, cs.LastSeenAt = time.Unix(created, 0).UTC(), time.Unix(seen, 0).UTC()
+		out = append(out, cs)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, classify(err))
+	}
+	return out, nil
+}
+
+// EndSessionsBut ends every session of a contact except the one whose id hash is keep (nil:
+// every one) inside tx, and reports how many it ended (Sign out everywhere).
+func (t *Tx) EndSessionsBut(ctx context.Context, contactID int64, keep []byte) (int64, error) {
+	query, args := `DELETE FROM sessions WHERE contact_id = ?`, []any{contactID}
+	if keep != nil {
+		query, args = query+` AND id_hash <> ?`, append(args, keep)
+	}
+	res, err := t.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: end sessions of contact %d: %w", contactID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: end sessions of contact %d: %w", contactID, err)
+	}
+	return n, nil
 }
 
 // DeleteExpiredSessions removes sessions past either limit; the server runs it periodically.

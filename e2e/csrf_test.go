@@ -149,7 +149,7 @@ func TestRequestsOtherSitesStartAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, err := p.Store.AuditLog(p.Ctx, sc, 0, 100)
+	events, err := p.Store.AuditLog(p.Ctx, sc, db.AuditFilter{}, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,22 +11,41 @@ import (
 	"portal/components"
 	"portal/contacts"
 	"portal/db"
+	"portal/validate"
 )
+
+// contactFormInput is the create and edit form as posted: the fields, and Access ends as
+// typed, which may not read as a date.
+type contactFormInput struct {
+	fields     db.ContactFields
+	accessEnds string
+	badAccess  error // Access ends does not read as a date and time
+}
 
 // bindContactForm reads the create and edit form. Only the fields of the form are read:
 // the tenant comes from the session. A role value other than the two roles is kept as
 // sent, so that the rules refuse the form rather than save it with a role missing.
-func bindContactForm(c *fiber.Ctx) db.ContactFields {
-	f := db.ContactFields{
+func bindContactForm(c *fiber.Ctx) contactFormInput {
+	in := contactFormInput{fields: db.ContactFields{
 		FirstName: bodyValue(c, "first_name"), LastName: bodyValue(c, "last_name"), Email: bodyValue(c, "email"),
 		Phone: bodyValue(c, "phone"), JobTitle: bodyValue(c, "job_title"),
-	}
-	f.AccountID, _ = strconv.ParseInt(strings.TrimSpace(bodyValue(c, "account_id")), 10, 64)
+	}, accessEnds: bodyValue(c, "access_ends")}
+	in.fields.AccountID, _ = strconv.ParseInt(strings.TrimSpace(bodyValue(c, "account_id")), 10, 64)
 	for _, raw := range c.Request().PostArgs().PeekMulti("role") {
 		r, _ := db.ParseRole(string(raw))
-		f.Roles = append(f.Roles, r)
+		in.fields.Roles = append(in.fields.Roles, r)
 	}
-	return f
+	in.fields.AccessEnds, in.badAccess = validate.DateTime("Access ends", in.accessEnds)
+	return in
+}
+
+// form is the form showing what was typed.
+func (in contactFormInput) form(v components.ContactFormView) components.ContactFormView {
+	v.AccessEnds = in.accessEnds
+	if in.badAccess != nil {
+		v.Errors["access_ends"] = in.badAccess.Error()
+	}
+	return v
 }
 
 // contactForm is the Create contact or Edit contact form with the values typed. accountName
@@ -53,10 +72,13 @@ func (h *Contacts) New(c *fiber.Ctx, actor contacts.Actor) error {
 // Create stores a new contact without a password: it can't log in until it sets one through
 // the set-your-password link mailed to it.
 func (h *Contacts) Create(c *fiber.Ctx, actor contacts.Actor) error {
-	f := bindContactForm(c)
-	created, err := h.contacts.Create(c.UserContext(), actor, f, "")
+	in := bindContactForm(c)
+	v := in.form(contactForm(actor, "Create contact", "/contacts", "/my-contacts", actor.Contact.AccountName, in.fields))
+	if in.badAccess != nil {
+		return renderForm(c, fiber.StatusUnprocessableEntity, v)
+	}
+	created, err := h.contacts.Create(c.UserContext(), actor, in.fields, "")
 	if err != nil {
-		v := contactForm(actor, "Create contact", "/contacts", "/my-contacts", actor.Contact.AccountName, f)
 		return refuseForm(c, v, err)
 	}
 	return flashRedirect(c, flashSuccess, "Contact "+created.Name()+" has been successfully created.", contactHref(created.ID))
@@ -83,26 +105,32 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	f, version := bindContactForm(c), bodyValue(c, "version")
+	in, version := bindContactForm(c), bodyValue(c, "version")
+	href := contactHref(id)
+	if in.badAccess != nil {
+		v := in.form(contactForm(actor, "Edit contact", href, href, "", in.fields))
+		v.Version = version
+		v.Reauth = reauthView(h.contacts, actor, "")
+		return renderForm(c, fiber.StatusUnprocessableEntity, v)
+	}
 	problem, err := reauthenticate(c, h.contacts, &actor)
 	if err != nil {
 		return err
 	}
 	var updated contacts.Updated
 	if problem == "" {
-		updated, err = h.contacts.Update(c.UserContext(), actor, id, f, version)
+		updated, err = h.contacts.Update(c.UserContext(), actor, id, in.fields, version)
 	} else if p, perr := h.contacts.Page(c.UserContext(), actor, id); perr != nil {
 		return perr
 	} else {
 		updated.Contact, err = p.Contact, contacts.ErrReauthRequired
 	}
 	if err != nil {
-		href := contactHref(id)
-		v := contactForm(actor, "Edit contact", href, href, updated.Contact.AccountName, f)
+		v := in.form(contactForm(actor, "Edit contact", href, href, updated.Contact.AccountName, in.fields))
 		v.Version = version
 		v.Reauth = reauthView(h.contacts, actor, problem)
 		if errors.Is(err, contacts.ErrEditConflict) {
-			v.Values, v.Version = updated.Contact.Fields(), updated.Contact.EditVersion()
+			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(), ""
 		}
 		return refuseForm(c, v, err)
 	}

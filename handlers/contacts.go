@@ -12,6 +12,7 @@ import (
 	"portal/components"
 	"portal/contacts"
 	"portal/db"
+	"portal/validate"
 )
 
 // Contacts is the contact admin's part of the portal: My contacts, All Contacts, a contact's
@@ -44,24 +45,37 @@ func contactID(c *fiber.Ctx) (int64, error) {
 // listView reads search, sort, section and cursor from the query string. Anything odd
 // falls back to the default rather than failing: these are links people bookmark.
 func listView(c *fiber.Ctx) (components.ListView, db.ListQuery) {
+	return viewOf(func(key string) string { return c.Query(key) })
+}
+
+// searchInput is the search as typed, trimmed, cut to maxSearchLength; invalid UTF-8 is no
+// search.
+func searchInput(q string) string {
+	q = strings.TrimSpace(q)
+	if !utf8.ValidString(q) {
+		return ""
+	}
+	if utf8.RuneCountInString(q) > maxSearchLength {
+		q = string([]rune(q)[:maxSearchLength])
+	}
+	return q
+}
+
+// viewOf reads the section, sort, search and cursors of All Contacts from value: the URL's
+// query, or a bulk action's form, which carries the view it was started from.
+func viewOf(value func(string) string) (components.ListView, db.ListQuery) {
 	v := components.ListView{Section: db.StatusActive, Sort: db.SortName}
-	if c.Query("section") == "locked" {
+	if value("section") == "locked" {
 		v.Section = db.StatusLocked
 	}
 	for _, s := range db.Sorts {
-		if c.Query("sort") == s {
+		if value("sort") == s {
 			v.Sort = s
 		}
 	}
-	v.Search = strings.TrimSpace(c.Query("q"))
-	if !utf8.ValidString(v.Search) {
-		v.Search = ""
-	}
-	if utf8.RuneCountInString(v.Search) > maxSearchLength {
-		v.Search = string([]rune(v.Search)[:maxSearchLength])
-	}
-	after, _ := strconv.ParseInt(c.Query("after"), 10, 64)
-	before, _ := strconv.ParseInt(c.Query("before"), 10, 64)
+	v.Search = searchInput(value("q"))
+	after, _ := strconv.ParseInt(value("after"), 10, 64)
+	before, _ := strconv.ParseInt(value("before"), 10, 64)
 	return v, db.ListQuery{Status: v.Section, Sort: v.Sort, Search: v.Search, After: max(after, 0),
 		Before: max(before, 0), Limit: PageSize}
 }
@@ -103,7 +117,12 @@ func (h *Contacts) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.contacts.Unlock(c.UserContext(), actor, id)
+	// A contact whose access ended is given a new end, or none, as it is unlocked.
+	accessEnds, err := validate.DateTime("Access ends", bodyValue(c, "access_ends"))
+	if err != nil {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, err.Error())
+	}
+	p, err := h.contacts.Unlock(c.UserContext(), actor, id, accessEnds)
 	return lockAnswer(c, p, err, " has been successfully unlocked.")
 }
 
@@ -124,6 +143,9 @@ func lockAnswer(c *fiber.Ctx, p contacts.Page, err error, done string) error {
 	case errors.Is(err, contacts.ErrLastAdmin):
 		flash, status = components.Flash{Kind: flashError, Text: name + " is the last active contact admin of " +
 			p.Contact.AccountName + " and can't be locked out."}, fiber.StatusConflict
+	case errors.Is(err, contacts.ErrAccessEndsPast):
+		flash, status = components.Flash{Kind: flashError, Text: "Choose a new access end in the future, or leave it empty, to unlock " +
+			name + "."}, fiber.StatusUnprocessableEntity
 	case err != nil:
 		return err
 	}

@@ -160,7 +160,7 @@ var errCSRF = fiber.NewError(fiber.StatusForbidden,
 	"This form has expired or was sent from somewhere else. Reload the page and try again.")
 
 var errCrossSiteExport = fiber.NewError(fiber.StatusForbidden,
-	"Exports start only from the portal's own pages. Open All Contacts and use its export menu.")
+	"Exports start only from the portal's own pages. Open the page you export from and export from there.")
 
 // csrfRefusal is a request refused by the CSRF checks. It answers as answer; its reason
 // goes into the log and, for a signed-in contact, the audit log (auditDenied).

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -114,8 +115,13 @@ func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error
 		}
 	}()
 
-	exp, err := h.contacts.BeginExport(ctx, actor, f.name, f.maxRows)
+	exp, err := h.contacts.BeginExport(ctx, actor, f.name, f.maxRows, exportView(c))
 	var tooMany *contacts.TooManyRowsError
+	var tooManyIDs *contacts.TooManySelectedError
+	if errors.As(err, &tooManyIDs) {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, fmt.Sprintf("An export of selected contacts takes at most %s of them.",
+			export.Thousands(tooManyIDs.Max)))
+	}
 	if errors.As(err, &tooMany) {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, fmt.Sprintf(
 			"A PDF can hold at most %s contacts, and you have %s. Use Export Excel or Export CSV instead.",
@@ -150,6 +156,30 @@ func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error
 		}
 	})
 	return nil
+}
+
+// exportView reads which contacts the export takes: the ticked ids (Export selected), a
+// section under a search (the current view), or, with neither, every contact.
+func exportView(c *fiber.Ctx) db.ExportView {
+	var v db.ExportView
+	switch c.Query("section") {
+	case "active":
+		v.Status = db.StatusActive
+	case "locked":
+		v.Status = db.StatusLocked
+	}
+	if v.Status != "" {
+		v.Search = searchInput(c.Query("q"))
+	}
+	for _, raw := range c.Context().QueryArgs().PeekMulti("id") {
+		if v.IDs == nil {
+			v.IDs = []int64{} // asked for a selection: none that parses exports nobody
+		}
+		if id, err := strconv.ParseInt(string(raw), 10, 64); err == nil && id > 0 {
+			v.IDs = append(v.IDs, id)
+		}
+	}
+	return v
 }
 
 func (h *Export) setFileHeaders(c *fiber.Ctx, f exportFormat, filename string) {

@@ -59,7 +59,7 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 		h.log.Info("password accepted; next step", "contact_id", result.Contact.ID, "stage", result.Stage)
 		return c.Redirect(stagePaths[result.Stage], fiber.StatusSeeOther)
 	}
-	if err := v.sess.SignIn(c, result.Contact.ID); err != nil {
+	if err := v.sess.SignIn(c, result.Contact.ID, clientIP(c)); err != nil {
 		return err
 	}
 	v.sess.ClearPending(c)

@@ -119,7 +119,7 @@ func (k *softKey) sign(options map[string]any) string {
 
 func TestPasskeyAddedAndUsedAsTheSecondStep(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		me := e.Login(e.member.Email)
 		if !hasTestID(t, me.Get("/profile").Body, "passkey-form") {
 			t.Fatal("Your profile offers no passkey over https")
@@ -199,7 +199,7 @@ func TestPasskeyAddedAndUsedAsTheSecondStep(t *testing.T) {
 // Passkeys need a relying party the browser accepts: https, or localhost. Elsewhere the
 // portal does not offer them.
 func TestNoPasskeysOnPlainHTTP(t *testing.T) {
-	e := newLoginEnv(t, portaltest.Options{Args: []string{"--base-url", "http://10.0.0.5:8080"}})
+	e := newLoginEnv(t, portaltest.SQLite, portaltest.Options{Args: []string{"--base-url", "http://10.0.0.5:8080"}})
 	me := e.Login(e.member.Email)
 	page := me.Get("/profile")
 	if hasTestID(t, page.Body, "passkey-form") || !hasTestID(t, page.Body, "passkeys-unavailable") {

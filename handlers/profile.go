@@ -55,7 +55,7 @@ func (h *Profile) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
 	status, problems := fiber.StatusUnprocessableEntity, map[string]string{}
 	switch {
 	case err == nil:
-		if err := viewerOf(c).sess.SignIn(c, actor.ID()); err != nil {
+		if err := viewerOf(c).sess.SignIn(c, actor.ID(), clientIP(c)); err != nil {
 			return err
 		}
 		return flashRedirect(c, flashSuccess, "Your password has been changed. Every other session of your account has ended.", "/profile")
@@ -79,7 +79,7 @@ func (h *Profile) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
 
 // SignOutEverywhere ends every session of the contact, this one too.
 func (h *Profile) SignOutEverywhere(c *fiber.Ctx, actor contacts.Actor) error {
-	if err := h.contacts.SignOutEverywhere(c.UserContext(), actor); err != nil {
+	if err := h.contacts.SignOutYourSessions(c.UserContext(), actor); err != nil {
 		return err
 	}
 	if err := viewerOf(c).sess.End(c); err != nil {

@@ -133,3 +133,18 @@ func redirect(c *fiber.Ctx, url string) error {
 	}
 	return c.Redirect(url, fiber.StatusSeeOther)
 }
+
+// bodyValues reads every value of a form field of the request body (checkboxes of one name).
+func bodyValues(c *fiber.Ctx, key string) []string {
+	req := c.Request()
+	var out []string
+	for _, v := range req.PostArgs().PeekMulti(key) {
+		out = append(out, string(v))
+	}
+	if len(out) == 0 {
+		if form, err := req.MultipartForm(); err == nil {
+			out = form.Value[key]
+		}
+	}
+	return out
+}

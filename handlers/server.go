@@ -130,6 +130,7 @@ func New(d Deps) *fiber.App {
 	app.Get("/contacts/export.csv", sameOriginOnly, admin(exports.CSV))
 	app.Get("/contacts/export.xlsx", sameOriginOnly, admin(exports.Excel))
 	app.Get("/contacts/export.pdf", sameOriginOnly, admin(exports.PDF))
+	app.Get("/audit/export.csv", sameOriginOnly, admin(exports.AuditCSV))
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	people := &Contacts{contacts: d.Contacts}
@@ -143,6 +144,20 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>", admin(people.Update))
 	app.Post("/contacts/:id<int>/lock", admin(people.Lock))
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
+	app.Post("/contacts/:id<int>/sign-out-everywhere", admin((&Sessions{contacts: d.Contacts}).SignOutEverywhere))
+
+	bulk := &Bulk{contacts: d.Contacts}
+	app.Post("/contacts/bulk", admin(bulk.Choose))
+	app.Post("/contacts/bulk/:action", admin(bulk.Act))
+
+	life := &Lifecycle{contacts: d.Contacts}
+	app.Get("/organizations", admin(life.Organizations))
+	app.Get("/organizations/:id<int>/lock", admin(life.ConfirmLock))
+	app.Post("/organizations/:id<int>/lock", admin(life.Lock))
+	app.Get("/organizations/:id<int>/unlock", admin(life.ConfirmUnlock))
+	app.Post("/organizations/:id<int>/unlock", admin(life.Unlock))
+	app.Get("/contacts/:id<int>/remove", admin(life.ConfirmRemove))
+	app.Post("/contacts/:id<int>/remove", admin(life.Remove))
 
 	twoFactor := &TwoFactorAdmin{contacts: d.Contacts}
 	app.Get("/two-step-verification", admin(twoFactor.ShowPolicy))

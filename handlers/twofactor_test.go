@@ -105,7 +105,7 @@ func auditCount(t *testing.T, e loginEnv, action string, target db.Contact) int 
 
 func TestSignInWithTheAuthenticatorApp(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		me := e.Login(e.member.Email)
 		if home := me.Get("/"); !hasTestID(t, home.Body, "home-set-up-app") || !hasTestID(t, home.Body, "home-profile") {
 			t.Error("the home page of a contact without roles offers neither two-step verification nor Your profile")
@@ -163,7 +163,7 @@ func TestSignInWithTheAuthenticatorApp(t *testing.T) {
 // code used already.
 func TestAuthenticatorAppCodesAtStepBoundaries(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		secret, _ := setUpApp(t, e.Env, e.Login(e.member.Email)) // uses the code of the step at 09:00:00
 		step := 30 * time.Second
 		try := func(b *portaltest.Browser, at time.Time) int {
@@ -211,7 +211,7 @@ func TestAuthenticatorAppCodesAtStepBoundaries(t *testing.T) {
 // not reset the count: knowing the password must not buy more guesses at the code.
 func TestWrongCodesLockTheContact(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine, Args: []string{"--lockout-threshold", "3"}})
+		e := newLoginEnv(t, engine, portaltest.Options{Args: []string{"--lockout-threshold", "3"}})
 		secret, _ := setUpApp(t, e.Env, e.Login(e.member.Email))
 		e.Clock.Advance(time.Minute)
 		b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
@@ -248,7 +248,7 @@ func TestWrongCodesLockTheContact(t *testing.T) {
 
 func TestRecoveryCodesWorkOnce(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		me := e.Login(e.member.Email)
 		_, codes := setUpApp(t, e.Env, me)
 		use := func(code string) int {
@@ -296,7 +296,7 @@ func TestRecoveryCodesWorkOnce(t *testing.T) {
 // opens nothing but the second step's pages.
 func TestPendingSignInLastsFiveMinutesAndGrantsNothingElse(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		secret, _ := setUpApp(t, e.Env, e.Login(e.member.Email))
 		e.Clock.Advance(time.Minute)
 		b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
@@ -326,7 +326,7 @@ func TestPendingSignInLastsFiveMinutesAndGrantsNothingElse(t *testing.T) {
 
 func TestRequiredTwoStepVerificationIsSetUpBeforeAnythingElse(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		w := newTenants(t, portaltest.Options{Engine: engine})
+		w := newTenants(t, engine)
 		admin := w.Login(w.parentAdmin.Email)
 		refused := admin.PostForm("/two-step-verification", url.Values{"required": {"on"}})
 		if refused.StatusCode != http.StatusConflict || !strings.Contains(testText(t, refused.Body, "policy-error"), "yourself first") {
@@ -402,7 +402,7 @@ func TestRequiredTwoStepVerificationIsSetUpBeforeAnythingElse(t *testing.T) {
 
 func TestAdminResetsAColleaguesTwoStepVerification(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		colleague := e.Login(e.member.Email)
 		setUpApp(t, e.Env, colleague)
 		admin := e.Login(e.admin.Email)
@@ -453,7 +453,7 @@ func TestAdminResetsAColleaguesTwoStepVerification(t *testing.T) {
 // Changes to someone else's access need the admin's password (or code) within 10 minutes.
 func TestChangesOfAccessNeedAFreshProof(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		setUpApp(t, e.Env, e.Login(e.member.Email))
 		admin := e.Login(e.admin.Email)
 		e.Clock.Advance(10*time.Minute + time.Second)
@@ -521,7 +521,7 @@ func TestChangesOfAccessNeedAFreshProof(t *testing.T) {
 
 func TestChangePasswordOnYourProfile(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
-		e := newLoginEnv(t, portaltest.Options{Engine: engine})
+		e := newLoginEnv(t, engine)
 		here, elsewhere := e.Login(e.member.Email), e.Login(e.member.Email)
 		page := here.Get("/profile/password")
 		if !strings.Contains(page.Body, "Use at least 15 characters") || !strings.Contains(page.Body, "Forgot your current password?") {
@@ -571,7 +571,7 @@ func TestChangePasswordOnYourProfile(t *testing.T) {
 // With a second factor a password of 8 characters will do; a contact who loses its factors
 // with one that short chooses a longer one at its next sign-in.
 func TestShortPasswordAfterTheFactorsAreGone(t *testing.T) {
-	e := newLoginEnv(t)
+	e := newLoginEnv(t, portaltest.SQLite)
 	me := e.Login(e.member.Email)
 	setUpApp(t, e.Env, me)
 	if page := me.Get("/profile/password"); !strings.Contains(page.Body, "Use at least 8 characters") {
@@ -614,8 +614,8 @@ func TestShortPasswordAfterTheFactorsAreGone(t *testing.T) {
 	}
 }
 
-func TestSignOutEverywhere(t *testing.T) {
-	e := newLoginEnv(t)
+func TestSignOutYourSessions(t *testing.T) {
+	e := newLoginEnv(t, portaltest.SQLite)
 	here, elsewhere := e.Login(e.member.Email), e.Login(e.member.Email)
 	here.Get("/profile")
 	resp := here.PostForm("/profile/sign-out-everywhere", nil)
@@ -638,7 +638,7 @@ func TestSignOutEverywhere(t *testing.T) {
 // Every new route of a contact admin answers 404 for a contact of another organization, and
 // a passkey of someone else is nobody's to rename or remove.
 func TestTwoStepRoutesAreScoped(t *testing.T) {
-	w := newTenants(t)
+	w := newTenants(t, portaltest.SQLite)
 	target := w.Login(w.target.Email)
 	setUpApp(t, w.Env, target)
 	outsider := w.Login(w.otherAdm.Email)
@@ -690,7 +690,7 @@ func TestTwoStepRoutesAreScoped(t *testing.T) {
 
 // Every new form refuses a request without its CSRF token, signed in or half signed in.
 func TestTwoStepFormsNeedTheCSRFToken(t *testing.T) {
-	e := newLoginEnv(t)
+	e := newLoginEnv(t, portaltest.SQLite)
 	member := e.Login(e.member.Email)
 	secret, _ := setUpApp(t, e.Env, member)
 	admin := e.Login(e.admin.Email)
@@ -729,7 +729,7 @@ func TestTwoStepFormsNeedTheCSRFToken(t *testing.T) {
 
 // All Contacts and its exports show who has two-step verification.
 func TestAllContactsShowsTwoStepVerification(t *testing.T) {
-	e := newLoginEnv(t)
+	e := newLoginEnv(t, portaltest.SQLite)
 	setUpApp(t, e.Env, e.Login(e.member.Email))
 	admin := e.Login(e.admin.Email)
 	got := map[string]string{}

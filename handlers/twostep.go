@@ -68,7 +68,7 @@ func (h *TwoStep) expired(c *fiber.Ctx) error {
 // where the contact was going.
 func (h *TwoStep) signIn(c *fiber.Ctx, done contacts.SignedIn) error {
 	v := viewerOf(c)
-	if err := v.sess.SignIn(c, done.Contact.ID); err != nil {
+	if err := v.sess.SignIn(c, done.Contact.ID, clientIP(c)); err != nil {
 		return err
 	}
 	v.sess.ClearPending(c)

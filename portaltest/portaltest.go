@@ -1,11 +1,13 @@
-// Package portaltest starts a real portal for tests: a real SQLite file in t.TempDir(), the
-// real Fiber app, an injectable clock, and a cookie-keeping client that speaks forms and
-// HTMX the way a browser does. Nothing in it stands in for the database.
+// Package portaltest starts a real portal for tests: a real database (a SQLite file in
+// t.TempDir(), or a PostgreSQL database of its own), the real Fiber app, an injectable
+// clock, and a cookie-keeping client that speaks forms and HTMX the way a browser does.
+// Nothing in it stands in for the database.
 package portaltest
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -24,6 +26,8 @@ import (
 	"portal/config"
 	"portal/db"
 	"portal/db/dbtest"
+	"portal/db/testdb"
+	"portal/demo"
 	"portal/mail"
 	"portal/secrets"
 	"portal/session"
@@ -86,22 +90,21 @@ type Options struct {
 }
 
 // Engine is a database engine the portal runs on.
-type Engine string
+type Engine = testdb.Engine
 
 // The engines, as subtests name them.
 const (
-	SQLite   Engine = "sqlite"
-	Postgres Engine = "postgres"
+	SQLite   = testdb.SQLite
+	Postgres = testdb.Postgres
 )
 
 // Engines are both engines, for tests that run once on each as subtests.
-var Engines = []Engine{SQLite, Postgres}
+var Engines = testdb.Engines
 
 // OnEachEngine runs test as one subtest per engine.
 func OnEachEngine(t *testing.T, test func(t *testing.T, engine Engine)) {
-	for _, e := range Engines {
-		t.Run(string(e), func(t *testing.T) { test(t, e) })
-	}
+	t.Helper()
+	testdb.OnEachEngine(t, test)
 }
 
 // New starts a portal on a fresh database file.
@@ -111,10 +114,13 @@ func New(t testing.TB, opts ...Options) *Env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	database := filepath.Join(t.TempDir(), "portal.db")
+	engine := o.Engine
+	if engine == "" {
+		engine = SQLite
+	}
+	database := testdb.New(t, engine)
 	var keyArgs []string
-	if o.Engine == Postgres {
-		database = dbtest.PostgresURL(t)
+	if engine == Postgres {
 		// PostgreSQL needs the secrets key file given (SQLite has one made beside its file).
 		keyFile := filepath.Join(t.TempDir(), "portal.secrets-key")
 		if err := os.WriteFile(keyFile, []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
@@ -444,4 +450,66 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Populate adds generated contacts as demo.Populate does. On PostgreSQL, until the bulk
+// loader runs there, they go in one by one through CreateContact, which suits a few
+// thousand: the accounts are made as demo.Populate makes them, the contacts have names with
+// letters outside ASCII, and one in thirty is locked.
+func (e *Env) Populate(sc demo.Scale) demo.Population {
+	e.T.Helper()
+	if !e.Store.Postgres() {
+		pop, err := demo.Populate(e.Ctx, e.Store, sc)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		return pop
+	}
+	if sc.Accounts < 1 {
+		sc.Accounts = 1
+	}
+	if sc.Prefix == "" {
+		sc.Prefix = "Fabrikam"
+	}
+	var pop demo.Population
+	for i := range sc.Accounts {
+		name, parent := sc.Prefix, sc.Parent
+		if i > 0 {
+			name, parent = fmt.Sprintf("%s Division %d", sc.Prefix, i+1), pop.Root.ID
+		}
+		a, err := e.Store.CreateAccount(e.Ctx, name, parent)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		if i == 0 {
+			pop.Root = a
+		}
+		pop.Accounts = append(pop.Accounts, a)
+	}
+	first := []string{"Anna", "Łukasz", "Zoë", "Jürgen", "Søren", "Mateo", "Aiko", "Priya", "James", "Mary", "東京"}
+	last := []string{"Kowalski", "Müller", "Ærø", "Dubois", "Škoda", "Tanaka", "Smith", "Jones", "O'Brien"}
+	const batch = 500
+	for start := 0; start < sc.Contacts; start += batch {
+		err := e.Store.Write(e.Ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+batch, sc.Contacts); i++ {
+				acc := pop.Accounts[i%len(pop.Accounts)]
+				id, err := tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID,
+					FirstName: first[i%len(first)], LastName: last[(i/len(first))%len(last)],
+					Email: fmt.Sprintf("bulk.%d.%d@%s.example", acc.ID, i, strings.ToLower(strings.ReplaceAll(sc.Prefix, " ", "-")))}})
+				if err != nil {
+					return err
+				}
+				if i%30 == 29 {
+					if _, err := tx.LockContact(e.Ctx, id, 0); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+	}
+	return pop
 }

@@ -2,6 +2,8 @@ package session
 
 import (
 	"net/http"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/sessions"
@@ -57,10 +59,13 @@ func (cur *Current) Save(c *fiber.Ctx) error {
 }
 
 // SignIn binds the session to contactID under a new id (the old one is revoked, so ids
-// rotate at login) and saves it. The pre-session ends: what the visitor did before signing
-// in (a seed an attacker may have planted included) counts for nothing afterwards.
-func (cur *Current) SignIn(c *fiber.Ctx, contactID int64) error {
-	if err := cur.store.SignIn(cur.req, cur.Session, contactID); err != nil {
+// rotate at login) and saves it, with the browser's User-Agent and the client's address
+// (address: the one the portal worked out, see handlers' clientIP) for the contact's list of
+// sessions. The pre-session ends: what the visitor did before signing in (a seed an
+// attacker may have planted included) counts for nothing afterwards.
+func (cur *Current) SignIn(c *fiber.Ctx, contactID int64, address string) error {
+	origin := db.SessionOrigin{UserAgent: userAgent(c.Get(fiber.HeaderUserAgent)), Address: address}
+	if err := cur.store.SignIn(cur.req, cur.Session, contactID, origin); err != nil {
 		return err
 	}
 	cur.endPreSession(c)
@@ -75,9 +80,36 @@ func (cur *Current) End(c *fiber.Ctx) error {
 	return cur.Save(c)
 }
 
+// maxUserAgentLength bounds a stored User-Agent: real ones are a few hundred bytes, and the
+// header is the client's to fill.
+const maxUserAgentLength = 512
+
+// userAgent is the header as stored: cut to maxUserAgentLength bytes, at a character
+// boundary, and valid UTF-8 (PostgreSQL's text refuses anything else).
+func userAgent(h string) string {
+	h = strings.ToValidUTF8(h, "\uFFFD")
+	if len(h) <= maxUserAgentLength {
+		return h
+	}
+	cut := maxUserAgentLength
+	for cut > 0 && !utf8.RuneStart(h[cut]) {
+		cut--
+	}
+	return h[:cut]
+}
+
 // headerWriter collects the headers gorilla/sessions writes (only Set-Cookie matters).
 type headerWriter struct{ header http.Header }
 
 func (w *headerWriter) Header() http.Header         { return w.header }
 func (w *headerWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *headerWriter) WriteHeader(int)             {}
+
+// IDHash is the stored hash of the session's id, nil when it has none: what tells this
+// browser's session from the contact's others.
+func (cur *Current) IDHash() []byte {
+	if cur.ID == "" {
+		return nil
+	}
+	return hashID(cur.ID)
+}

@@ -26,6 +26,10 @@ const contactKey = "contact_id"
 // is never stored.
 type loadedContactKey struct{}
 
+// originKey keeps where a session being signed in comes from until Save creates its row; it
+// is stored in the row's own columns, not in the encoded values.
+type originKey struct{}
+
 // Contact is the signed-in contact as read with the session (active, with a password), so
 // that a request needs no second query for it.
 func Contact(sess *sessions.Session) (db.Contact, bool) {
@@ -135,7 +139,8 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 		if err != nil {
 			return err
 		}
-		if err := s.db.CreateSession(r.Context(), hashID(id), contactID, data); err != nil {
+		origin, _ := sess.Values[originKey{}].(db.SessionOrigin)
+		if err := s.db.CreateSession(r.Context(), hashID(id), contactID, data, origin); err != nil {
 			return err
 		}
 		sess.ID = id
@@ -160,9 +165,9 @@ func ContactID(sess *sessions.Session) int64 {
 	return id
 }
 
-// SignIn rotates the session's id and binds it to contactID, who proved who it is just now;
-// the caller then saves it.
-func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64) error {
+// SignIn rotates the session's id and binds it to contactID, who proved who it is just now,
+// signed in from origin; the caller then saves it.
+func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64, origin db.SessionOrigin) error {
 	if err := s.Revoke(r, sess.ID); err != nil {
 		return err
 	}
@@ -172,6 +177,7 @@ func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64)
 	}
 	sess.Values[contactKey] = contactID
 	sess.Values[authenticatedKey] = s.db.Now().Unix()
+	sess.Values[originKey{}] = origin
 	sess.Options = s.options()
 	return nil
 }
@@ -179,7 +185,8 @@ func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64)
 func encodeValues(sess *sessions.Session) ([]byte, error) {
 	values := map[string]any{}
 	for k, v := range sess.Values {
-		if _, loaded := k.(loadedContactKey); loaded {
+		switch k.(type) {
+		case loadedContactKey, originKey: // held for the request only
 			continue
 		}
 		key, ok := k.(string)

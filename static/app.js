@@ -1,6 +1,7 @@
 // Small behaviours the markup can't express. The portal works without this file.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   function focusIn(el) {
     if (!el || !el.querySelector) return;
     var focus = el.matches("[data-autofocus]") ? el : el.querySelector("[data-autofocus]");
@@ -129,4 +130,48 @@
       if (done) setTimeout(function () { text.textContent = ""; }, 5000);
     }, pollMs);
   });
+  // The bar of All Contacts (SPEC 3.8): without this it is a plain form of checkboxes.
+  // With it, the header checkbox ticks the page, and the bar says how many are selected
+  // (it is a live region) and shows its buttons only once some are.
+  function updateBulkBar(form) {
+    var bar = form.querySelector("[data-bulk-bar]");
+    var count = form.querySelector("[data-bulk-count]");
+    if (!bar || !count) return;
+    var rows = form.querySelectorAll("input[name=id]");
+    var ticked = form.querySelectorAll("input[name=id]:checked").length;
+    var all = form.querySelector("[data-select-all]");
+    var page = form.querySelector("[data-select-page]");
+    if (page) {
+      page.hidden = false;
+      page.checked = rows.length > 0 && ticked === rows.length;
+      page.indeterminate = ticked > 0 && ticked < rows.length;
+    }
+    var text = "";
+    if (all && all.checked) {
+      text = "All " + all.getAttribute("data-count") + " matching contacts selected";
+    } else if (ticked > 0) {
+      text = ticked + " selected";
+    }
+    if (count.textContent !== text) count.textContent = text;
+    bar.classList.toggle("is-empty", ticked === 0 && !(all && all.checked));
+  }
+  function bulkForms(root) {
+    root.querySelectorAll("form[data-testid=bulk-form]").forEach(updateBulkBar);
+  }
+  document.addEventListener("change", function (evt) {
+    var el = evt.target, form = el.closest && el.closest("form[data-testid=bulk-form]");
+    if (!form) return;
+    var all = form.querySelector("[data-select-all]");
+    if (el.matches("[data-select-page]")) {
+      form.querySelectorAll("input[name=id]").forEach(function (box) { box.checked = el.checked; });
+      if (all && !el.checked) all.checked = false;
+    } else if (el.matches("[data-select-all]")) {
+      if (el.checked) form.querySelectorAll("input[name=id]").forEach(function (box) { box.checked = true; });
+    } else if (el.name === "id" && !el.checked && all) {
+      all.checked = false;
+    }
+    updateBulkBar(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () { bulkForms(document); });
+  document.addEventListener("htmx:afterSettle", function () { bulkForms(document); });
 })();

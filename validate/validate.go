@@ -5,6 +5,7 @@ package validate
 import (
 	"net/mail"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -134,4 +135,25 @@ func JobTitle(s string) error {
 
 func hasControl(s string) bool {
 	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+// DateTimeLayout is how the portal writes a date and time in UTC, in forms, files and
+// pages: "2026-12-31 17:00".
+const DateTimeLayout = "2006-01-02 15:04"
+
+// DateTime reads an optional date and time in UTC, as a form's datetime-local field sends
+// it (2026-12-31T17:00) or as a person or a spreadsheet writes it (2026-12-31 17:00, with
+// seconds, or a date alone, which means its midnight). Empty is the zero time.
+func DateTime(label, s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02T15:04:05", "2006-01-02 15:04:05",
+		"2006-01-02T15:04:05Z", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, Problem("Enter " + strings.ToLower(label) + " as a date and time in UTC, like 2026-12-31 17:00, or leave it empty.")
 }

@@ -1,0 +1,266 @@
+package contacts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"portal/db"
+)
+
+// Actions on many contacts at once (SPEC 3.8, 3.10): the same rules as on one, applied to
+// each, in batches that keep the writer responsive. Each batch is its own transaction, and
+// every action leaves alone what is already as it would make it, so running it again after
+// a failure finishes it.
+
+// BulkBatch is how many contacts one transaction of a bulk action changes.
+const BulkBatch = 500
+
+// SkipReason says why a bulk action left a contact alone, in words for the list after it.
+type SkipReason string
+
+// The reasons of SPEC 3.8.
+const (
+	SkipYourself      SkipReason = "You can't lock yourself out."
+	SkipLastAdmin     SkipReason = "The last active contact admin of its account."
+	SkipAlreadyLocked SkipReason = "Already locked out."
+	SkipNotLocked     SkipReason = "Not locked out."
+	SkipLocked        SkipReason = "Locked out, so no reset link was sent."
+	SkipNoPassword    SkipReason = "No password set yet: resend the invitation instead."
+	SkipMailLimit     SkipReason = "The hourly limit of emails with links was reached."
+	SkipOutsideScope  SkipReason = "Not a contact of your organization."
+	SkipNotOrgLocked  SkipReason = "Locked out for another reason than Lock organization."
+	SkipAccessEnded   SkipReason = "Its access has ended: unlock it on its own page to give it a new date."
+)
+
+// Skip is a contact a bulk action left alone, and why.
+type Skip struct {
+	ID     int64
+	Name   string // "" when the contact is outside the actor's scope (nothing is told of it)
+	Reason SkipReason
+}
+
+// BulkResult is what a bulk action did: how many contacts it changed, and who it left alone.
+type BulkResult struct {
+	Done    int
+	Skipped []Skip
+}
+
+func (r *BulkResult) add(other BulkResult) {
+	r.Done += other.Done
+	r.Skipped = append(r.Skipped, other.Skipped...)
+}
+
+// LockContacts is Lock out on the selected contacts ids (SPEC 3.8).
+func (s *Service) LockContacts(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	return s.lockMany(ctx, actor, ids, db.LockedByAdmin, 0)
+}
+
+// UnlockContacts is Unlock on the selected contacts ids: every lock is lifted but one that
+// ended the contact's access, which asks for a new date on the contact's own page.
+func (s *Service) UnlockContacts(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	return s.unlockMany(ctx, actor, ids, SkipAccessEnded, db.LockedByAdmin, db.LockedByFailedLogins, db.LockedWithOrganization)
+}
+
+// SendResetLinks is Send reset links on the selected contacts ids: a reset link to each
+// active contact that has a password, under the hourly limit of links per contact.
+func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
+	var result BulkResult
+	for batch := range slices.Chunk(ids, BulkBatch) {
+		var r BulkResult
+		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+			r = BulkResult{}
+			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
+			if err != nil {
+				return err
+			}
+			r.Skipped = outsideScope(batch, found)
+			for _, c := range found {
+				var tooMany *TooManyLinksError
+				switch err := withinLinkLimit(ctx, tx, c.ID); {
+				case c.Locked():
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLocked})
+				case !c.HasPassword:
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
+				case errors.As(err, &tooMany):
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
+				case err != nil:
+					return err
+				default:
+					if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+						RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
+						Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
+						return err
+					}
+					r.Done++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return result, fmt.Errorf("send reset links: %w", err)
+		}
+		result.add(r)
+	}
+	return result, nil
+}
+
+// lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
+// db.LockedWithOrganization with org), batch by batch, under the rules of Lock: never the
+// actor, never the last active contact admin of an account, one audit row per contact.
+func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason string, org int64) (BulkResult, error) {
+	var result BulkResult
+	for batch := range slices.Chunk(ids, BulkBatch) {
+		var r BulkResult
+		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+			r = BulkResult{}
+			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
+			if err != nil {
+				return err
+			}
+			r.Skipped = outsideScope(batch, found)
+			var accounts []int64
+			for _, c := range found {
+				accounts = append(accounts, c.AccountID)
+			}
+			admins, err := tx.ActiveAdmins(ctx, accounts)
+			if err != nil {
+				return err
+			}
+			var lock []int64
+			for _, c := range found {
+				switch {
+				case c.ID == actor.ID():
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
+				case c.Locked():
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAlreadyLocked})
+				case c.IsAdmin() && c.HasPassword && admins[c.AccountID] <= 1:
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLastAdmin})
+				default:
+					if c.IsAdmin() && c.HasPassword {
+						admins[c.AccountID]--
+					}
+					lock = append(lock, c.ID)
+				}
+			}
+			locked, err := tx.LockContacts(ctx, lock, actor.ID(), reason, org)
+			if err != nil {
+				return err
+			}
+			r.Done = len(locked)
+			detail := ""
+			if reason == db.LockedWithOrganization {
+				detail = "with its organization " + actor.Scope.Name(org)
+			}
+			return auditEach(ctx, tx, actor, found, locked, db.ActionContactLocked, detail)
+		})
+		if err != nil {
+			return result, fmt.Errorf("lock contacts: %w", err)
+		}
+		result.add(r)
+	}
+	return result, nil
+}
+
+// unlockMany unlocks the contacts ids of the actor's scope that are locked for one of
+// reasons, batch by batch, with one audit row per contact.
+func (s *Service) unlockMany(ctx context.Context, actor Actor, ids []int64, skipOthers SkipReason, reasons ...string) (BulkResult, error) {
+	var result BulkResult
+	for batch := range slices.Chunk(ids, BulkBatch) {
+		var r BulkResult
+		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+			r = BulkResult{}
+			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
+			if err != nil {
+				return err
+			}
+			r.Skipped = outsideScope(batch, found)
+			var unlock []int64
+			for _, c := range found {
+				switch {
+				case !c.Locked():
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNotLocked})
+				case c.LockReason == db.LockedAccessEnded && !slices.Contains(reasons, db.LockedAccessEnded):
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAccessEnded})
+				case !slices.Contains(reasons, c.LockReason):
+					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), skipOthers})
+				default:
+					unlock = append(unlock, c.ID)
+				}
+			}
+			unlocked, err := tx.UnlockContacts(ctx, unlock, reasons...)
+			if err != nil {
+				return err
+			}
+			r.Done = len(unlocked)
+			return auditEach(ctx, tx, actor, found, unlocked, db.ActionContactUnlocked, "")
+		})
+		if err != nil {
+			return result, fmt.Errorf("unlock contacts: %w", err)
+		}
+		result.add(r)
+	}
+	return result, nil
+}
+
+// outsideScope are the ids that were asked for but not found in the actor's scope.
+func outsideScope(asked []int64, found []db.Contact) []Skip {
+	var skips []Skip
+	for _, id := range asked {
+		if !slices.ContainsFunc(found, func(c db.Contact) bool { return c.ID == id }) {
+			skips = append(skips, Skip{ID: id, Reason: SkipOutsideScope})
+		}
+	}
+	return skips
+}
+
+// auditEach writes action's audit row for every contact of found whose id is in changed.
+func auditEach(ctx context.Context, tx *db.Tx, actor Actor, found []db.Contact, changed []int64, action, detail string) error {
+	for _, c := range found {
+		if !slices.Contains(changed, c.ID) {
+			continue
+		}
+		if err := tx.Audit(ctx, db.Event{Action: action, ActorID: actor.ID(), TargetID: c.ID, AccountID: c.AccountID,
+			RemoteIP: actor.RemoteIP, Detail: detail}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxBulk is how many contacts one bulk action takes at most (SPEC 3.8).
+const MaxBulk = 10_000
+
+// Selection is what a bulk action acts on: the contacts ticked on one page of All Contacts,
+// or, with All ("Select all N matching contacts"), every contact of a section under a
+// search, found again when the action runs.
+type Selection struct {
+	IDs     []int64
+	All     bool
+	Section string // db.StatusActive or db.StatusLocked
+	Search  string
+}
+
+// Selected resolves sel to the ids of the contacts it names in the actor's scope, in id
+// order: ErrNothingSelected when none, a TooManySelectedError beyond MaxBulk.
+func (s *Service) Selected(ctx context.Context, actor Actor, sel Selection) ([]int64, error) {
+	var ids []int64
+	if sel.All {
+		var err error
+		if ids, err = s.store.MatchingIDs(ctx, actor.Scope, sel.Section, sel.Search, MaxBulk+1); err != nil {
+			return nil, err
+		}
+	} else {
+		ids = slices.Clone(sel.IDs)
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+	}
+	switch {
+	case len(ids) == 0:
+		return nil, ErrNothingSelected
+	case len(ids) > MaxBulk:
+		return nil, &TooManySelectedError{Max: MaxBulk}
+	}
+	return ids, nil
+}
