@@ -284,7 +284,6 @@ func copyTables(ctx context.Context, from, to *Store) ([]copyTable, error) {
 
 func sqliteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-
 // copyRows streams one table from the SQLite snapshot src into t with COPY.
 func copyRows(ctx context.Context, t *Tx, src txn, tb copyTable) (int64, error) {
 	rows, err := src.QueryContext(ctx, `SELECT `+strings.Join(tb.sourceCols, ", ")+` FROM `+sqliteIdent(tb.name)+
