@@ -501,7 +501,21 @@ func TestRemoveContact(t *testing.T) {
 			!strings.Contains(got, "quentin.oyelaran@northwind.example") {
 			t.Errorf("confirmation: %q", got)
 		}
-		resp := admin.PostForm(path+"/remove", nil)
+		// Ten minutes after signing in, removal asks for the admin's password again (SPEC 3.11).
+		f.Clock.Advance(10*time.Minute + time.Second)
+		if page := admin.Get(path + "/remove"); !hasTestID(t, page.Body, "reauth") {
+			t.Error("10 minutes after signing in, the confirmation asks no password")
+		}
+		for _, secret := range []string{"", "not my password"} {
+			resp := admin.PostForm(path+"/remove", url.Values{"reauth": {secret}})
+			if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
+				t.Errorf("remove with reauth %q: %d, want 422 asking for the password", secret, resp.StatusCode)
+			}
+		}
+		if c := f.Reload(quentin); c.Email != quentin.Email {
+			t.Fatalf("removed without a fresh proof: %+v", c)
+		}
+		resp := admin.PostForm(path+"/remove", url.Values{"reauth": {portaltest.Password}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/contacts" {
 			t.Fatalf("remove: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
