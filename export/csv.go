@@ -49,7 +49,8 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 		line = appendCSVCell(append(line, ','), r.JobTitle)
 		line = append(appendAccessEnds(append(line, ',', '"'), r.AccessEnds), '"')
 		line = append(appendDate(append(line, ',', '"'), r.LastLogin), '"')
-		line = append(appendDate(append(line, ',', '"'), r.Created), '"') // never empty: see Columns
+		line = append(appendDate(append(line, ',', '"'), r.Created), '"')
+		line = append(append(append(line, ',', '"'), twoFactorLabel(r.TwoFactor)...), '"') // never empty: see Columns
 		line = append(line, '\r', '\n')
 		n++
 		_, err := bw.Write(line)

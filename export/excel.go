@@ -21,7 +21,11 @@ const SheetName = "Contacts"
 
 // columnWidths are in Excel's character units, one per column of Columns: wide enough for
 // typical values, so that nobody has to resize before reading.
-var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 18}
+var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 18, 12}
+
+// accessEndsColumn and createdColumn are the first and last date columns (1-based, as
+// excelize counts): Access ends, Last login, Created.
+const accessEndsColumn, createdColumn = 10, 12
 
 // excelDateFormat shows dates the same in every locale; the cells hold real dates, so
 // Excel sorts, filters and reformats them as dates.
@@ -37,6 +41,7 @@ var (
 	cellLocked     any = "Locked"
 	cellFailedLock any = "Too many failed login attempts"
 	cellAdminLock  any = "Locked by an admin"
+	cellTwoFactor      = [2]any{twoFactorLabel(false), twoFactorLabel(true)}
 )
 
 // Excel writes the rows as an .xlsx workbook with excelize's StreamWriter (the cell-by-cell
@@ -110,9 +115,8 @@ func newExcelSheet(f *excelize.File) (*excelize.StreamWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The date columns (the last three) carry the date style, so each date cell needs only
-	// its number.
-	if err := sw.SetColStyle(len(Columns)-2, len(Columns), date); err != nil {
+	// The date columns carry the date style, so each date cell needs only its number.
+	if err := sw.SetColStyle(accessEndsColumn, createdColumn, date); err != nil {
 		return nil, err
 	}
 	// Excel wants <col> elements in ascending order and calls the file damaged otherwise;
@@ -244,6 +248,11 @@ func excelCells(cells []any, r *db.ExportRow) {
 	cells[9] = excelDate(r.AccessEnds)
 	cells[10] = excelDate(r.LastLogin)
 	cells[11] = excelDate(r.Created)
+	if r.TwoFactor {
+		cells[12] = cellTwoFactor[1]
+	} else {
+		cells[12] = cellTwoFactor[0]
+	}
 }
 
 // textCell is a text cell, or nil for an empty one. A cell of a workbook can't run as a

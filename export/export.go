@@ -21,14 +21,22 @@ type Meta struct {
 	Total       int       // rows Rows will yield (the snapshot's count), for the PDF's summary
 }
 
-// Columns are the header row of every format, in order. Created stays last: it is never
-// empty, and a CSV line that ends in an empty quoted field ("") makes LibreOffice, reading
-// the file with ";" as separator, give up on quotes for the whole line and split it raw,
-// which runs a formula hidden in a quoted cell such as "Bob;=2*21;x" (issue 14). A line
-// that ends in a closing quote keeps every cell whole.
+// Columns are the header row of every format, in order. The last column is never empty
+// (Two-step verification: On or Off): a CSV line that ends in an empty quoted field ("")
+// makes LibreOffice, reading the file with ";" as separator, give up on quotes for the
+// whole line and split it raw, which runs a formula hidden in a quoted cell such as
+// "Bob;=2*21;x" (issue 14). A line that ends in a closing quote keeps every cell whole.
 var Columns = []string{
 	"First name", "Last name", "Email", "Account", "Roles", "Status", "Lock reason",
-	"Phone", "Job title", "Access ends (UTC)", "Last login (UTC)", "Created (UTC)",
+	"Phone", "Job title", "Access ends (UTC)", "Last login (UTC)", "Created (UTC)", "Two-step verification",
+}
+
+// twoFactorLabel says whether a contact has two-step verification, as the exports word it.
+func twoFactorLabel(on bool) string {
+	if on {
+		return "On"
+	}
+	return "Off"
 }
 
 // dateLayout is how CSV and PDF print times: sortable, unambiguous in every locale, and

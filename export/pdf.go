@@ -51,8 +51,8 @@ var pdfColumns = []struct {
 	title string
 	width int
 }{
-	{"Name", 11}, {"Email", 19}, {"Account", 11}, {"Roles", 8}, {"Status", 9},
-	{"Phone", 8}, {"Job title", 7}, {"Access ends (UTC)", 9}, {"Last login (UTC)", 9}, {"Created (UTC)", 9},
+	{"Name", 11}, {"Email", 18}, {"Account", 10}, {"Roles", 8}, {"Status", 9}, {"Two-step verification", 6},
+	{"Phone", 7}, {"Job title", 7}, {"Access ends (UTC)", 8}, {"Last login (UTC)", 8}, {"Created (UTC)", 8},
 }
 
 const pdfGrid = 100
@@ -105,7 +105,7 @@ func PDF(w io.Writer, rows Rows, meta Meta) (int, error) {
 		values := [...]string{
 			string(r.FirstName) + " " + string(r.LastName), breakEmail(string(r.Email), pdfColumns[1].width),
 			string(r.Account), string(r.Roles),
-			status, string(r.Phone), string(r.JobTitle),
+			status, twoFactorLabel(r.TwoFactor), string(r.Phone), string(r.JobTitle),
 			string(appendAccessEnds(nil, r.AccessEnds)), string(appendDate(nil, r.LastLogin)),
 			string(appendDate(nil, r.Created)),
 		}

@@ -67,7 +67,7 @@ var ImportColumns = [fieldCount]string{
 
 // exportOnly are the export's columns that an import leaves alone without a word: they say
 // what the portal keeps by itself (a status changes by Lock and Unlock, not by a file).
-var exportOnly = []string{"status", "lock reason", "last login", "created", "locked by"}
+var exportOnly = []string{"status", "lock reason", "last login", "created", "locked by", "two-step verification"}
 
 // Sheet is a file to import, read: which fields its header names, the headers it has that
 // the import does not read (so that the preview can say they were ignored), and its rows.

@@ -123,6 +123,10 @@ func TestAccessEnds(t *testing.T) {
 		if n, _ := f.check.CountAudit(f.Ctx, db.ActionContactEdited, f.zoe.ID); n != 1 {
 			t.Errorf("%d edit audit rows, want 1", n)
 		}
+		row := htmlDoc(t, admin.Get("/contacts?q=zoe").Body).Find(fmt.Sprintf(`[data-contact-id="%d"]`, f.zoe.ID))
+		if got := strings.TrimSpace(row.Find(`[data-testid="contact-access-ends"]`).Text()); got != "Access ends "+want {
+			t.Errorf("All Contacts shows %q under her name, want %q", got, "Access ends "+want)
+		}
 
 		// One second before: she signs in. At the second: refused, and her session ends.
 		f.Clock.Advance(ends.Sub(f.Clock.Now()) - time.Second)
@@ -317,6 +321,11 @@ func TestLockOrganization(t *testing.T) {
 				t.Errorf("%s: %d lock audit rows, want 1", c.Email, n)
 			}
 		}
+		locked := htmlDoc(t, admin.Get("/contacts?section=locked").Body)
+		why := strings.TrimSpace(locked.Find(fmt.Sprintf(`[data-contact-id="%d"] [data-testid="contact-why-locked"]`, f.zoe.ID)).Text())
+		if !strings.HasPrefix(why, "Locked with Northwind Logistics by Maria Anders on ") {
+			t.Errorf("Locked out contacts says why %q, want the organization and who locked it", why)
+		}
 		for _, c := range []db.Contact{f.soren, f.freja, f.ines, f.noah, f.maria, f.kwame} {
 			if f.Reload(c).Locked() {
 				t.Errorf("%s was locked", c.Email)
@@ -469,6 +478,7 @@ func TestRemoveContact(t *testing.T) {
 			t.Fatalf("edit: %d", r.StatusCode)
 		}
 		his := f.Login(quentin.Email)
+		setUpApp(t, f.Env, his) // an authenticator app and recovery codes
 		f.Browser().Login("Quentin.Oyelaran@northwind.example", "not his password at all")
 		f.Lock(f.maria, quentin)
 		admin.PostForm(path+"/unlock", nil)
@@ -488,13 +498,33 @@ func TestRemoveContact(t *testing.T) {
 		if found, _ := f.check.Where(f.Ctx, "oyelaran"); len(found) < 3 {
 			t.Fatalf("the test left too few traces to look for: %v", found)
 		}
+		factorTables := []string{"totp_factors", "recovery_codes"}
+		for _, table := range factorTables {
+			if n, err := f.check.CountRows(f.Ctx, table, quentin.ID); err != nil || n == 0 {
+				t.Fatalf("%s: %d rows of his before the removal (%v), want some", table, n, err)
+			}
+		}
 
 		confirm := admin.Get(path + "/remove")
 		if got := testText(t, confirm.Body, "confirm-remove"); !strings.Contains(got, "Remove Quentin Vasquez-Oyelaran?") ||
 			!strings.Contains(got, "quentin.oyelaran@northwind.example") {
 			t.Errorf("confirmation: %q", got)
 		}
-		resp := admin.PostForm(path+"/remove", nil)
+		// Ten minutes after signing in, removal asks for the admin's password again (SPEC 3.11).
+		f.Clock.Advance(10*time.Minute + time.Second)
+		if page := admin.Get(path + "/remove"); !hasTestID(t, page.Body, "reauth") {
+			t.Error("10 minutes after signing in, the confirmation asks no password")
+		}
+		for _, secret := range []string{"", "not my password"} {
+			resp := admin.PostForm(path+"/remove", url.Values{"reauth": {secret}})
+			if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
+				t.Errorf("remove with reauth %q: %d, want 422 asking for the password", secret, resp.StatusCode)
+			}
+		}
+		if c := f.Reload(quentin); c.Email != quentin.Email {
+			t.Fatalf("removed without a fresh proof: %+v", c)
+		}
+		resp := admin.PostForm(path+"/remove", url.Values{"reauth": {portaltest.Password}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/contacts" {
 			t.Fatalf("remove: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -519,6 +549,11 @@ func TestRemoveContact(t *testing.T) {
 		}
 		if n, _ := f.check.CountSessions(f.Ctx, quentin.ID); n != 0 {
 			t.Errorf("%d sessions left", n)
+		}
+		for _, table := range append(factorTables, "passkeys", "passkey_users", "pending_signins") {
+			if n, err := f.check.CountRows(f.Ctx, table, quentin.ID); err != nil || n != 0 {
+				t.Errorf("%s: %d rows of his left (%v), want none", table, n, err)
+			}
 		}
 		if r := his.Get("/"); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("his session still works: %d", r.StatusCode)
