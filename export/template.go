@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
@@ -11,15 +10,8 @@ import (
 // TemplateCSV writes the file Download a template gives: the header row of an import, in
 // UTF-8 with a byte order mark (so that Excel opens it as UTF-8), nothing else.
 func TemplateCSV(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	line := []byte(byteOrderMark)
-	for i, name := range ImportColumns {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = appendCSVCell(line, []byte(name))
-	}
-	if _, err := bw.Write(append(line, '\r', '\n')); err != nil {
+	bw, err := csvHeader(w, ImportColumns[:])
+	if err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -93,17 +85,17 @@ type RejectedRow struct {
 // columns the uploaded file had that the import reads, then Reason. Like the export it
 // quotes every cell and neutralises formula-like ones (which Read takes back off).
 func RejectedCSV(w io.Writer, has [fieldCount]bool, rows []RejectedRow) error {
-	bw := bufio.NewWriter(w)
-	line := []byte(byteOrderMark)
+	var names []string
 	for i, name := range ImportColumns {
 		if has[i] {
-			line = append(appendCSVCell(line, []byte(name)), ',')
+			names = append(names, name)
 		}
 	}
-	line = appendCSVCell(line, []byte("Reason"))
-	if _, err := bw.Write(append(line, '\r', '\n')); err != nil {
+	bw, err := csvHeader(w, append(names, "Reason"))
+	if err != nil {
 		return err
 	}
+	var line []byte
 	for _, r := range rows {
 		line = line[:0]
 		for i, cell := range r.Cells {
