@@ -25,7 +25,10 @@ Usage:
   portal account add NAME [--parent NAME] [--db PATH]
   portal contact add --account NAME --email E --first F --last L [--phone P] [--job-title T]
                      [--role contact-admin] [--role incident-contact] [--password-stdin] [--db PATH]
-  portal backup FILE [--db PATH]         write a consistent copy of a live database
+  portal backup FILE [--db PATH]         write a consistent copy of a live SQLite database
+  portal copy --from FILE --to postgres://...
+                                         move a stopped installation from SQLite into an
+                                         empty PostgreSQL database (see docs/OPERATIONS.md)
 
 Run "portal serve -h" for the server flags; each has an environment variable.
 `
@@ -49,6 +52,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmd.contactAdd(args[2:])
 	case args[0] == "backup":
 		return cmd.backup(args[1:])
+	case args[0] == "copy":
+		return cmd.copyDB(args[1:])
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -13,6 +13,7 @@ import (
 
 	"portal/db"
 	"portal/db/dbtest"
+	"portal/db/testdb"
 	"portal/portaltest"
 )
 
@@ -29,7 +30,14 @@ func runCLI(t *testing.T, stdin string, args ...string) cliResult {
 }
 
 func TestCLI(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "portal.db")
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		testCLI(t, engine)
+	})
+}
+
+func testCLI(t *testing.T, engine portaltest.Engine) {
+	dbPath := testdb.New(t, engine)
 	steps := []struct {
 		name       string
 		stdin      string
@@ -125,7 +133,7 @@ func TestCLI(t *testing.T) {
 	store.Close()
 
 	// The portal started on that database sends the invitation.
-	env := portaltest.New(t, portaltest.Options{Args: []string{"--db", dbPath}})
+	env := portaltest.New(t, portaltest.Options{Engine: engine, Args: []string{"--db", dbPath}})
 	env.Clock.Advance(time.Since(env.Clock.Now())) // the command line queued it on the wall clock
 	env.DeliverMail()
 	msgs := env.SMTP.MessagesTo("zoe@northwind.example")
@@ -135,6 +143,8 @@ func TestCLI(t *testing.T) {
 	}
 }
 
+// TestBackupWritesAConsistentCopy: SQLite only, as portal backup is (PostgreSQL is backed
+// up with pg_dump).
 func TestBackupWritesAConsistentCopy(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "portal.db")

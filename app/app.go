@@ -153,7 +153,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		a.sweepSessions(bg)
+		a.sweep(bg)
 	}()
 	a.wg.Add(1)
 	go func() {
@@ -209,9 +209,10 @@ func (a *App) endExpiredAccess(ctx context.Context) {
 	}
 }
 
-// sweepSessions deletes expired sessions every few minutes; expiry itself is checked on
-// every request, this only keeps the table small.
-func (a *App) sweepSessions(ctx context.Context) {
+// sweep deletes expired sessions and the throttles' spent counters (PostgreSQL) every few
+// minutes; expiry itself is checked on every request, this only keeps the tables small.
+// Every server sweeps; the deletes of two at once just find less to do.
+func (a *App) sweep(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -223,6 +224,11 @@ func (a *App) sweepSessions(ctx context.Context) {
 				a.log.Warn("sweep sessions", "err", err)
 			} else if n > 0 {
 				a.log.Debug("swept sessions", "count", n)
+			}
+			if n, err := a.store.PruneThrottles(ctx); err != nil {
+				a.log.Warn("prune throttles", "err", err)
+			} else if n > 0 {
+				a.log.Debug("pruned throttles", "count", n)
 			}
 		}
 	}

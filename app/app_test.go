@@ -6,18 +6,25 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"portal/app"
 	"portal/config"
+	"portal/db/testdb"
 )
 
 // TestServeAndShutDown runs the real server on a loopback port, answers /healthz over HTTP,
 // and drains when its context ends (what SIGTERM does in main).
 func TestServeAndShutDown(t *testing.T) {
-	cfg, _, err := config.Parse("serve", []string{"--db", filepath.Join(t.TempDir(), "portal.db")},
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testServeAndShutDown(t, e)
+	})
+}
+
+func testServeAndShutDown(t *testing.T, e testdb.Engine) {
+	cfg, _, err := config.Parse("serve", []string{"--db", testdb.New(t, e)},
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

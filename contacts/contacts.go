@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -60,8 +61,10 @@ func (s *Service) List(ctx context.Context, actor Actor, q db.ListQuery) (db.Pag
 // command line gives a password (read from standard input, under the password policy);
 // admins on the web never see or set one.
 func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, password string) (db.Contact, error) {
-	if actor.ID() != 0 && !s.createLimiter.Allow(fmt.Sprint(actor.ID())) {
-		return db.Contact{}, ErrThrottled
+	if actor.ID() != 0 {
+		if ok, err := s.createLimiter.Allow(ctx, fmt.Sprint(actor.ID())); err != nil || !ok {
+			return db.Contact{}, cmp.Or(err, ErrThrottled)
+		}
 	}
 	f = clean(f)
 	if err := check(f, actor.Scope, s.store.Now(), time.Time{}); err != nil {

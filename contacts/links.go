@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,8 +118,8 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
 	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
 	email = strings.TrimSpace(email)
-	if !s.linkLimiter.Allow(throttle.Key(remoteIP)) {
-		return ErrThrottled
+	if ok, err := s.linkLimiter.Allow(ctx, throttle.Key(remoteIP)); err != nil || !ok {
+		return cmp.Or(err, ErrThrottled)
 	}
 	if validate.Email(email) != nil {
 		return ErrNotAnEmail
@@ -198,8 +199,11 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 		return Link{}, err
 	}
 	contact := link.Contact
+	allowed, err := s.linkLimiter.Allow(ctx, throttle.Key(remoteIP))
 	switch {
-	case !s.linkLimiter.Allow(throttle.Key(remoteIP)):
+	case err != nil:
+		return link, err
+	case !allowed:
 		return link, ErrThrottled
 	case password == "":
 		return link, ErrPasswordMissing

@@ -39,7 +39,8 @@ var (
 	DefaultLinkThrottle  = throttle.Rate{Burst: 10, Every: 30 * time.Second}
 )
 
-// throttleMemory is how many client addresses (and user names) the throttles remember.
+// throttleMemory is how many client addresses (and user names) the throttles remember when
+// they count in memory.
 const throttleMemory = 100_000
 
 // Service applies the rules over a store.
@@ -68,14 +69,14 @@ func New(store *db.Store, hasher *auth.Hasher, log *slog.Logger, settings Settin
 	if settings.LinkThrottle == (throttle.Rate{}) {
 		settings.LinkThrottle = DefaultLinkThrottle
 	}
-	limiter := func(r throttle.Rate) *throttle.Limiter {
-		return throttle.New(r.Burst, r.Every, throttleMemory, store.Now)
-	}
+	// On PostgreSQL the throttles count in the database, so that their limits hold across
+	// every server of the portal; on SQLite in memory (package throttle).
 	return &Service{store: store, hasher: hasher, policy: auth.NewPolicy(), log: log, settings: settings,
-		loginLimiter: limiter(settings.LoginThrottle), linkLimiter: limiter(settings.LinkThrottle),
-		loginBackoff: throttle.NewBackoff(settings.LoginBackoff, settings.LoginBackoffMax, db.FailedLoginWindow,
-			throttleMemory, store.Now),
-		createLimiter: throttle.New(30, 10*time.Second, throttleMemory, store.Now)}
+		loginLimiter: throttle.New(store, "login", settings.LoginThrottle, throttleMemory),
+		linkLimiter:  throttle.New(store, "link", settings.LinkThrottle, throttleMemory),
+		loginBackoff: throttle.NewBackoff(store, "login", settings.LoginBackoff, settings.LoginBackoffMax,
+			db.FailedLoginWindow, throttleMemory),
+		createLimiter: throttle.New(store, "create", throttle.Rate{Burst: 30, Every: 10 * time.Second}, throttleMemory)}
 }
 
 // Actor is who acts: a signed-in contact with the scope it manages (a contact admin's

@@ -1,6 +1,7 @@
 package contacts
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -26,22 +27,31 @@ import (
 // can't lock anyone out, and it happens before any transaction.
 func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
 	email = strings.TrimSpace(email)
-	if !s.loginLimiter.Allow(throttle.Key(remoteIP)) {
-		return db.Contact{}, ErrThrottled
+	if ok, err := s.loginLimiter.Allow(ctx, throttle.Key(remoteIP)); err != nil || !ok {
+		return db.Contact{}, cmp.Or(err, ErrThrottled)
 	}
 	if email == "" || password == "" {
 		return db.Contact{}, ErrMissingCredentials
 	}
 	name := backoffKey(email)
-	if err := wait(ctx, s.loginBackoff.Delay(name)); err != nil {
+	delay, err := s.loginBackoff.Delay(ctx, name)
+	if err != nil {
+		return db.Contact{}, err
+	}
+	if err := wait(ctx, delay); err != nil {
 		return db.Contact{}, err
 	}
 	contact, err := s.checkCredentials(ctx, email, password, remoteIP)
+	// The attempt is decided; a back-off that can't count it only slows the next one less.
 	switch {
 	case err == nil:
-		s.loginBackoff.Succeeded(name)
+		if err := s.loginBackoff.Succeeded(ctx, name); err != nil {
+			s.log.Warn("sign-in back-off: end the streak", "err", err)
+		}
 	case errors.Is(err, ErrBadLogin):
-		s.loginBackoff.Failed(name)
+		if err := s.loginBackoff.Failed(ctx, name); err != nil {
+			s.log.Warn("sign-in back-off: count a failure", "err", err)
+		}
 	}
 	return contact, err
 }

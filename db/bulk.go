@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"iter"
 	"strings"
@@ -27,13 +26,14 @@ type BulkContact struct {
 //
 // Into an empty contacts table it is what makes a million rows take seconds instead of
 // minutes: the sort indexes and the per-row insert triggers (search index, section counts,
-// company check) are dropped for the load and their work is done in one pass at its end
-// (sorting once beats a million random B-tree inserts; FTS5 indexes a SELECT many times
-// faster than row-by-row triggers; one GROUP BY counts what a million upserts would), then
-// they are created again from the DDL read from the schema, so the schema is left exactly
-// as the migrations made it. It all happens inside tx, so other connections never see the
-// table without its indexes, triggers or counts, and a failure rolls the schema back with
-// the rows.
+// company check) are dropped or disabled for the load and their work is done in one pass at
+// its end (sorting once beats a million random B-tree inserts; a search index is built many
+// times faster from a SELECT than row by row; one GROUP BY counts what a million upserts
+// would), then they are created again from the DDL read from the schema, so the schema is
+// left exactly as the migrations made it. It all happens inside tx, so other connections
+// never see the table without its indexes, triggers or counts, and a failure rolls the
+// schema back with the rows. How the rows go in is the engine's: prepared INSERTs on
+// SQLite, COPY on PostgreSQL (sqlite.go, postgres.go).
 //
 // Into a table that already holds contacts the rows go in with every index and trigger in
 // place: rebuilding an index reads the whole table, so a load smaller than the table would
@@ -43,92 +43,57 @@ func (t *Tx) BulkInsertContacts(ctx context.Context, rows iter.Seq[BulkContact])
 	if err := t.tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM contacts)`).Scan(&empty); err != nil {
 		return fmt.Errorf("store: bulk insert contacts: %w", err)
 	}
-	// A large page cache keeps the unique email index (random inserts) in memory: without it
-	// a million rows spend most of their time re-reading index pages.
-	if _, err := t.tx.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
-		return fmt.Errorf("store: bulk insert contacts: %w", err)
-	}
-	defer t.tx.ExecContext(ctx, `PRAGMA cache_size = `+cacheSize)
 	rebuild := func(firstID int64) error { return nil } // the triggers and indexes did the work
 	if empty {
 		var err error
-		if rebuild, err = t.dropForBulkLoad(ctx); err != nil {
+		if rebuild, err = t.tx.engine.dropForBulkLoad(ctx, t); err != nil {
 			return fmt.Errorf("store: bulk insert contacts: %w", err)
 		}
 	}
-	insert, err := t.tx.PrepareContext(ctx, `
-		INSERT INTO contacts(account_id, tenant_id, first_name, last_name, email, email_key, name_key, search_text, phone,
-			job_title, status, lock_reason, locked_by, locked_at, password_hash, password_changed_at,
-			failed_logins, last_failed_at, last_login_at, created_by, created_at, updated_at)
-		VALUES (?1, (SELECT tenant_id FROM accounts WHERE id = ?1), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id`)
-	if err != nil {
-		return fmt.Errorf("store: bulk insert contacts: %w", err)
-	}
-	defer insert.Close()
-	role, err := t.tx.PrepareContext(ctx, `INSERT INTO contact_roles(contact_id, role) VALUES (?, ?)`)
-	if err != nil {
-		return fmt.Errorf("store: bulk insert contacts: %w", err)
-	}
-	defer role.Close()
-
-	now := unix(t.now)
-	var firstID int64
-	insertOne := func(r keyedContact) error {
-		status := StatusActive
-		var lockedAt, changedAt, lastFailed sql.NullInt64
-		if r.LockReason != "" {
-			status = StatusLocked
-			lockedAt = sql.NullInt64{Int64: now, Valid: true}
-		}
-		if r.FailedLogins > 0 {
-			lastFailed = sql.NullInt64{Int64: now, Valid: true}
-		}
-		if r.PasswordHash != "" {
-			changedAt = sql.NullInt64{Int64: now, Valid: true}
-		}
-		var lastLogin int64
-		if !r.LastLoginAt.IsZero() {
-			lastLogin = r.LastLoginAt.Unix()
-		}
-		lockedBy := int64(0)
-		if r.LockReason == LockedByAdmin {
-			lockedBy = r.LockedByID
-		}
-		var id int64
-		err := insert.QueryRowContext(ctx, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email),
-			r.emailKey, r.nameKey, r.searchText, r.Phone, r.JobTitle, status, r.LockReason,
-			nullID(lockedBy), lockedAt, r.PasswordHash, changedAt, r.FailedLogins, lastFailed, lastLogin,
-			nullID(r.CreatedByID), now, now).Scan(&id)
-		if isUniqueViolation(err) {
-			return fmt.Errorf("store: bulk insert contact %q: %w", r.Email, ErrEmailTaken)
-		}
-		if err != nil {
-			return fmt.Errorf("store: bulk insert contact %q: %w", r.Email, err)
-		}
-		if firstID == 0 {
-			firstID = id
-		}
-		for _, ro := range r.Roles {
-			if _, err := role.ExecContext(ctx, id, string(ro)); err != nil {
-				return fmt.Errorf("store: bulk insert roles of %q: %w", r.Email, err)
-			}
-		}
-		return nil
-	}
 	batches, stop := derivedAhead(rows)
 	defer stop()
-	for batch := range batches {
-		for _, r := range batch {
-			if err := insertOne(r); err != nil {
-				return err
-			}
-		}
+	firstID, err := t.tx.engine.bulkInsert(ctx, t, batches)
+	if err != nil {
+		return err
 	}
 	if err := rebuild(firstID); err != nil {
 		return fmt.Errorf("store: bulk insert contacts: rebuild indexes: %w", err)
 	}
 	return nil
+}
+
+// bulkColumns are the columns of contacts a bulk load writes, in keyedContact.values' order;
+// the engines add id (PostgreSQL) and tenant_id.
+const bulkColumns = `account_id, first_name, last_name, email, email_key, name_key, search_text, phone,
+	job_title, status, lock_reason, locked_by, locked_at, password_hash, password_changed_at,
+	failed_logins, last_failed_at, last_login_at, created_by, created_at, updated_at`
+
+// values appends r's values of bulkColumns, for a load at now, to dst.
+func (r keyedContact) values(dst []any, now int64) []any {
+	status := StatusActive
+	var lockedBy, lockedAt, changedAt, lastFailed, createdBy any // NULL unless set
+	if r.LockReason != "" {
+		status, lockedAt = StatusLocked, now
+	}
+	if r.LockReason == LockedByAdmin && r.LockedByID != 0 {
+		lockedBy = r.LockedByID
+	}
+	if r.FailedLogins > 0 {
+		lastFailed = now
+	}
+	if r.PasswordHash != "" {
+		changedAt = now
+	}
+	if r.CreatedByID != 0 {
+		createdBy = r.CreatedByID
+	}
+	var lastLogin int64
+	if !r.LastLoginAt.IsZero() {
+		lastLogin = r.LastLoginAt.Unix()
+	}
+	return append(dst, r.AccountID, r.FirstName, r.LastName, strings.TrimSpace(r.Email), r.emailKey, r.nameKey,
+		r.searchText, r.Phone, r.JobTitle, status, r.LockReason, lockedBy, lockedAt, r.PasswordHash, changedAt,
+		int64(r.FailedLogins), lastFailed, lastLogin, createdBy, now, now)
 }
 
 // keyedContact is a BulkContact with the columns derived from it.
@@ -176,80 +141,6 @@ func derivedAhead(rows iter.Seq[BulkContact]) (batches <-chan []keyedContact, st
 		once.Do(func() { close(quit) })
 		<-finished
 	}
-}
-
-// The triggers that keep the search index (0030_search_text.sql).
-const (
-	ftsInsertTrigger = "contacts_fts_insert"
-	ftsUpdateTrigger = "contacts_fts_update"
-	// The triggers that count contacts per section (0001_init.sql) and check their company
-	// (0040_tenant_index.sql).
-	countsInsertTrigger = "contact_counts_insert"
-	tenantInsertTrigger = "contacts_tenant_insert"
-)
-
-// dropForBulkLoad drops the secondary indexes of contacts (not the unique ones, which guard
-// the data) and the insert triggers above, and returns the function that counts and indexes
-// the rows from firstID on for search and restores what it dropped.
-func (t *Tx) dropForBulkLoad(ctx context.Context) (rebuild func(firstID int64) error, err error) {
-	rows, err := t.tx.QueryContext(ctx, `
-		SELECT type, name, sql FROM sqlite_master
-		WHERE tbl_name = 'contacts' AND sql IS NOT NULL
-		  AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%') OR (type = 'trigger' AND name IN (?, ?, ?)))`,
-		ftsInsertTrigger, countsInsertTrigger, tenantInsertTrigger)
-	if err != nil {
-		return nil, err
-	}
-	type object struct{ kind, name, ddl string }
-	var objects []object
-	for rows.Next() {
-		var o object
-		if err := rows.Scan(&o.kind, &o.name, &o.ddl); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		objects = append(objects, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	dropped := map[string]bool{}
-	for _, o := range objects {
-		// Names come from sqlite_master, not from users; quoting keeps odd ones valid.
-		if _, err := t.tx.ExecContext(ctx, "DROP "+strings.ToUpper(o.kind)+` "`+strings.ReplaceAll(o.name, `"`, `""`)+`"`); err != nil {
-			return nil, err
-		}
-		dropped[o.name] = true
-	}
-	return func(firstID int64) error {
-		if dropped[countsInsertTrigger] && firstID > 0 {
-			if _, err := t.tx.ExecContext(ctx, `
-				INSERT INTO contact_counts(account_id, status, n)
-				SELECT account_id, status, count(*) FROM contacts WHERE id >= ? GROUP BY account_id, status
-				ON CONFLICT(account_id, status) DO UPDATE SET n = n + excluded.n`, firstID); err != nil {
-				return err
-			}
-		}
-		if dropped[ftsInsertTrigger] && firstID > 0 {
-			if _, err := t.tx.ExecContext(ctx, `
-				INSERT INTO contacts_fts(rowid, search_text)
-				SELECT id, search_text FROM contacts WHERE id >= ?`, firstID); err != nil {
-				return err
-			}
-			// A load leaves the index in many segments, and every search term is looked up
-			// in each of them: merged into one, a rare word's search takes half the time.
-			if _, err := t.tx.ExecContext(ctx, `INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')`); err != nil {
-				return err
-			}
-		}
-		for _, o := range objects {
-			if _, err := t.tx.ExecContext(ctx, o.ddl); err != nil {
-				return err
-			}
-		}
-		return nil
-	}, nil
 }
 
 // SetAdminLocker records adminID as the contact admin who locked the contacts of accountIDs

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -105,14 +104,15 @@ func scanSectionCounts(rows *sql.Rows, what string) (SectionCounts, error) {
 }
 
 // searchCounts counts the matches of a search in scope per section, up to SearchCountCap in
-// all. match is a SearchQuery result.
-func (s *Store) searchCounts(ctx context.Context, sc Scope, match string) (SectionCounts, error) {
+// all. Which matches make up a count that stops at the cap is up to the engine.
+func (s *Store) searchCounts(ctx context.Context, sc Scope, search string) (SectionCounts, error) {
+	from, match, args := s.engine.searchFrom(search)
 	rows, err := s.read.QueryContext(ctx, `
 		SELECT status, count(*) FROM (
-			SELECT c.status FROM contacts_fts f JOIN contacts c ON c.id = f.rowid
-			WHERE contacts_fts MATCH ? AND c.account_id IN `+sc.inList()+`
+			SELECT c.status FROM `+from+`
+			WHERE `+match+` AND c.account_id IN `+sc.inList()+`
 			LIMIT ?) AS matched
-		GROUP BY status`, match, SearchCountCap+1)
+		GROUP BY status`, append(args, SearchCountCap+1)...)
 	if err != nil {
 		return SectionCounts{}, fmt.Errorf("store: search counts: %w", err)
 	}
@@ -167,16 +167,18 @@ func (s *Store) cursorOf(ctx context.Context, sc Scope, spec sortSpec, id int64)
 }
 
 // listing is a ListQuery made ready to plan: defaults filled in, the cursor read back from
-// its contact, the search turned into an FTS5 query, the section counted.
+// its contact, the section counted.
 type listing struct {
 	sc       Scope
-	q        ListQuery
+	q        ListQuery // q.Search is "" when nothing searchable was typed
 	spec     sortSpec
 	cur      *cursor // the contact the page starts after, or ends before when backward; nil: from the top
 	backward bool
-	match    string // the FTS5 query of q.Search; "" lists everyone
 	counts   SectionCounts
 }
+
+// searching reports whether the page lists the matches of a search (or everyone).
+func (l listing) searching() bool { return l.q.Search != "" }
 
 func (s *Store) newListing(ctx context.Context, sc Scope, q ListQuery) (listing, error) {
 	if q.Limit <= 0 {
@@ -187,8 +189,8 @@ func (s *Store) newListing(ctx context.Context, sc Scope, q ListQuery) (listing,
 	if q.Status != StatusLocked {
 		q.Status = StatusActive
 	}
-	l := listing{sc: sc, q: q, spec: specOf(q.Sort), match: SearchQuery(q.Search)}
-	if l.match == "" {
+	l := listing{sc: sc, q: q, spec: specOf(q.Sort)}
+	if len(searchPhrases(q.Search)) == 0 {
 		l.q.Search = "" // nothing searchable was typed: list everyone
 	}
 	l.backward = q.After == 0 && q.Before != 0
@@ -203,8 +205,8 @@ func (s *Store) newListing(ctx context.Context, sc Scope, q ListQuery) (listing,
 	if l.cur == nil {
 		l.backward = false
 	}
-	if l.match != "" {
-		l.counts, err = s.searchCounts(ctx, sc, l.match)
+	if l.searching() {
+		l.counts, err = s.searchCounts(ctx, sc, l.q.Search)
 	} else {
 		l.counts, err = s.ContactCounts(ctx, sc)
 	}
@@ -241,9 +243,9 @@ const maxMergedAccounts = 64
 // choosePlan picks how to find a page. The first three plans read index ranges in list
 // order and stop after a page, so page 2,000 costs what page 1 costs and nothing is sorted;
 // a search with many matches walks those ranges testing each row (pageOfMatches). A search
-// with few matches is found faster through FTS5 and sorted, and a scope of too many
-// accounts below the top of a company has too many ranges to merge: both are one query
-// over the scope.
+// with few matches is found faster through the search index and sorted, and a scope of too
+// many accounts below the top of a company has too many ranges to merge: both are one
+// query over the scope.
 func choosePlan(sc Scope, q ListQuery, searching bool, counts SectionCounts) listPlan {
 	switch {
 	case searching && !counts.AtLeast:
@@ -267,7 +269,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 		return Page{}, err
 	}
 	var rows []ListRow
-	switch choosePlan(sc, l.q, l.match != "", l.counts) {
+	switch choosePlan(sc, l.q, l.searching(), l.counts) {
 	case planCompany:
 		rows, err = s.listCompany(ctx, l)
 	case planMergedAccounts:
@@ -287,8 +289,7 @@ func (s *Store) ListContacts(ctx context.Context, sc Scope, q ListQuery) (Page, 
 // its company's sort index, contacts(tenant_id, status, key, id), from the cursor on,
 // however many accounts the company has.
 func (s *Store) listCompany(ctx context.Context, l listing) ([]ListRow, error) {
-	ordered, args := companyRange(l)
-	return s.pageOfOrdered(ctx, l, ordered, args)
+	return s.pageOfOrdered(ctx, l, func(int) (string, []any) { return companyRange(l) })
 }
 
 // companyRange is the company's section in list order, from the cursor on.
@@ -305,16 +306,15 @@ func (s *Store) listMergedAccounts(ctx context.Context, l listing) ([]ListRow, e
 	if len(l.sc.accounts) == 0 {
 		return nil, nil // the zero Scope holds nobody
 	}
-	ordered, args := mergedRanges(l)
-	return s.pageOfOrdered(ctx, l, ordered, args)
+	return s.pageOfOrdered(ctx, l, func(rows int) (string, []any) { return mergedRanges(s.engine, l, rows) })
 }
 
-// mergedRanges is the scope's section in list order, from the cursor on: a compound SELECT
-// of one branch per account, each sorted by its index, which SQLite merges lazily (MERGE
-// (UNION ALL) in the plan), so a page reads about a page of index entries per account and
-// sorts nothing (an `account_id IN (...)` with ORDER BY would sort the whole scope). The
-// branches need no LIMIT: the merge pulls rows from them only as it needs them.
-func mergedRanges(l listing) (ordered string, args []any) {
+// mergedRanges is the scope's section in list order, from the cursor on, for a reader of at
+// most rows rows (0: all): one branch per account, each sorted by its index, which the
+// engine merges lazily (mergeSorted), so a page reads about a page of index entries per
+// account and sorts nothing (an `account_id IN (...)` with ORDER BY would sort the whole
+// scope).
+func mergedRanges(e engine, l listing, rows int) (ordered string, args []any) {
 	dir, _ := l.direction()
 	branches := make([]string, len(l.sc.accounts))
 	for i, a := range l.sc.accounts {
@@ -322,7 +322,7 @@ func mergedRanges(l listing) (ordered string, args []any) {
 		branches[i], branchArgs = indexRange(l, fmt.Sprintf("account_id = %d", a.ID), l.cur != nil)
 		args = append(args, branchArgs...)
 	}
-	return strings.Join(branches, " UNION ALL ") + fmt.Sprintf(` ORDER BY %s %s, id %s`, l.spec.key, dir, dir), args
+	return e.mergeSorted(branches, fmt.Sprintf(` ORDER BY %s %s, id %s`, l.spec.key, dir, dir), rows), args
 }
 
 // listAccountByAccount reads the accounts' ranges one after another until the page is full:
@@ -334,8 +334,8 @@ func (s *Store) listAccountByAccount(ctx context.Context, l listing) ([]ListRow,
 	for _, r := range accountRanges(l) {
 		var more []int64
 		var err error
-		if l.match != "" {
-			more, err = s.pageOfMatches(ctx, r.ordered, r.args, l.q.Search, l.limit()-len(ids))
+		if l.searching() {
+			more, err = s.pageOfMatches(ctx, r.sorted, l.q.Search, l.limit()-len(ids))
 		} else {
 			more, err = s.queryIDs(ctx, firstIDs(r.ordered, l.limit()-len(ids)), r.args...)
 		}
@@ -354,6 +354,14 @@ type orderedRange struct {
 	ordered string
 	args    []any
 }
+
+// sorted is the range as a sortedSection.
+func (r orderedRange) sorted(int) (string, []any) { return r.ordered, r.args }
+
+// A sortedSection is a section in list order, written for a reader of at most rows of its
+// rows (0: all of them): a SELECT of id, the sort key and, when searching, search_text,
+// with its arguments.
+type sortedSection func(rows int) (ordered string, args []any)
 
 // accountRanges are the accounts' sections in the order of the accounts' names (reversed
 // for a page read backwards), each in list order. Accounts wholly before the cursor's are
@@ -383,7 +391,7 @@ func accountRanges(l listing) []orderedRange {
 // cursor on when keyset is set: one range of a sort index.
 func indexRange(l listing, within string, keyset bool) (string, []any) {
 	columns := "id, " + l.spec.key
-	if l.match != "" {
+	if l.searching() {
 		columns += ", search_text"
 	}
 	query := `SELECT ` + columns + ` FROM contacts WHERE ` + within + ` AND status = '` + l.q.Status + `'`
@@ -394,25 +402,24 @@ func indexRange(l listing, within string, keyset bool) (string, []any) {
 	return query + ` AND (` + l.spec.key + `, id) ` + cmp + ` (?, ?)`, []any{l.cur.key, l.cur.id}
 }
 
-// listSortedScope finds the page with one query over the whole scope, which SQLite sorts.
+// listSortedScope finds the page with one query over the whole scope, which the database
+// sorts.
 func (s *Store) listSortedScope(ctx context.Context, l listing) ([]ListRow, error) {
-	query, args := sortedScope(l)
+	query, args := sortedScope(s.engine, l)
 	return s.readRows(ctx, l, query, args...)
 }
 
 // sortedScope is the ids of the page in one query over the whole scope. A search is driven
-// by its matches (CROSS JOIN fixes the loop order), so a rare word costs a few lookups
-// however large the scope.
-func sortedScope(l listing) (query string, args []any) {
+// by its matches (the engine's searchFrom), so a rare word costs a few lookups however large
+// the scope.
+func sortedScope(e engine, l listing) (query string, args []any) {
 	dir, cmp := l.direction()
 	from := `contacts c`
-	if l.match != "" {
-		from = `contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`
-	}
 	where := `c.account_id IN ` + l.sc.inList() + ` AND c.status = '` + l.q.Status + `'`
-	if l.match != "" {
-		where += ` AND contacts_fts MATCH ?`
-		args = append(args, l.match)
+	if l.searching() {
+		var match string
+		from, match, args = e.searchFrom(l.q.Search)
+		where += ` AND ` + match
 	}
 	order := fmt.Sprintf(`c.%s %s, c.id %s`, l.spec.key, dir, dir)
 	if l.q.Sort == SortAccount {
@@ -430,13 +437,14 @@ func sortedScope(l listing) (query string, args []any) {
 	return fmt.Sprintf(`SELECT c.id FROM %s WHERE %s ORDER BY %s LIMIT %d`, from, where, order, l.limit()), args
 }
 
-// pageOfOrdered reads the page from ordered, a SELECT of the section in list order: its
-// first rows, or with a search its first matches.
-func (s *Store) pageOfOrdered(ctx context.Context, l listing, ordered string, args []any) ([]ListRow, error) {
-	if l.match == "" {
+// pageOfOrdered reads the page from the section in list order: its first rows, or with a
+// search its first matches.
+func (s *Store) pageOfOrdered(ctx context.Context, l listing, section sortedSection) ([]ListRow, error) {
+	if !l.searching() {
+		ordered, args := section(l.limit())
 		return s.readRows(ctx, l, firstIDs(ordered, l.limit()), args...)
 	}
-	ids, err := s.pageOfMatches(ctx, ordered, args, l.q.Search, l.limit())
+	ids, err := s.pageOfMatches(ctx, section, l.q.Search, l.limit())
 	if err != nil {
 		return nil, err
 	}
@@ -453,43 +461,40 @@ func firstIDs(ordered string, n int) string {
 // sit far down another order (in email order, "anna" starts after every "a..." before it).
 const searchWalkRows = 4000
 
-// pageOfMatches reads the first limit ids, in list order, of the rows of ordered (a sorted
-// SELECT of id, sort key and search_text) that match search, a search with many matches.
+// pageOfMatches reads the first limit ids, in list order, of the rows of the section that
+// match search, a search with many matches.
 //
 // It walks the sorted rows and keeps those whose search_text holds every typed phrase (the
-// same test as the FTS5 match, see search.go). For a common word a page is found within a
-// few thousand rows, so the search costs about what a page costs however large the
-// database. Should searchWalkRows rows not fill the page, it collects the FTS5 matches once
-// and walks the whole order probing them, which is slower but bounded by the match count.
-func (s *Store) pageOfMatches(ctx context.Context, ordered string, args []any, search string, limit int) ([]int64, error) {
-	query, walkArgs := walkMatches(ordered, args, search, limit)
+// same test as the search index's match, see search.go). For a common word a page is found
+// within a few thousand rows, so the search costs about what a page costs however large the
+// database. Should searchWalkRows rows not fill the page, the engine's probeMatches goes on
+// through the whole order, which is slower but bounded by the section.
+func (s *Store) pageOfMatches(ctx context.Context, section sortedSection, search string, limit int) ([]int64, error) {
+	ordered, args := section(searchWalkRows)
+	query, walkArgs := walkMatches(s.engine, ordered, args, search, searchWalkRows, limit)
 	ids, err := s.queryIDs(ctx, query, walkArgs...)
 	if err != nil || len(ids) == limit {
 		return ids, err
 	}
-	query, probeArgs := probeMatches(ordered, args, search, limit)
+	ordered, args = section(0)
+	query, probeArgs := s.engine.probeMatches(ordered, args, search, limit)
 	return s.queryIDs(ctx, query, probeArgs...)
 }
 
-// walkMatches is the first limit ids of the matches of search among the first
-// searchWalkRows rows of ordered.
-func walkMatches(ordered string, args []any, search string, limit int) (string, []any) {
-	test, walkArgs := "1", slices.Clone(args)
+// walkMatches is the first limit ids of the matches of search among the first rows rows of
+// ordered (all of them when rows is 0).
+func walkMatches(e engine, ordered string, args []any, search string, rows, limit int) (string, []any) {
+	var tests []string
+	walkArgs := slices.Clone(args)
 	for _, n := range searchNeedles(search) {
-		test += ` AND instr(search_text, ?) > 0`
+		tests = append(tests, e.holdsNeedle())
 		walkArgs = append(walkArgs, n)
 	}
-	return fmt.Sprintf(`SELECT id FROM (SELECT id, search_text FROM (%s) AS ordered LIMIT %d) AS walked WHERE %s LIMIT %d`,
-		ordered, searchWalkRows, test, limit), walkArgs
-}
-
-// probeMatches is the first limit ids of the matches of search in ordered, found by
-// collecting the FTS5 matches first and probing them for each row.
-func probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
-	return fmt.Sprintf(`
-		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
-		SELECT id FROM (%s) AS ordered WHERE +id IN matches LIMIT %d`, ordered, limit),
-		append([]any{SearchQuery(search)}, args...)
+	walked := ordered
+	if rows > 0 {
+		walked = fmt.Sprintf(`SELECT id, search_text FROM (%s) AS ordered LIMIT %d`, ordered, rows)
+	}
+	return fmt.Sprintf(`SELECT id FROM (%s) AS walked WHERE %s LIMIT %d`, walked, strings.Join(tests, ` AND `), limit), walkArgs
 }
 
 // finishPage makes the page of rows (one more than a page when another follows, nearest
@@ -545,22 +550,34 @@ func (s *Store) rowsByID(ctx context.Context, l listing, ids []int64) ([]ListRow
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	list, err := json.Marshal(ids)
+	from, orderBy, arg, err := s.engine.pageOfIDs(ids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: list rows: %w", err)
 	}
-	// The ids travel as one JSON parameter, so the statement's text stays the same from page
-	// to page and the connection's statement cache can reuse it.
-	return s.readRows(ctx, l, `SELECT value AS id FROM json_each(?)`, string(list))
+	return s.scanRows(ctx, l, from, orderBy, arg)
 }
 
 // readRows reads the lines of the contacts that ids (a SELECT of one column, id) yields, in
-// its order: the CROSS JOIN keeps ids as the outer loop. Contacts outside the scope or the
-// section are left out, whatever ids holds. Only Locked out contacts show why they are
-// locked, so only that section reads the lock's columns (each column read costs calls into
-// SQLite for every row). The locker's name is looked up for the rows of the page only, and
-// only for rows an admin locked.
+// its order: in one statement where the engine keeps that order through a join, else by
+// reading the ids first.
 func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any) ([]ListRow, error) {
+	from, ok := s.engine.pageFrom(ids)
+	if !ok {
+		list, err := s.queryIDs(ctx, ids, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: list rows: %w", err)
+		}
+		return s.rowsByID(ctx, l, list)
+	}
+	return s.scanRows(ctx, l, from, "", args...)
+}
+
+// scanRows reads the lines of the contacts c that from (pageFrom, pageOfIDs) joins to a page,
+// in the page's order. Contacts outside the scope or the section are left out, whatever the
+// page holds. Only Locked out contacts show why they are locked, so only that section reads
+// the lock's columns (each column read costs calls into SQLite for every row). The locker's
+// name is looked up for the rows of the page only, and only for rows an admin locked.
+func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, args ...any) ([]ListRow, error) {
 	sc, q := l.sc, l.q
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
 			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
@@ -571,8 +588,8 @@ func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any
 				ELSE coalesce((SELECT ` + nameOf("l") + ` FROM contacts l WHERE l.id = c.locked_by), '') END,
 			c.locked_at, c.failed_logins, c.last_failed_at`
 	}
-	rows, err := s.read.QueryContext(ctx, query+` FROM (`+ids+`) page CROSS JOIN contacts c ON c.id = page.id
-		WHERE c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList(), args...)
+	rows, err := s.read.QueryContext(ctx, query+` FROM `+from+`
+		WHERE c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList()+orderBy, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list rows: %w", err)
 	}

@@ -11,9 +11,12 @@ import (
 	"time"
 
 	"portal/db"
+	"portal/db/testdb"
 	"portal/demo"
 )
 
+// populated is a SQLite store with a company of contacts in accounts, made by the demo's
+// bulk population: the plan tests and the benchmarks read it.
 func populated(t testing.TB, contacts, accounts int) (*db.Store, db.Scope) {
 	t.Helper()
 	store := openStore(t)
@@ -91,19 +94,49 @@ func ids(rows []db.ListRow) []int64 {
 	return out
 }
 
+// populatedOn is a store of engine e with a company of contacts (people) in accounts, and
+// the company's scope. With below, the company hangs below a top-level one that has 500
+// contacts of its own elsewhere: the scope is part of a company, which ListContacts reads by
+// merging its accounts' index ranges, not from the company's.
+func populatedOn(t testing.TB, e testdb.Engine, contacts, accounts int, below bool) (*db.Store, db.Scope) {
+	t.Helper()
+	store := openStoreOn(t, e)
+	var parent int64
+	var rows []db.BulkContact
+	if below {
+		holding := company(t, store, "Holding", 1, 0)
+		parent = holding[0].ID
+		staff := company(t, store, "Holding Staff", 1, parent)
+		rows = people(500, staff, store.Now(), contacts)
+	}
+	accs := company(t, store, "Fabrikam", accounts, parent)
+	addContacts(t, store, append(people(contacts, accs, store.Now(), 0), rows...))
+	sc, err := store.ScopeOf(context.Background(), accs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, sc
+}
+
 func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
 	searches := []string{"", "an", "Müller", "example"}
-	t.Run("a whole company, one index range", func(t *testing.T) {
-		store, sc := populated(t, 3000, 3)
-		testPaging(t, store, sc, 3000, searches...)
-	})
-	t.Run("part of a company, one branch per account", func(t *testing.T) {
-		store, sc := populatedBelow(t, 3000, 3)
-		testPaging(t, store, sc, 3000, searches...)
-	})
-	t.Run("part of a company of more accounts than are merged, one query", func(t *testing.T) {
-		store, sc := populatedBelow(t, 3000, db.MaxMergedAccounts+1)
-		testPaging(t, store, sc, 3000, searches...)
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		t.Run("a whole company, one index range", func(t *testing.T) {
+			t.Parallel()
+			store, sc := populatedOn(t, e, 3000, 3, false)
+			testPaging(t, store, sc, 3000, searches...)
+		})
+		t.Run("part of a company, one branch per account", func(t *testing.T) {
+			t.Parallel()
+			store, sc := populatedOn(t, e, 3000, 3, true)
+			testPaging(t, store, sc, 3000, searches...)
+		})
+		t.Run("part of a company of more accounts than are merged, one query", func(t *testing.T) {
+			t.Parallel()
+			store, sc := populatedOn(t, e, 3000, db.MaxMergedAccounts+1, true)
+			testPaging(t, store, sc, 3000, searches...)
+		})
 	})
 }
 
@@ -112,8 +145,15 @@ func TestListContactsPagesWithoutGapsOrDuplicates(t *testing.T) {
 // found by collecting its matches instead, page by page, in a whole company, in part of one
 // and account by account.
 func TestSearchWhoseWalkFallsShort(t *testing.T) {
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testSearchWhoseWalkFallsShort(t, e)
+	})
+}
+
+func testSearchWhoseWalkFallsShort(t *testing.T, e testdb.Engine) {
 	ctx := context.Background()
-	store := openStore(t)
+	store := openStoreOn(t, e)
 	// Holding > Middle > Alpha and Zeta: Holding's scope is a whole company, Middle's is not.
 	var accounts []db.Account
 	for _, a := range []struct {
@@ -133,27 +173,20 @@ func TestSearchWhoseWalkFallsShort(t *testing.T) {
 	alpha, zeta := accounts[2], accounts[3]
 	ahead, zulus := db.SearchWalkRows+500, 600 // per section; 1,200 matches are more than SearchCountCap
 	now := store.Now()
-	err := store.Write(ctx, func(tx *db.Tx) error {
-		return tx.BulkInsertContacts(ctx, func(yield func(db.BulkContact) bool) {
-			for i := range 2 * (ahead + zulus) {
-				// Alpha's Aaron Abbotts, who logged in lately, come before Zeta's Zora Zulus,
-				// who never did, in every order.
-				c := db.BulkContact{ContactFields: db.ContactFields{AccountID: alpha.ID, FirstName: "Aaron", LastName: "Abbott", Email: fmt.Sprintf("aaron.abbott%d@alpha.example", i)}, LastLoginAt: now.Add(-time.Duration(i) * time.Minute)}
-				if i >= 2*ahead {
-					c = db.BulkContact{ContactFields: db.ContactFields{AccountID: zeta.ID, FirstName: "Zora", LastName: "Zulu", Email: fmt.Sprintf("zora.zulu%d@zeta.example", i)}}
-				}
-				if i%2 == 1 {
-					c.LockReason = db.LockedByAdmin
-				}
-				if !yield(c) {
-					return
-				}
-			}
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
+	rows := make([]db.BulkContact, 2*(ahead+zulus))
+	for i := range rows {
+		// Alpha's Aaron Abbotts, who logged in lately, come before Zeta's Zora Zulus, who
+		// never did, in every order.
+		c := db.BulkContact{ContactFields: db.ContactFields{AccountID: alpha.ID, FirstName: "Aaron", LastName: "Abbott", Email: fmt.Sprintf("aaron.abbott%d@alpha.example", i)}, LastLoginAt: now.Add(-time.Duration(i) * time.Minute)}
+		if i >= 2*ahead {
+			c = db.BulkContact{ContactFields: db.ContactFields{AccountID: zeta.ID, FirstName: "Zora", LastName: "Zulu", Email: fmt.Sprintf("zora.zulu%d@zeta.example", i)}}
+		}
+		if i%2 == 1 {
+			c.LockReason = db.LockedByAdmin
+		}
+		rows[i] = c
 	}
+	addContacts(t, store, rows)
 	for _, root := range accounts[:2] {
 		sc, err := store.ScopeOf(ctx, root.ID)
 		if err != nil {
@@ -262,12 +295,20 @@ func testPaging(t *testing.T, store *db.Store, sc db.Scope, total int, searches 
 	}
 }
 
-func TestSearchQueryIsAlwaysValidFTS(t *testing.T) {
+// TestSearchQueryIsAlwaysValid: nothing typed reaches either engine's search as syntax.
+func TestSearchQueryIsAlwaysValid(t *testing.T) {
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testSearchQueryIsAlwaysValid(t, e)
+	})
+}
+
+func testSearchQueryIsAlwaysValid(t *testing.T, e testdb.Engine) {
 	ctx := context.Background()
-	store, sc := populated(t, 200, 1)
+	store, sc := populatedOn(t, e, 200, 1, false)
 	for _, input := range []string{`"`, `""`, `anna"`, `NEAR(anna`, `*`, `-`, `anna -kow`, `(`, `)`, `a:b`,
 		`first_name:anna`, `AND`, `OR anna`, `NOT`, `^anna`, `anna*`, `'`, `\`, `<img src=x onerror=alert(1)>`,
-		"\x00", "é", "Zoë Ærø", strings.Repeat("a", 5000), strings.Repeat("a ", 500)} {
+		"\x00", "é", "Zoë Ærø", `%`, `_`, `a%b`, `a_b`, `100%`, `\%`, `$1`, `?`, `?1`, `::text`, strings.Repeat("a", 5000), strings.Repeat("a ", 500)} {
 		for _, sort := range db.Sorts {
 			if _, err := store.ListContacts(ctx, sc, db.ListQuery{Search: input, Sort: sort}); err != nil {
 				t.Errorf("search %q: %v", input, err)
@@ -280,8 +321,15 @@ func TestSearchQueryIsAlwaysValidFTS(t *testing.T) {
 }
 
 func TestSearchFindsNamesWithoutDiacriticsAndEmails(t *testing.T) {
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testSearchFindsNamesWithoutDiacriticsAndEmails(t, e)
+	})
+}
+
+func testSearchFindsNamesWithoutDiacriticsAndEmails(t *testing.T, e testdb.Engine) {
 	ctx := context.Background()
-	store, sc := populated(t, 2000, 2)
+	store, sc := populatedOn(t, e, 2000, 2, false)
 	for _, tc := range []struct{ search, want string }{{"zoe", "Zoë"}, {"lukasz", "Łukasz"}, {"muller", "Müller"}, {"mul", "Müller"}} {
 		p, err := store.ListContacts(ctx, sc, db.ListQuery{Search: tc.search, Limit: 10})
 		if err != nil {

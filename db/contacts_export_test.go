@@ -7,13 +7,21 @@ import (
 	"testing"
 
 	"portal/db"
+	"portal/db/testdb"
 )
 
 // TestExportSnapshot: the count agrees with the rows, the rows come sorted by account then
 // name, and cancelling the context (a client that went away) stops the query.
 func TestExportSnapshot(t *testing.T) {
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testExportSnapshot(t, e)
+	})
+}
+
+func testExportSnapshot(t *testing.T, e testdb.Engine) {
 	const contacts = 3000
-	store, sc := populated(t, contacts, 3)
+	store, sc := populatedOn(t, e, contacts, 3, false)
 
 	exp, err := store.BeginExport(context.Background(), sc, db.ExportView{})
 	if err != nil {

@@ -23,15 +23,50 @@ type engine interface {
 	retry(err error) bool
 	// snapshotOptions are the options of a read-only transaction that sees one snapshot.
 	snapshotOptions() *sql.TxOptions
+	// skipLocked ends the row lookup of a claim (a mail worker taking the next due mail), so
+	// that workers on several servers take different rows without waiting for each other.
+	skipLocked() string
 	// migrations are the engine's steps; lockMigrations, run first in each step's
 	// transaction, keeps servers starting at once from running a step twice.
 	migrations() ([]migration, error)
 	schemaVersionTable() string
 	lockMigrations(ctx context.Context, tx txn) error
+	// bulkInsert writes the rows of a bulk load of contacts (BulkInsertContacts) in t and
+	// returns the first id it gave. dropForBulkLoad takes out of an empty contacts table the
+	// indexes and triggers that the load would otherwise update row by row; rebuild does
+	// their work for the rows from firstID on and puts them back as they were.
+	bulkInsert(ctx context.Context, t *Tx, batches <-chan []keyedContact) (firstID int64, err error)
+	dropForBulkLoad(ctx context.Context, t *Tx) (rebuild func(firstID int64) error, err error)
 	// backup, analyze and close are the engine's own housekeeping.
 	backup(ctx context.Context, s *Store, path string) error
 	analyze(ctx context.Context, s *Store) error
 	close(s *Store)
+
+	// Search and All Contacts (search.go, contact_list.go). Both engines find the contacts
+	// whose search_text holds every needle of what was typed: SQLite through its FTS5 index,
+	// PostgreSQL through a trigram index on search_text.
+	//
+	// searchFrom is a FROM clause that names the contacts c, and the condition, with its
+	// arguments, that keeps those matching search (what was typed, something searchable).
+	searchFrom(search string) (from, cond string, args []any)
+	// holdsNeedle is the condition that a row's search_text holds the needle bound to its ?,
+	// tested on each row a walk in list order reads.
+	holdsNeedle() string
+	// mergeSorted is the SELECT that merges branches, SELECTs each sorted by orderBy (an
+	// ORDER BY clause), into one sorted by orderBy without sorting, for a reader of at most
+	// rows of its rows (0: all).
+	mergeSorted(branches []string, orderBy string, rows int) string
+	// probeMatches is the first limit ids, in list order, of the rows of ordered (a sorted
+	// SELECT of id, sort key and search_text) that match search, for a search whose walk of
+	// searchWalkRows rows fell short of a page.
+	probeMatches(ordered string, args []any, search string, limit int) (string, []any)
+	// pageFrom is a FROM clause that joins the contacts c of a page to page.id, the ids of
+	// the SELECT ids, keeping their order; ok is false when the engine keeps no subquery's
+	// order through a join, and the ids are read first.
+	pageFrom(ids string) (from string, ok bool)
+	// pageOfIDs is the same for ids given as a list, bound as the one argument arg, with the
+	// ORDER BY (possibly empty) that keeps their order.
+	pageOfIDs(ids []int64) (from, orderBy string, arg any, err error)
 }
 
 // pool is a database/sql pool that rebinds every statement for its engine.

@@ -49,16 +49,18 @@ type ExportView struct {
 }
 
 // filter is the SQL condition on contacts c, and its arguments, that keeps the view's
-// contacts; "" for the zero view.
-func (v ExportView) filter() (string, []any) {
+// contacts; "" for the zero view. The search is the engine's, as on All Contacts.
+func (v ExportView) filter(e engine) (string, []any) {
 	var where string
 	var args []any
 	if v.Status != "" {
 		where, args = ` AND c.status = ?`, append(args, v.Status)
 	}
-	if match := SearchQuery(v.Search); match != "" {
-		where += ` AND c.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)`
-		args = append(args, match)
+	if SearchQuery(v.Search) != "" {
+		if from, cond, matchArgs := e.searchFrom(v.Search); cond != "" {
+			where += ` AND c.id IN (SELECT c.id FROM ` + from + ` WHERE ` + cond + `)`
+			args = append(args, matchArgs...)
+		}
 	}
 	if v.IDs != nil {
 		where += ` AND c.id IN ` + idList(v.IDs)
@@ -73,7 +75,7 @@ func (s *Store) BeginExport(ctx context.Context, sc Scope, view ExportView) (*Ex
 	if err != nil {
 		return nil, fmt.Errorf("store: begin export of account %d: %w", sc.root, classify(err))
 	}
-	filter, args := view.filter()
+	filter, args := view.filter(s.engine)
 	e := &Export{ctx: ctx, tx: tx, query: exportQuery(sc, filter), args: args}
 	// contact_counts is kept by triggers, so counting everyone costs one row per account
 	// instead of one per contact, and the snapshot makes it agree with the rows read

@@ -11,10 +11,13 @@ package db_test
 // CSV is compared with a bare encoding/csv program that runs the same query with a scan
 // per row, and with the sqlite3 shell's own -csv output of that query (skipped when sqlite3
 // is not installed); Excel with a bare, serial excelize StreamWriter of the same rows; PDF
-// with bare maroto writing the same table. peak-heap-MB is the largest Go heap in use seen
-// while an export ran. SQLite's own memory (a 16 MB page cache per connection) is outside
-// the Go heap and is the same for every contender. The databases are made once per run by
-// demo.Populate; -short leaves out the million-contact runs.
+// with bare maroto writing the same table. On PostgreSQL (postgres/...: the throwaway
+// server of db/dbtest, or PORTAL_TEST_POSTGRES) CSV and Excel are also compared with psql's
+// \copy (query) to stdout csv, where the server itself writes the CSV. peak-heap-MB is the
+// largest Go heap in use seen while an export ran. The database's own memory (SQLite's
+// 16 MB page cache per connection, PostgreSQL's server) is outside the Go heap and is the
+// same for every contender. The databases are made by demo.Populate, SQLite's once per
+// run, PostgreSQL's once per benchmark; -short leaves out the million-contact runs.
 
 import (
 	"context"
@@ -28,6 +31,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -55,7 +59,7 @@ import (
 
 // benchDB is a populated database of one account with a given number of contacts.
 type benchDB struct {
-	path  string
+	path  string // the SQLite file, or the PostgreSQL URL
 	store *db.Store
 	scope db.Scope
 	bare  *sql.DB // the baselines' own connection, tuned like the store's read pool
@@ -63,7 +67,7 @@ type benchDB struct {
 
 var (
 	benchMu   sync.Mutex
-	benchDBs  = map[int]*benchDB{}
+	benchDBs  = map[string]*benchDB{}
 	benchRoot string
 	benchPeak = map[string]uint64{} // benchmark name -> largest heap seen
 )
@@ -80,15 +84,34 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// exportDB returns a database of contacts contacts in one account, made on first use.
-func exportDB(b *testing.B, contacts int) *benchDB {
+// exportCase is a database the export benchmarks run on.
+type exportCase struct {
+	name     string
+	postgres bool
+	contacts int
+}
+
+var exportCases = []exportCase{
+	{"contacts=100000", false, 100_000},
+	{"contacts=1000000", false, 1_000_000},
+	{"postgres/contacts=100000", true, 100_000},
+}
+
+// exportDB returns a database of contacts contacts in one account, made on first use: a
+// SQLite file kept for the whole run, or a PostgreSQL database kept until owner (the
+// benchmark function, not one of its sub-benchmarks' runs) ends.
+func exportDB(b *testing.B, owner testing.TB, c exportCase) *benchDB {
 	b.Helper()
-	if contacts >= 1_000_000 && testing.Short() {
+	if c.contacts >= 1_000_000 && testing.Short() {
 		b.Skip("a million contacts: left out with -short")
 	}
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if d, ok := benchDBs[contacts]; ok {
+	key := c.name
+	if c.postgres {
+		key = owner.Name() + "/" + c.name
+	}
+	if d, ok := benchDBs[key]; ok {
 		return d
 	}
 	if benchRoot == "" {
@@ -99,7 +122,12 @@ func exportDB(b *testing.B, contacts int) *benchDB {
 		benchRoot = dir
 	}
 	ctx := context.Background()
-	path := filepath.Join(benchRoot, fmt.Sprintf("contacts-%d.db", contacts))
+	path := filepath.Join(benchRoot, fmt.Sprintf("contacts-%d.db", c.contacts))
+	driver, source := "sqlite3", "file:"+path+"?_query_only=true&_cache_size=-16000&_busy_timeout=5000"
+	if c.postgres {
+		path = dbtest.PostgresURL(owner)
+		driver, source = "pgx", path
+	}
 	store, err := db.Open(path)
 	if err != nil {
 		b.Fatal(err)
@@ -107,7 +135,7 @@ func exportDB(b *testing.B, contacts int) *benchDB {
 	if err := store.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: contacts, Accounts: 1})
+	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: c.contacts, Accounts: 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,12 +143,22 @@ func exportDB(b *testing.B, contacts int) *benchDB {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bare, err := sql.Open("sqlite3", "file:"+path+"?_query_only=true&_cache_size=-16000&_busy_timeout=5000")
+	bare, err := sql.Open(driver, source)
 	if err != nil {
 		b.Fatal(err)
 	}
 	d := &benchDB{path: path, store: store, scope: scope, bare: bare}
-	benchDBs[contacts] = d
+	benchDBs[key] = d
+	if c.postgres {
+		// Before the database is dropped (cleanups run last registered first).
+		owner.Cleanup(func() {
+			benchMu.Lock()
+			defer benchMu.Unlock()
+			d.bare.Close()
+			d.store.Close()
+			delete(benchDBs, key)
+		})
+	}
 	return d
 }
 
@@ -237,24 +275,30 @@ func (c *compare) report() {
 }
 
 func BenchmarkExportCSV(b *testing.B) {
-	for _, contacts := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
-			d := exportDB(b, contacts)
-			sqlite3, _ := exec.LookPath("sqlite3")
-			if sqlite3 == "" {
+	owner := b
+	for _, ec := range exportCases {
+		b.Run(ec.name, func(b *testing.B) {
+			d := exportDB(b, owner, ec)
+			sqlite3, psql := "", ""
+			if ec.postgres {
+				psql = psqlPath(b)
+			} else if sqlite3, _ = exec.LookPath("sqlite3"); sqlite3 == "" {
 				b.Log("sqlite3 shell not installed (apt-get install sqlite3): no comparison with it")
 			}
 			c := newCompare(b)
 			b.ResetTimer()
 			for b.Loop() {
-				c.turn(func() { peakHeap(b, func() { runExport(b, d, writeCSV, contacts) }) }, func() {
+				c.turn(func() { peakHeap(b, func() { runExport(b, d, writeCSV, ec.contacts) }) }, func() {
 					c.baseline("bare-encoding-csv", func() {
-						if n := bareCSV(b, d); n != contacts {
-							b.Fatalf("bare CSV wrote %d rows, want %d", n, contacts)
+						if n := bareCSV(b, d); n != ec.contacts {
+							b.Fatalf("bare CSV wrote %d rows, want %d", n, ec.contacts)
 						}
 					})
 					if sqlite3 != "" {
 						c.baseline("sqlite3-csv", func() { sqlite3CSV(b, sqlite3, d) })
+					}
+					if psql != "" {
+						c.baseline("psql-copy-csv", func() { psqlCSV(b, psql, d) })
 					}
 				})
 			}
@@ -274,6 +318,37 @@ func sqlite3CSV(b *testing.B, sqlite3 string, d *benchDB) {
 	cmd := exec.Command(sqlite3, "-readonly", "-csv", "-header", "-cmd", "PRAGMA cache_size=-16000",
 		d.path, db.ExportQuery(d.scope))
 	cmd.Stdout = devNull // an *os.File: the shell writes to it directly, no pipe through Go
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// psqlPath is PostgreSQL's own psql: Debian's /usr/bin/psql is a Perl wrapper that would
+// add its start-up to every run of the baseline.
+func psqlPath(b *testing.B) string {
+	if _, err := os.Stat("/usr/lib/postgresql/15/bin/psql"); err == nil {
+		return "/usr/lib/postgresql/15/bin/psql"
+	}
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		b.Fatal("psql is not installed: it is the baseline of the PostgreSQL export")
+	}
+	return psql
+}
+
+// psqlCSV runs the export's query through psql's \copy ... to stdout csv, writing to
+// /dev/null: PostgreSQL formats the CSV itself, psql only passes it on.
+func psqlCSV(b *testing.B, psql string, d *benchDB) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer devNull.Close()
+	query := strings.Join(strings.Fields(db.ExportQuery(d.scope)), " ") // \copy takes one line
+	cmd := exec.Command(psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", d.path,
+		"-c", `\copy (`+query+`) to stdout with (format csv, header)`)
+	cmd.Stdout = devNull
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		b.Fatal(err)
@@ -321,18 +396,26 @@ func bareCSV(b *testing.B, d *benchDB) int {
 }
 
 func BenchmarkExportExcel(b *testing.B) {
-	for _, contacts := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("contacts=%d", contacts), func(b *testing.B) {
-			d := exportDB(b, contacts)
+	owner := b
+	for _, ec := range exportCases {
+		b.Run(ec.name, func(b *testing.B) {
+			d := exportDB(b, owner, ec)
+			psql := ""
+			if ec.postgres {
+				psql = psqlPath(b)
+			}
 			c := newCompare(b)
 			b.ResetTimer()
 			for b.Loop() {
-				c.turn(func() { peakHeap(b, func() { runExport(b, d, export.Excel, contacts) }) }, func() {
+				c.turn(func() { peakHeap(b, func() { runExport(b, d, export.Excel, ec.contacts) }) }, func() {
 					c.baseline("bare-streamwriter", func() {
-						if n := bareExcel(b, d); n != contacts {
-							b.Fatalf("bare Excel wrote %d rows, want %d", n, contacts)
+						if n := bareExcel(b, d); n != ec.contacts {
+							b.Fatalf("bare Excel wrote %d rows, want %d", n, ec.contacts)
 						}
 					})
+					if psql != "" {
+						c.baseline("psql-copy-csv", func() { psqlCSV(b, psql, d) })
+					}
 				})
 			}
 			c.report()
@@ -400,7 +483,7 @@ func bareExcel(b *testing.B, d *benchDB) int {
 
 func BenchmarkExportPDF(b *testing.B) {
 	const contacts = 10_000
-	d := exportDB(b, contacts)
+	d := exportDB(b, b, exportCase{name: "contacts=10000", contacts: contacts})
 	c := newCompare(b)
 	b.ResetTimer()
 	for b.Loop() {

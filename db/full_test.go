@@ -9,7 +9,9 @@ import (
 
 // TestFullDiskRollsBackAndRecovers uses PRAGMA max_page_count on the writer connection as a
 // stand-in for a full disk: a write that doesn't fit fails with ErrFull, leaves nothing of
-// itself behind, and writing works again once there is room.
+// itself behind, and writing works again once there is room. SQLite only: PostgreSQL has no
+// page limit to stand in for a full disk (classify's mapping of its disk-full code is left
+// untested).
 func TestFullDiskRollsBackAndRecovers(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()

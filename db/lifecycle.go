@@ -388,7 +388,7 @@ func (s *Store) MatchingIDs(ctx context.Context, sc Scope, status, search string
 	if status != StatusLocked {
 		status = StatusActive
 	}
-	filter, args := ExportView{Status: status, Search: search}.filter()
+	filter, args := ExportView{Status: status, Search: search}.filter(s.engine)
 	rows, err := s.read.QueryContext(ctx, `SELECT c.id FROM contacts c WHERE c.account_id IN `+sc.inList()+filter+
 		` ORDER BY c.id LIMIT ?`, append(args, limit)...)
 	if err != nil {

@@ -91,7 +91,7 @@ func (t *Tx) QueueMail(ctx context.Context, m OutboxMail) (string, error) {
 func (t *Tx) QueueAutoLockNotices(ctx context.Context, locked Contact) (int, error) {
 	rows, err := t.tx.QueryContext(ctx, `
 		WITH RECURSIVE above(id) AS (
-			SELECT CAST(? AS BIGINT) -- typed, or PostgreSQL takes the parameter for text
+			SELECT CAST(? AS BIGINT) -- PostgreSQL would read a bare parameter as text
 			UNION ALL
 			SELECT a.parent_id FROM accounts a JOIN above ON a.id = above.id WHERE a.parent_id IS NOT NULL
 		)
@@ -141,30 +141,27 @@ func scanMail(row rowScanner) (OutboxMail, error) {
 	return m, nil
 }
 
-func (s *Store) queryMail(ctx context.Context, what, where string, args ...any) ([]OutboxMail, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox `+where, args...)
+// ClaimMail takes the oldest queued mail that is due, for the worker that calls it, and
+// returns it; ok is false when none is due. Taking it moves its next attempt lease ahead,
+// so that no worker, on this server or another, takes it meanwhile: the worker sends it and
+// records the outcome (MarkMailSent, RetryMail, FinishMail) well within the lease. A worker
+// that stops with a mail in hand for good (a crash) leaves it to be taken again once the
+// lease has passed. The claim is one statement of its own, committed at once.
+func (s *Store) ClaimMail(ctx context.Context, lease time.Duration) (m OutboxMail, ok bool, err error) {
+	now := s.now()
+	m, err = scanMail(s.write.QueryRowContext(ctx, `
+		UPDATE outbox SET next_attempt_at = ?1
+		WHERE id = (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= ?2
+				ORDER BY next_attempt_at, created_at, id LIMIT 1`+s.engine.skipLocked()+`)
+			AND status = 'queued' AND next_attempt_at <= ?2 -- as the row is now, if another took it first
+		RETURNING `+outboxColumns, unix(now.Add(lease)), unix(now)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OutboxMail{}, false, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
+		return OutboxMail{}, false, fmt.Errorf("store: claim due mail: %w", classify(err))
 	}
-	defer rows.Close()
-	var list []OutboxMail
-	for rows.Next() {
-		m, err := scanMail(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", what, err)
-		}
-		list = append(list, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
-	}
-	return list, nil
-}
-
-// DueMail lists up to limit queued mails whose next attempt is due, oldest first.
-func (s *Store) DueMail(ctx context.Context, limit int) ([]OutboxMail, error) {
-	return s.queryMail(ctx, "due mail", `WHERE status = 'queued' AND next_attempt_at <= ?
-		ORDER BY next_attempt_at, created_at, id LIMIT ?`, unix(s.now()), limit)
+	return m, true, nil
 }
 
 // NextMailDue is when the earliest queued mail is due; ok is false when nothing is queued.

@@ -2,9 +2,10 @@ package db
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"portal/db/testdb"
 )
 
 // TestScopeSeesAccountsAddedElsewhere: scopes are kept between requests, yet an account
@@ -12,8 +13,15 @@ import (
 // process (the CLI, here a second Store on the same file) once scopeCheckInterval has
 // passed, and a sibling's scope never gains either.
 func TestScopeSeesAccountsAddedElsewhere(t *testing.T) {
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testScopeSeesAccountsAddedElsewhere(t, e)
+	})
+}
+
+func testScopeSeesAccountsAddedElsewhere(t *testing.T, e testdb.Engine) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "portal.db")
+	path := testdb.New(t, e)
 	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 	s, err := Open(path, WithClock(func() time.Time { return now }))
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,6 +107,9 @@ func (sqliteEngine) retry(error) bool             { return false }
 // snapshotOptions: in WAL mode a read transaction sees one snapshot from its first read on.
 func (sqliteEngine) snapshotOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 
+// skipLocked: the one writer connection claims alone; nothing is locked to skip.
+func (sqliteEngine) skipLocked() string { return "" }
+
 func (sqliteEngine) migrations() ([]migration, error) {
 	return migrationList(sqliteMigrations, "migrations/sqlite",
 		migration{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
@@ -150,3 +155,165 @@ func (sqliteEngine) analyze(ctx context.Context, s *Store) error {
 
 // close lets SQLite record query statistics for the planner.
 func (sqliteEngine) close(s *Store) { _, _ = s.write.Exec("PRAGMA optimize") }
+
+// bulkInsert inserts the rows with one prepared statement, row by row: in SQLite a
+// statement costs no round trip, so that is as fast as it gets.
+func (sqliteEngine) bulkInsert(ctx context.Context, t *Tx, batches <-chan []keyedContact) (firstID int64, err error) {
+	// A large page cache keeps the unique email index (random inserts) in memory: without it
+	// a million rows spend most of their time re-reading index pages.
+	if _, err := t.tx.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
+		return 0, fmt.Errorf("store: bulk insert contacts: %w", err)
+	}
+	defer t.tx.ExecContext(ctx, `PRAGMA cache_size = `+cacheSize)
+	insert, err := t.tx.PrepareContext(ctx, `
+		INSERT INTO contacts(tenant_id, `+bulkColumns+`)
+		VALUES ((SELECT tenant_id FROM accounts WHERE id = ?1), ?1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id`)
+	if err != nil {
+		return 0, fmt.Errorf("store: bulk insert contacts: %w", err)
+	}
+	defer insert.Close()
+	role, err := t.tx.PrepareContext(ctx, `INSERT INTO contact_roles(contact_id, role) VALUES (?, ?)`)
+	if err != nil {
+		return 0, fmt.Errorf("store: bulk insert contacts: %w", err)
+	}
+	defer role.Close()
+	now := unix(t.now)
+	values := make([]any, 0, 21)
+	for batch := range batches {
+		for _, r := range batch {
+			var id int64
+			err := insert.QueryRowContext(ctx, r.values(values[:0], now)...).Scan(&id)
+			if isUniqueViolation(err) {
+				return 0, fmt.Errorf("store: bulk insert contact %q: %w", r.Email, ErrEmailTaken)
+			}
+			if err != nil {
+				return 0, fmt.Errorf("store: bulk insert contact %q: %w", r.Email, err)
+			}
+			if firstID == 0 {
+				firstID = id
+			}
+			for _, ro := range r.Roles {
+				if _, err := role.ExecContext(ctx, id, string(ro)); err != nil {
+					return 0, fmt.Errorf("store: bulk insert roles of %q: %w", r.Email, err)
+				}
+			}
+		}
+	}
+	return firstID, nil
+}
+
+// The triggers that keep the search index (0030_search_text.sql).
+const (
+	ftsInsertTrigger = "contacts_fts_insert"
+	ftsUpdateTrigger = "contacts_fts_update"
+	// The triggers that count contacts per section (0001_init.sql) and check their company
+	// (0040_tenant_index.sql).
+	countsInsertTrigger = "contact_counts_insert"
+	tenantInsertTrigger = "contacts_tenant_insert"
+)
+
+// dropForBulkLoad drops the secondary indexes of contacts (not the unique ones, which guard
+// the data) and the insert triggers above, and returns the function that counts and indexes
+// the rows from firstID on for search and restores what it dropped.
+func (sqliteEngine) dropForBulkLoad(ctx context.Context, t *Tx) (rebuild func(firstID int64) error, err error) {
+	rows, err := t.tx.QueryContext(ctx, `
+		SELECT type, name, sql FROM sqlite_master
+		WHERE tbl_name = 'contacts' AND sql IS NOT NULL
+		  AND ((type = 'index' AND sql NOT LIKE 'CREATE UNIQUE%') OR (type = 'trigger' AND name IN (?, ?, ?)))`,
+		ftsInsertTrigger, countsInsertTrigger, tenantInsertTrigger)
+	if err != nil {
+		return nil, err
+	}
+	type object struct{ kind, name, ddl string }
+	var objects []object
+	for rows.Next() {
+		var o object
+		if err := rows.Scan(&o.kind, &o.name, &o.ddl); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		objects = append(objects, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	dropped := map[string]bool{}
+	for _, o := range objects {
+		// Names come from sqlite_master, not from users; quoting keeps odd ones valid.
+		if _, err := t.tx.ExecContext(ctx, "DROP "+strings.ToUpper(o.kind)+` "`+strings.ReplaceAll(o.name, `"`, `""`)+`"`); err != nil {
+			return nil, err
+		}
+		dropped[o.name] = true
+	}
+	return func(firstID int64) error {
+		if dropped[countsInsertTrigger] && firstID > 0 {
+			if _, err := t.tx.ExecContext(ctx, `
+				INSERT INTO contact_counts(account_id, status, n)
+				SELECT account_id, status, count(*) FROM contacts WHERE id >= ? GROUP BY account_id, status
+				ON CONFLICT(account_id, status) DO UPDATE SET n = n + excluded.n`, firstID); err != nil {
+				return err
+			}
+		}
+		if dropped[ftsInsertTrigger] && firstID > 0 {
+			if _, err := t.tx.ExecContext(ctx, `
+				INSERT INTO contacts_fts(rowid, search_text)
+				SELECT id, search_text FROM contacts WHERE id >= ?`, firstID); err != nil {
+				return err
+			}
+			// A load leaves the index in many segments, and every search term is looked up
+			// in each of them: merged into one, a rare word's search takes half the time.
+			if _, err := t.tx.ExecContext(ctx, `INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')`); err != nil {
+				return err
+			}
+		}
+		for _, o := range objects {
+			if _, err := t.tx.ExecContext(ctx, o.ddl); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// searchFrom is driven by the FTS5 index: CROSS JOIN makes its matches the outer loop, so a
+// rare word costs a few lookups however large the scope.
+func (sqliteEngine) searchFrom(search string) (from, cond string, args []any) {
+	return `contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid`, `contacts_fts MATCH ?`, []any{SearchQuery(search)}
+}
+
+func (sqliteEngine) holdsNeedle() string { return `instr(search_text, ?) > 0` }
+
+// probeMatches collects the FTS5 matches once and walks the whole order probing them: each
+// row of the order is read from the covering sort index, and only its id is tested.
+func (sqliteEngine) probeMatches(ordered string, args []any, search string, limit int) (string, []any) {
+	return fmt.Sprintf(`
+		WITH matches(id) AS MATERIALIZED (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)
+		SELECT id FROM (%s) AS ordered WHERE +id IN matches LIMIT %d`, ordered, limit),
+		append([]any{SearchQuery(search)}, args...)
+}
+
+// pageFrom: SQLite runs a CROSS JOIN with its left side as the outer loop, so the page's rows
+// come in the order of ids.
+func (sqliteEngine) pageFrom(ids string) (string, bool) {
+	return `(` + ids + `) page CROSS JOIN contacts c ON c.id = page.id`, true
+}
+
+// pageOfIDs: the ids travel as one JSON parameter, so the statement's text stays the same from
+// page to page and the connection's statement cache can reuse it.
+func (e sqliteEngine) pageOfIDs(ids []int64) (from, orderBy string, arg any, err error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return "", "", nil, err
+	}
+	from, _ = e.pageFrom(`SELECT value AS id FROM json_each(?)`)
+	return from, "", string(list), nil
+}
+
+// mergeSorted: a compound SELECT whose ORDER BY matches each branch's index is merged lazily
+// (MERGE (UNION ALL) in the plan). The branches need no LIMIT: the merge pulls rows from
+// them only as it needs them.
+func (sqliteEngine) mergeSorted(branches []string, orderBy string, rows int) string {
+	return strings.Join(branches, " UNION ALL ") + orderBy
+}

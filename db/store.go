@@ -34,6 +34,8 @@ type Store struct {
 
 	// mailQueued wakes the outbox worker after a transaction that queued mail commits.
 	mailQueued chan struct{}
+	// retryTurn lets one write transaction at a time run again after a collision (see Write).
+	retryTurn chan struct{}
 
 	scopes scopeCache // see ScopeOf
 }
@@ -76,7 +78,7 @@ func Open(dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.now, s.mailQueued = o.now, make(chan struct{}, 1)
+	s.now, s.mailQueued, s.retryTurn = o.now, make(chan struct{}, 1), make(chan struct{}, 1)
 	return s, nil
 }
 
@@ -111,6 +113,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // can group a change with its audit event and its outgoing mail.
 type Tx struct {
 	tx         txn
+	conn       *sql.Conn // the connection tx runs on
 	now        time.Time
 	queuedMail bool
 }
@@ -118,9 +121,20 @@ type Tx struct {
 // Now is the time fixed for the whole transaction: every row it writes agrees on it.
 func (t *Tx) Now() time.Time { return t.now }
 
-// maxWriteAttempts bounds how often a write transaction runs when PostgreSQL keeps refusing
-// it for colliding with others.
-const maxWriteAttempts = 8
+// retryWritesFor bounds how long a write transaction runs again and again while PostgreSQL
+// refuses it for colliding with others: a crowd on one row (fifty wrong passwords for one
+// contact at once, through several servers) gets through one after the other, each
+// refused some times before its turn. Past it, the write fails with ErrBusy (503).
+const retryWritesFor = 5 * time.Second
+
+// retryPause is how long to wait before running a write again after attempt collided:
+// random, since colliding transactions all retry and should take turns, and up to twice as
+// long after each collision (up to 4, 8, 16 … ms, at most 50 ms), so that a crowd thins
+// out.
+func retryPause(attempt int) time.Duration {
+	ceiling := min(50*time.Millisecond, 2*time.Millisecond<<min(attempt, 10))
+	return time.Millisecond + rand.N(ceiling)
+}
 
 // Write runs fn in one write transaction and commits it if fn returns nil. Nothing is
 // half-written: any error rolls everything back. On SQLite the transaction starts with
@@ -128,12 +142,17 @@ const maxWriteAttempts = 8
 // SERIALIZABLE, so that the rules' check-then-write (the last active contact admin before a
 // lock, say) holds however many servers write at once, and a transaction that collided
 // with another runs again. fn may run more than once: it must do nothing but through tx.
+//
+// Transactions that run again take turns (retryTurn), as SQLite's writes always do: fifty
+// failed logins counted at once on one contact all write its row, and run again all at
+// once they would collide again, most of them until they ran out of attempts; one at a time
+// each collides at most with writes that are on their first attempt.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	start := time.Now() // the wall clock: this is about real waiting, whatever s.now says
 	for attempt := 1; ; attempt++ {
-		queuedMail, err := s.writeOnce(ctx, fn)
-		if err != nil && attempt < maxWriteAttempts && s.engine.retry(err) {
-			// Colliding transactions all retry: a random pause lets them take turns.
-			time.Sleep(time.Duration(rand.IntN(attempt*5)+1) * time.Millisecond)
+		queuedMail, err := s.writeAttempt(ctx, fn, attempt)
+		if err != nil && s.engine.retry(err) && time.Since(start) < retryWritesFor && ctx.Err() == nil {
+			time.Sleep(retryPause(attempt))
 			continue
 		}
 		if err != nil {
@@ -146,12 +165,33 @@ func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	}
 }
 
+// writeAttempt runs fn once in a write transaction; after the first attempt it waits for
+// its turn among the transactions that run again.
+func (s *Store) writeAttempt(ctx context.Context, fn func(*Tx) error, attempt int) (queuedMail bool, err error) {
+	if attempt > 1 {
+		select {
+		case s.retryTurn <- struct{}{}:
+			defer func() { <-s.retryTurn }()
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	return s.writeOnce(ctx, fn)
+}
+
 func (s *Store) writeOnce(ctx context.Context, fn func(*Tx) error) (queuedMail bool, err error) {
-	tx, err := s.write.BeginTx(ctx, s.engine.writeOptions())
+	// The transaction runs on a connection taken for it, not on one database/sql picks and
+	// keeps to itself: a bulk load on PostgreSQL reaches the driver under it for COPY.
+	conn, err := s.write.Conn(ctx)
 	if err != nil {
 		return false, err
 	}
-	t := &Tx{tx: tx, now: s.now()}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, s.engine.writeOptions())
+	if err != nil {
+		return false, err
+	}
+	t := &Tx{tx: txn{Tx: tx, engine: s.engine}, conn: conn, now: s.now()}
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return false, err

@@ -2,13 +2,21 @@ package db
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
+
+	"portal/db/testdb"
 )
 
+// openTestStore opens a fresh, migrated SQLite store.
 func openTestStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))
+	return openTestStoreOn(t, testdb.SQLite)
+}
+
+// openTestStoreOn opens a fresh, migrated store of engine e.
+func openTestStoreOn(t testing.TB, e testdb.Engine) *Store {
+	t.Helper()
+	s, err := Open(testdb.New(t, e))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,6 +27,8 @@ func openTestStore(t testing.TB) *Store {
 	return s
 }
 
+// TestOpenTunesSQLiteForAWebServer is about SQLite's connection settings (PRAGMAs, one
+// writer connection, a read-only pool): SQLite only.
 func TestOpenTunesSQLiteForAWebServer(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()
@@ -45,12 +55,19 @@ func TestOpenTunesSQLiteForAWebServer(t *testing.T) {
 }
 
 func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
-	s := openTestStore(t)
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testMigrateIsIdempotentAndVersioned(t, e)
+	})
+}
+
+func testMigrateIsIdempotentAndVersioned(t *testing.T, e testdb.Engine) {
+	s := openTestStoreOn(t, e)
 	ctx := context.Background()
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	list, err := sqliteEngine{}.migrations()
+	list, err := s.engine.migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +79,14 @@ func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
 }
 
 func TestWriteRollsBackOnError(t *testing.T) {
-	s := openTestStore(t)
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testWriteRollsBackOnError(t, e)
+	})
+}
+
+func testWriteRollsBackOnError(t *testing.T, e testdb.Engine) {
+	s := openTestStoreOn(t, e)
 	ctx := context.Background()
 	_, err := s.CreateAccount(ctx, "Northwind Traders", 0)
 	if err != nil {
@@ -84,7 +108,8 @@ func TestWriteRollsBackOnError(t *testing.T) {
 }
 
 // TestMigrateRunsAMigrationThatLandedOutOfOrder: a database that has 0020 but not 0011
-// (work merged in a different order than its numbers) gets 0011 at the next start.
+// (work merged in a different order than its numbers) gets 0011 at the next start. SQLite
+// only: those steps are SQLite's history (PostgreSQL starts where they leave SQLite).
 func TestMigrateRunsAMigrationThatLandedOutOfOrder(t *testing.T) {
 	s := openTestStore(t)
 	ctx := context.Background()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"portal/db/testdb"
 )
 
 // companyMismatches counts the accounts and contacts whose tenant_id is not the top-level
@@ -11,12 +13,12 @@ import (
 func companyMismatches(t *testing.T, s *Store) int {
 	t.Helper()
 	var n int
-	err := s.read.QueryRow(`
+	err := s.read.QueryRowContext(context.Background(), `
 		WITH RECURSIVE up(id, top) AS (
 			SELECT id, id FROM accounts WHERE parent_id IS NULL
 			UNION ALL SELECT a.id, up.top FROM accounts a JOIN up ON a.parent_id = up.id)
-		SELECT (SELECT count(*) FROM accounts a JOIN up ON up.id = a.id WHERE a.tenant_id IS NOT up.top)
-		     + (SELECT count(*) FROM contacts c JOIN up ON up.id = c.account_id WHERE c.tenant_id IS NOT up.top)`).Scan(&n)
+		SELECT (SELECT count(*) FROM accounts a JOIN up ON up.id = a.id WHERE a.tenant_id IS DISTINCT FROM up.top)
+		     + (SELECT count(*) FROM contacts c JOIN up ON up.id = c.account_id WHERE c.tenant_id IS DISTINCT FROM up.top)`).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +27,17 @@ func companyMismatches(t *testing.T, s *Store) int {
 
 // TestEveryContactKnowsItsCompany: the company (tenant_id) that whole-company listings read
 // stays right however contacts are written: created, bulk loaded, inserted by a writer
-// that leaves it out, or moved, even to another company.
+// that leaves it out, or moved, even to another company. On PostgreSQL, where its triggers
+// keep it, the bulk load is left out until the bulk loader runs there.
 func TestEveryContactKnowsItsCompany(t *testing.T) {
-	s := openTestStore(t)
+	testdb.OnEachEngine(t, func(t *testing.T, e testdb.Engine) {
+		t.Parallel()
+		testEveryContactKnowsItsCompany(t, e)
+	})
+}
+
+func testEveryContactKnowsItsCompany(t *testing.T, e testdb.Engine) {
+	s := openTestStoreOn(t, e)
 	ctx := context.Background()
 	top, err := s.CreateAccount(ctx, "Contoso", 0)
 	if err != nil {
@@ -51,6 +61,9 @@ func TestEveryContactKnowsItsCompany(t *testing.T) {
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO contacts(account_id, first_name, last_name, email, email_key, name_key, created_at, updated_at)
 			VALUES (?, 'Grace', 'Hopper', 'grace@contoso.example', 'grace@contoso.example', 'hopper grace', 0, 0)`, grandchild.ID); err != nil {
 			return err
+		}
+		if s.Postgres() {
+			return nil // until the bulk loader runs on PostgreSQL
 		}
 		bulk := func(yield func(BulkContact) bool) {
 			for _, a := range []int64{top.ID, child.ID, grandchild.ID, other.ID} {
@@ -79,7 +92,8 @@ func TestEveryContactKnowsItsCompany(t *testing.T) {
 }
 
 // TestMigrateGivesExistingContactsTheirCompany: a database made before companies were
-// recorded gets them for every account and contact at the next start.
+// recorded gets them for every account and contact at the next start. SQLite only: it
+// replays SQLite's migrations (PostgreSQL starts with companies recorded).
 func TestMigrateGivesExistingContactsTheirCompany(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "portal.db"))

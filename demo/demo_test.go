@@ -3,16 +3,24 @@ package demo_test
 import (
 	"errors"
 	"net/http"
+	"os"
 	"testing"
 
+	"portal/db/dbtest"
 	"portal/demo"
 	"portal/portaltest"
 )
 
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
 // TestSeedPrintsAWorkingLogin seeds twice (a restart of `portal demo`): each time the printed
-// password logs in, and the organization is created only once.
+// password logs in, and the organization is created only once. On both engines.
 func TestSeedPrintsAWorkingLogin(t *testing.T) {
-	env := portaltest.New(t)
+	portaltest.OnEachEngine(t, testSeedPrintsAWorkingLogin)
+}
+
+func testSeedPrintsAWorkingLogin(t *testing.T, engine portaltest.Engine) {
+	env := portaltest.New(t, portaltest.Options{Engine: engine})
 	var last string
 	for run := 0; run < 2; run++ {
 		email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{})
@@ -33,9 +41,13 @@ func TestSeedPrintsAWorkingLogin(t *testing.T) {
 }
 
 // TestSeedRefusesARealDatabase: `portal demo --db prod.db` must not add demo people, and an
-// admin whose password it prints, to an installation's own accounts.
+// admin whose password it prints, to an installation's own accounts. On both engines.
 func TestSeedRefusesARealDatabase(t *testing.T) {
-	env := portaltest.New(t)
+	portaltest.OnEachEngine(t, testSeedRefusesARealDatabase)
+}
+
+func testSeedRefusesARealDatabase(t *testing.T, engine portaltest.Engine) {
+	env := portaltest.New(t, portaltest.Options{Engine: engine})
 	acc := env.Account("Real Corp", nil)
 	env.Contact(acc, "Rita", "Real", "rita@real.example")
 	if _, _, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{}); !errors.Is(err, demo.ErrNotDemo) {
@@ -47,9 +59,13 @@ func TestSeedRefusesARealDatabase(t *testing.T) {
 }
 
 // TestSeedAgainEndsTheOldSessions: the printed password replaces the old one, and whoever
-// was signed in with the old one is signed out.
+// was signed in with the old one is signed out. On both engines.
 func TestSeedAgainEndsTheOldSessions(t *testing.T) {
-	env := portaltest.New(t)
+	portaltest.OnEachEngine(t, testSeedAgainEndsTheOldSessions)
+}
+
+func testSeedAgainEndsTheOldSessions(t *testing.T, engine portaltest.Engine) {
+	env := portaltest.New(t, portaltest.Options{Engine: engine})
 	email, password, err := demo.Seed(env.Ctx, env.Store, env.Hasher, demo.Bulk{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,12 +8,19 @@ import (
 
 	"portal/auth"
 	"portal/db"
+	"portal/db/dbtest"
 	"portal/demo"
+	"portal/portaltest"
 )
 
-func openStore(t testing.TB) *db.Store {
+// openStore opens a migrated store on engine: a SQLite file, or a PostgreSQL database.
+func openStore(t testing.TB, engine portaltest.Engine) *db.Store {
 	t.Helper()
-	store, err := db.Open(filepath.Join(t.TempDir(), "portal.db"))
+	dsn := filepath.Join(t.TempDir(), "portal.db")
+	if engine == portaltest.Postgres {
+		dsn = dbtest.PostgresURL(t)
+	}
+	store, err := db.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,9 +35,11 @@ func fastHasher() *auth.Hasher {
 	return auth.NewHasher(auth.Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, 2)
 }
 
-func TestPopulate(t *testing.T) {
+func TestPopulate(t *testing.T) { portaltest.OnEachEngine(t, testPopulate) }
+
+func testPopulate(t *testing.T, engine portaltest.Engine) {
 	ctx := context.Background()
-	store := openStore(t)
+	store := openStore(t, engine)
 	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: 3000, Accounts: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +63,7 @@ func TestPopulate(t *testing.T) {
 
 func BenchmarkPopulate100k(b *testing.B) {
 	for b.Loop() {
-		store := openStore(b)
+		store := openStore(b, portaltest.SQLite)
 		if _, err := demo.Populate(context.Background(), store, demo.Scale{Contacts: 100_000, Accounts: 1}); err != nil {
 			b.Fatal(err)
 		}
@@ -63,7 +72,7 @@ func BenchmarkPopulate100k(b *testing.B) {
 
 func BenchmarkPopulate1M10(b *testing.B) {
 	for b.Loop() {
-		store := openStore(b)
+		store := openStore(b, portaltest.SQLite)
 		if _, err := demo.Populate(context.Background(), store, demo.Scale{Contacts: 1_000_000, Accounts: 10}); err != nil {
 			b.Fatal(err)
 		}
@@ -71,8 +80,12 @@ func BenchmarkPopulate1M10(b *testing.B) {
 }
 
 func TestSeedShowsLockedContacts(t *testing.T) {
+	portaltest.OnEachEngine(t, testSeedShowsLockedContacts)
+}
+
+func testSeedShowsLockedContacts(t *testing.T, engine portaltest.Engine) {
 	ctx := context.Background()
-	store := openStore(t)
+	store := openStore(t, engine)
 	email, password, err := demo.Seed(ctx, store, fastHasher(), demo.Bulk{})
 	if err != nil || email != demo.AdminEmail || password == "" {
 		t.Fatalf("seed: %q %q %v", email, password, err)
@@ -103,10 +116,15 @@ func TestSeedShowsLockedContacts(t *testing.T) {
 
 // TestSeedAddsGeneratedContacts: `portal demo --contacts` puts the generated contacts in
 // accounts of their own under the demo company, those locked by an admin recorded as locked
-// by the demo admin; running it again on the same database adds more beside them.
+// by the demo admin; running it again on the same database adds more beside them. On both
+// engines.
 func TestSeedAddsGeneratedContacts(t *testing.T) {
+	portaltest.OnEachEngine(t, testSeedAddsGeneratedContacts)
+}
+
+func testSeedAddsGeneratedContacts(t *testing.T, engine portaltest.Engine) {
 	ctx := context.Background()
-	store := openStore(t)
+	store := openStore(t, engine)
 	for run, bulk := range []demo.Bulk{{Contacts: 3000, Accounts: 2}, {Contacts: 500, Accounts: 1}} {
 		email, _, err := demo.Seed(ctx, store, fastHasher(), bulk)
 		if err != nil {

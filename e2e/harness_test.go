@@ -31,6 +31,13 @@ type portal struct {
 // context, so tests run in parallel (as many as -parallel, GOMAXPROCS by default).
 func startPortal(t *testing.T, args ...string) *portal {
 	t.Helper()
+	return startPortalOn(t, portaltest.SQLite, args...)
+}
+
+// startPortalOn is startPortal on engine: a flow that runs on both engines runs it once per
+// engine (portaltest.OnEachEngine).
+func startPortalOn(t *testing.T, engine portaltest.Engine, args ...string) *portal {
+	t.Helper()
 	needBrowser(t)
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,7 +47,7 @@ func startPortal(t *testing.T, args ...string) *portal {
 	url := "http://" + ln.Addr().String()
 	// The base URL is the loopback address, so links in mail point at this server and
 	// cookies are not marked Secure (the browser would drop them over plain http).
-	env := portaltest.New(t, portaltest.Options{Args: append([]string{"--base-url", url}, args...)})
+	env := portaltest.New(t, portaltest.Options{Engine: engine, Args: append([]string{"--base-url", url}, args...)})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- env.App.Serve(ctx, ln) }()

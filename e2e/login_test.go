@@ -19,7 +19,13 @@ type adminPortal struct {
 
 func startAdminPortal(t *testing.T, args ...string) *adminPortal {
 	t.Helper()
-	p := startPortal(t, args...)
+	return startAdminPortalOn(t, portaltest.SQLite, args...)
+}
+
+// startAdminPortalOn is startAdminPortal on engine.
+func startAdminPortalOn(t *testing.T, engine portaltest.Engine, args ...string) *adminPortal {
+	t.Helper()
+	p := startPortalOn(t, engine, args...)
 	company := p.Account("Acme Corporation", nil)
 	child := p.Account("Acme Europe", &company)
 	admin := p.Contact(company, "Ada", "Admin", "ada@acme.example", db.RoleContactAdmin)

@@ -1,6 +1,7 @@
 // Package e2e drives the real portal in a real headless Chromium, the way a person clicks
-// through it: the server runs in the test on a loopback port over a real SQLite file, and
-// every flow is checked for accessibility with axe-core in the browser.
+// through it: the server runs in the test on a loopback port over a real SQLite file (one
+// flow also over PostgreSQL), and every flow is checked for accessibility with axe-core in
+// the browser.
 //
 // One browser starts per package (TestMain); every test opens its own tab in its own
 // browser context, so cookies never leak from one test to the next. Without Chromium the
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"portal/db/dbtest"
 )
 
 // browserCtx is the long-lived context of the one browser every test opens tabs in.
@@ -25,16 +28,18 @@ var browserProblem string
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
+// run starts the browser and runs the tests (dbtest.Main: it stops the throwaway PostgreSQL
+// server afterwards).
 func run(m *testing.M) int {
 	path := chromiumPath()
 	if path == "" {
 		browserProblem = "Chromium not found: install Debian's chromium (apt-get install chromium) or set E2E_CHROMIUM"
-		return m.Run()
+		return dbtest.Main(m)
 	}
 	profile, err := os.MkdirTemp("", "e2e-chromium-")
 	if err != nil {
 		browserProblem = fmt.Sprintf("temporary profile: %v", err)
-		return m.Run()
+		return dbtest.Main(m)
 	}
 	defer os.RemoveAll(profile)
 
@@ -58,10 +63,10 @@ func run(m *testing.M) int {
 	defer cancel()
 	if err := chromedp.Do(ctx); err != nil {
 		browserProblem = fmt.Sprintf("start %s: %v", path, err)
-		return m.Run()
+		return dbtest.Main(m)
 	}
 	browserCtx = ctx
-	code := m.Run()
+	code := dbtest.Main(m)
 	if !validateHTML() && code == 0 {
 		code = 1
 	}

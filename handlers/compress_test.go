@@ -90,79 +90,85 @@ var acceptEncodings = []struct {
 // TestStaticFilesAreCompressed: every embedded file comes in the coding the browser prefers
 // among those it accepts, says so, and decodes to the same bytes as the plain file.
 func TestStaticFilesAreCompressed(t *testing.T) {
-	e := newLoginEnv(t)
-	b := e.Browser()
-	for _, name := range []string{"app.css", "app.js", "htmx.min.js", "favicon.svg"} {
-		url := static.URL(name)
-		plain := getEncoded(b, url, "", false)
-		if plain.StatusCode != http.StatusOK {
-			t.Fatalf("%s: status %d, want 200", url, plain.StatusCode)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		b := e.Browser()
+		for _, name := range []string{"app.css", "app.js", "htmx.min.js", "favicon.svg"} {
+			url := static.URL(name)
+			plain := getEncoded(b, url, "", false)
+			if plain.StatusCode != http.StatusOK {
+				t.Fatalf("%s: status %d, want 200", url, plain.StatusCode)
+			}
+			for _, tc := range acceptEncodings {
+				what := fmt.Sprintf("%s with Accept-Encoding %q", name, tc.accept)
+				resp := getEncoded(b, url, tc.accept, false)
+				if got := resp.Header.Get("Content-Encoding"); got != tc.want {
+					t.Errorf("%s: Content-Encoding %q, want %q", what, got, tc.want)
+				}
+				if !varies(resp, "Accept-Encoding") {
+					t.Errorf("%s: Vary %q, want Accept-Encoding in it", what, resp.Header.Get("Vary"))
+				}
+				if got := resp.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
+					t.Errorf("%s: Cache-Control %q, want immutable", what, got)
+				}
+				checkLength(t, what, resp)
+				if decoded(t, resp) != plain.Body {
+					t.Errorf("%s: decodes to %d bytes that differ from the %d of the plain file", what, len(decoded(t, resp)), len(plain.Body))
+				}
+				if tc.want != "" && name != "favicon.svg" && 2*len(resp.Body) > len(plain.Body) {
+					t.Errorf("%s: %d bytes of %d, want less than half", what, len(resp.Body), len(plain.Body))
+				}
+			}
 		}
-		for _, tc := range acceptEncodings {
-			what := fmt.Sprintf("%s with Accept-Encoding %q", name, tc.accept)
-			resp := getEncoded(b, url, tc.accept, false)
-			if got := resp.Header.Get("Content-Encoding"); got != tc.want {
-				t.Errorf("%s: Content-Encoding %q, want %q", what, got, tc.want)
-			}
-			if !varies(resp, "Accept-Encoding") {
-				t.Errorf("%s: Vary %q, want Accept-Encoding in it", what, resp.Header.Get("Vary"))
-			}
-			if got := resp.Header.Get("Cache-Control"); !strings.Contains(got, "immutable") {
-				t.Errorf("%s: Cache-Control %q, want immutable", what, got)
-			}
-			checkLength(t, what, resp)
-			if decoded(t, resp) != plain.Body {
-				t.Errorf("%s: decodes to %d bytes that differ from the %d of the plain file", what, len(decoded(t, resp)), len(plain.Body))
-			}
-			if tc.want != "" && name != "favicon.svg" && 2*len(resp.Body) > len(plain.Body) {
-				t.Errorf("%s: %d bytes of %d, want less than half", what, len(resp.Body), len(plain.Body))
-			}
-		}
-	}
+	})
 }
 
 // TestPagesAreCompressed: full pages and HTMX fragments come compressed, with their length
 // and the headers caches need, and read the same as uncompressed once decoded (the CSRF
 // token aside, which differs in every response).
 func TestPagesAreCompressed(t *testing.T) {
-	e := newLoginEnv(t)
-	b := e.Login(e.admin.Email)
-	for _, tc := range []struct {
-		path   string
-		htmx   bool
-		testID string
-	}{
-		{"/contacts", false, "contact-table"},
-		{"/contacts?q=Anders", true, "contact-table"},
-		{"/my-contacts", false, "my-contacts-tiles"},
-		{fmt.Sprintf("/contacts/%d", e.member.ID), false, "contact-details"},
-	} {
-		plain := getEncoded(b, tc.path, "", tc.htmx)
-		if plain.StatusCode != http.StatusOK || !strings.Contains(plain.Body, `data-testid="`+tc.testID+`"`) {
-			t.Fatalf("%s: status %d, want 200 with %s; body %.300s", tc.path, plain.StatusCode, tc.testID, plain.Body)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		b := e.Login(e.admin.Email)
+		for _, tc := range []struct {
+			path   string
+			htmx   bool
+			testID string
+		}{
+			{"/contacts", false, "contact-table"},
+			{"/contacts?q=Anders", true, "contact-table"},
+			{"/my-contacts", false, "my-contacts-tiles"},
+			{fmt.Sprintf("/contacts/%d", e.member.ID), false, "contact-details"},
+		} {
+			plain := getEncoded(b, tc.path, "", tc.htmx)
+			if plain.StatusCode != http.StatusOK || !strings.Contains(plain.Body, `data-testid="`+tc.testID+`"`) {
+				t.Fatalf("%s: status %d, want 200 with %s; body %.300s", tc.path, plain.StatusCode, tc.testID, plain.Body)
+			}
+			if fragment := !strings.Contains(plain.Body, "<html"); fragment != tc.htmx {
+				t.Fatalf("%s (HTMX %v): got a fragment %v", tc.path, tc.htmx, fragment)
+			}
+			for _, ae := range acceptEncodings {
+				what := fmt.Sprintf("%s (HTMX %v) with Accept-Encoding %q", tc.path, tc.htmx, ae.accept)
+				resp := getEncoded(b, tc.path, ae.accept, tc.htmx)
+				if got := resp.Header.Get("Content-Encoding"); got != ae.want {
+					t.Errorf("%s: Content-Encoding %q, want %q", what, got, ae.want)
+				}
+				if !varies(resp, "Accept-Encoding") || !varies(resp, "HX-Request") {
+					t.Errorf("%s: Vary %q, want Accept-Encoding and HX-Request in it", what, resp.Header.Get("Vary"))
+				}
+				checkLength(t, what, resp)
+				body := decoded(t, resp)
+				if got, want := csrfValue.ReplaceAllString(body, "TOKEN"), csrfValue.ReplaceAllString(plain.Body, "TOKEN"); got != want {
+					t.Errorf("%s: decodes to a page that differs from the uncompressed one", what)
+				}
+				if ae.want != "" && 2*len(resp.Body) > len(body) {
+					t.Errorf("%s: %d bytes for %d, want less than half", what, len(resp.Body), len(body))
+				}
+			}
 		}
-		if fragment := !strings.Contains(plain.Body, "<html"); fragment != tc.htmx {
-			t.Fatalf("%s (HTMX %v): got a fragment %v", tc.path, tc.htmx, fragment)
-		}
-		for _, ae := range acceptEncodings {
-			what := fmt.Sprintf("%s (HTMX %v) with Accept-Encoding %q", tc.path, tc.htmx, ae.accept)
-			resp := getEncoded(b, tc.path, ae.accept, tc.htmx)
-			if got := resp.Header.Get("Content-Encoding"); got != ae.want {
-				t.Errorf("%s: Content-Encoding %q, want %q", what, got, ae.want)
-			}
-			if !varies(resp, "Accept-Encoding") || !varies(resp, "HX-Request") {
-				t.Errorf("%s: Vary %q, want Accept-Encoding and HX-Request in it", what, resp.Header.Get("Vary"))
-			}
-			checkLength(t, what, resp)
-			body := decoded(t, resp)
-			if got, want := csrfValue.ReplaceAllString(body, "TOKEN"), csrfValue.ReplaceAllString(plain.Body, "TOKEN"); got != want {
-				t.Errorf("%s: decodes to a page that differs from the uncompressed one", what)
-			}
-			if ae.want != "" && 2*len(resp.Body) > len(body) {
-				t.Errorf("%s: %d bytes for %d, want less than half", what, len(resp.Body), len(body))
-			}
-		}
-	}
+	})
 }
 
 // TestExportsUnderCompression: the CSV export (text, streamed) is compressed in gzip as it
@@ -170,35 +176,38 @@ func TestPagesAreCompressed(t *testing.T) {
 // the very bytes of the plain download; Excel and PDF files, compressed by their own
 // formats, are sent as they are.
 func TestExportsUnderCompression(t *testing.T) {
-	fx := newExportFixture(t)
-	b := fx.env.Login(fx.admin.Email)
-	plainCSV := getEncoded(b, "/contacts/export.csv", "", false)
-	if plainCSV.StatusCode != http.StatusOK || !strings.Contains(plainCSV.Body, "Maria") {
-		t.Fatalf("plain CSV: status %d, body %.200q", plainCSV.StatusCode, plainCSV.Body)
-	}
-	for _, tc := range []struct{ accept, want string }{
-		{chromiumAcceptEncoding, "gzip"}, {"gzip", "gzip"}, {"br", ""}, {"gzip;q=0, br", ""},
-	} {
-		resp := getEncoded(b, "/contacts/export.csv", tc.accept, false)
-		if got := resp.Header.Get("Content-Encoding"); got != tc.want {
-			t.Errorf("CSV with Accept-Encoding %q: Content-Encoding %q, want %q", tc.accept, got, tc.want)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		fx := newExportFixture(t, engine)
+		b := fx.env.Login(fx.admin.Email)
+		plainCSV := getEncoded(b, "/contacts/export.csv", "", false)
+		if plainCSV.StatusCode != http.StatusOK || !strings.Contains(plainCSV.Body, "Maria") {
+			t.Fatalf("plain CSV: status %d, body %.200q", plainCSV.StatusCode, plainCSV.Body)
 		}
-		if !varies(resp, "Accept-Encoding") {
-			t.Errorf("CSV with Accept-Encoding %q: Vary %q, want Accept-Encoding in it", tc.accept, resp.Header.Get("Vary"))
+		for _, tc := range []struct{ accept, want string }{
+			{chromiumAcceptEncoding, "gzip"}, {"gzip", "gzip"}, {"br", ""}, {"gzip;q=0, br", ""},
+		} {
+			resp := getEncoded(b, "/contacts/export.csv", tc.accept, false)
+			if got := resp.Header.Get("Content-Encoding"); got != tc.want {
+				t.Errorf("CSV with Accept-Encoding %q: Content-Encoding %q, want %q", tc.accept, got, tc.want)
+			}
+			if !varies(resp, "Accept-Encoding") {
+				t.Errorf("CSV with Accept-Encoding %q: Vary %q, want Accept-Encoding in it", tc.accept, resp.Header.Get("Vary"))
+			}
+			if got := decoded(t, resp); got != plainCSV.Body {
+				t.Errorf("CSV with Accept-Encoding %q decodes to %d bytes that differ from the %d of the plain file", tc.accept, len(got), len(plainCSV.Body))
+			}
 		}
-		if got := decoded(t, resp); got != plainCSV.Body {
-			t.Errorf("CSV with Accept-Encoding %q decodes to %d bytes that differ from the %d of the plain file", tc.accept, len(got), len(plainCSV.Body))
+		for _, tc := range []struct{ path, magic string }{{"/contacts/export.xlsx", "PK\x03\x04"}, {"/contacts/export.pdf", "%PDF-"}} {
+			resp := getEncoded(b, tc.path, chromiumAcceptEncoding, false)
+			if got := resp.Header.Get("Content-Encoding"); got != "" {
+				t.Errorf("%s: Content-Encoding %q, want none (the format is compressed already)", tc.path, got)
+			}
+			if !bytes.HasPrefix([]byte(resp.Body), []byte(tc.magic)) {
+				t.Errorf("%s: starts %.8q, want %q", tc.path, resp.Body, tc.magic)
+			}
 		}
-	}
-	for _, tc := range []struct{ path, magic string }{{"/contacts/export.xlsx", "PK\x03\x04"}, {"/contacts/export.pdf", "%PDF-"}} {
-		resp := getEncoded(b, tc.path, chromiumAcceptEncoding, false)
-		if got := resp.Header.Get("Content-Encoding"); got != "" {
-			t.Errorf("%s: Content-Encoding %q, want none (the format is compressed already)", tc.path, got)
-		}
-		if !bytes.HasPrefix([]byte(resp.Body), []byte(tc.magic)) {
-			t.Errorf("%s: starts %.8q, want %q", tc.path, resp.Body, tc.magic)
-		}
-	}
+	})
 }
 
 // BenchmarkPageCompression is what compressing costs a page: the demo's All Contacts

@@ -23,138 +23,150 @@ func doc(t *testing.T, body string) *goquery.Document {
 }
 
 func TestMyContactsOffersResetPassword(t *testing.T) {
-	e := newLoginEnv(t)
-	b := e.Login(e.admin.Email)
-	page := b.Get("/my-contacts")
-	tile := doc(t, page.Body).Find(`[data-testid="tile-reset-password"]`)
-	if tile.Length() != 1 || !strings.Contains(tile.Text(), "Reset password") {
-		t.Fatalf("got %d Reset password tiles, want 1: %s", tile.Length(), page.Body)
-	}
-	href, _ := tile.Attr("href")
-	resp := b.Get(href)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: got %d, want 200", href, resp.StatusCode)
-	}
-	form := doc(t, resp.Body).Find(`[data-testid="reset-password-form"]`)
-	if got := strings.TrimSpace(form.Find(`label[for="email"]`).Text()); got != "User name*" {
-		t.Errorf("got label %q, want %q", got, "User name*")
-	}
-	if got := strings.TrimSpace(form.Find(`button[type="submit"]`).Text()); got != "Submit" {
-		t.Errorf("got button %q, want Submit", got)
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		b := e.Login(e.admin.Email)
+		page := b.Get("/my-contacts")
+		tile := doc(t, page.Body).Find(`[data-testid="tile-reset-password"]`)
+		if tile.Length() != 1 || !strings.Contains(tile.Text(), "Reset password") {
+			t.Fatalf("got %d Reset password tiles, want 1: %s", tile.Length(), page.Body)
+		}
+		href, _ := tile.Attr("href")
+		resp := b.Get(href)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: got %d, want 200", href, resp.StatusCode)
+		}
+		form := doc(t, resp.Body).Find(`[data-testid="reset-password-form"]`)
+		if got := strings.TrimSpace(form.Find(`label[for="email"]`).Text()); got != "User name*" {
+			t.Errorf("got label %q, want %q", got, "User name*")
+		}
+		if got := strings.TrimSpace(form.Find(`button[type="submit"]`).Text()); got != "Submit" {
+			t.Errorf("got button %q, want Submit", got)
+		}
+	})
 }
 
 func TestContactPageActionsForLinks(t *testing.T) {
-	e := newLoginEnv(t)
-	locked := e.Contact(e.account, "Ann", "Lee", "ann@northwind.example")
-	lockDirectly(t, e.Env, locked.ID)
-	b := e.Login(e.admin.Email)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		locked := e.Contact(e.account, "Ann", "Lee", "ann@northwind.example")
+		lockDirectly(t, e.Env, locked.ID)
+		b := e.Login(e.admin.Email)
 
-	tests := []struct {
-		name                 string
-		contact              db.Contact
-		wantReset, wantPanel bool
-	}{
-		{"active with a password", e.member, true, false},
-		{"locked", locked, false, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			page := doc(t, b.Get("/contacts/"+itoa(tt.contact.ID)).Body)
-			if got := page.Find(`[data-testid="send-reset-link"]`).Length() == 1; got != tt.wantReset {
-				t.Errorf("Send password reset link shown: got %v, want %v", got, tt.wantReset)
-			}
-			if got := page.Find(`[data-testid="invitation"]`).Length() == 1; got != tt.wantPanel {
-				t.Errorf("invitation panel shown: got %v, want %v", got, tt.wantPanel)
-			}
-		})
-	}
+		tests := []struct {
+			name                 string
+			contact              db.Contact
+			wantReset, wantPanel bool
+		}{
+			{"active with a password", e.member, true, false},
+			{"locked", locked, false, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				page := doc(t, b.Get("/contacts/"+itoa(tt.contact.ID)).Body)
+				if got := page.Find(`[data-testid="send-reset-link"]`).Length() == 1; got != tt.wantReset {
+					t.Errorf("Send password reset link shown: got %v, want %v", got, tt.wantReset)
+				}
+				if got := page.Find(`[data-testid="invitation"]`).Length() == 1; got != tt.wantPanel {
+					t.Errorf("invitation panel shown: got %v, want %v", got, tt.wantPanel)
+				}
+			})
+		}
 
-	// The button works: a flash on the contact's page and a mail.
-	resp := b.PostForm("/contacts/"+itoa(e.member.ID)+"/reset-link", nil)
-	page := b.Get(resp.Header.Get("Location"))
-	if got, want := testID(t, page.Body, "alert-success"), "A password reset link has been sent to "+e.member.Email+". The link is valid for 12 hours."; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	e.DeliverMail()
-	if n := len(e.SMTP.MessagesTo(e.member.Email)); n != 1 {
-		t.Errorf("got %d mails, want 1", n)
-	}
+		// The button works: a flash on the contact's page and a mail.
+		resp := b.PostForm("/contacts/"+itoa(e.member.ID)+"/reset-link", nil)
+		page := b.Get(resp.Header.Get("Location"))
+		if got, want := testID(t, page.Body, "alert-success"), "A password reset link has been sent to "+e.member.Email+". The link is valid for 12 hours."; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		e.DeliverMail()
+		if n := len(e.SMTP.MessagesTo(e.member.Email)); n != 1 {
+			t.Errorf("got %d mails, want 1", n)
+		}
+	})
 }
 
 func TestCreatedContactIsInvitedAndCanSetItsPassword(t *testing.T) {
-	e := newLoginEnv(t)
-	b := e.Login(e.admin.Email)
-	b.Get("/contacts/new")
-	resp := b.PostForm("/contacts", url.Values{"first_name": {"Nina"}, "last_name": {"Berg"}, "email": {"nina@northwind.example"},
-		"account_id": {itoa(e.account.ID)}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("create: got %d, want 303; body: %s", resp.StatusCode, resp.Body)
-	}
-	details := b.Get(resp.Header.Get("Location"))
-	if got := testID(t, details.Body, "alert-success"); got != "Contact Nina Berg has been successfully created." {
-		t.Errorf("got %q", got)
-	}
-	if got := testID(t, details.Body, "invitation-status"); !strings.Contains(got, "Invitation pending") {
-		t.Errorf("got invitation status %q, want pending", got)
-	}
-	if got := testID(t, details.Body, "invitation-mail"); !strings.Contains(got, "waiting to be sent") {
-		t.Errorf("got invitation mail %q, want waiting", got)
-	}
-	nina, err := e.Store.ContactByEmail(e.Ctx, "nina@northwind.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := e.check.CountAudit(e.Ctx, db.ActionInvitationSent, nina.ID); n != 1 {
-		t.Errorf("got %d %s events, want 1", n, db.ActionInvitationSent)
-	}
-	path := mailedLink(t, e.Env, nina.Email)
-	msg := e.SMTP.MessagesTo(nina.Email)[0]
-	if msg.Subject() != "Set your password for the Customer Support Portal" || !strings.Contains(msg.Text, "valid for 7 days") {
-		t.Errorf("got invitation %q:\n%s", msg.Subject(), msg.Text)
-	}
-	visitor := e.Browser()
-	if page := visitor.Get(path); !strings.Contains(testID(t, page.Body, "set-password-user"), nina.Email) {
-		t.Errorf("set-password page doesn't name the user: %s", page.Body)
-	}
-	if resp := setPassword(visitor, path, newPassword); resp.StatusCode != http.StatusOK {
-		t.Fatalf("set password: got %d", resp.StatusCode)
-	}
-	if resp := e.Browser().Login(nina.Email, newPassword); resp.StatusCode != http.StatusSeeOther {
-		t.Errorf("login: got %d, want 303", resp.StatusCode)
-	}
-	page := doc(t, b.Get("/contacts/"+itoa(nina.ID)).Body)
-	if page.Find(`[data-testid="invitation"]`).Length() != 0 || page.Find(`[data-testid="send-reset-link"]`).Length() != 1 {
-		t.Error("after setting a password the page should offer a reset link, not the invitation")
-	}
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		b := e.Login(e.admin.Email)
+		b.Get("/contacts/new")
+		resp := b.PostForm("/contacts", url.Values{"first_name": {"Nina"}, "last_name": {"Berg"}, "email": {"nina@northwind.example"},
+			"account_id": {itoa(e.account.ID)}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("create: got %d, want 303; body: %s", resp.StatusCode, resp.Body)
+		}
+		details := b.Get(resp.Header.Get("Location"))
+		if got := testID(t, details.Body, "alert-success"); got != "Contact Nina Berg has been successfully created." {
+			t.Errorf("got %q", got)
+		}
+		if got := testID(t, details.Body, "invitation-status"); !strings.Contains(got, "Invitation pending") {
+			t.Errorf("got invitation status %q, want pending", got)
+		}
+		if got := testID(t, details.Body, "invitation-mail"); !strings.Contains(got, "waiting to be sent") {
+			t.Errorf("got invitation mail %q, want waiting", got)
+		}
+		nina, err := e.Store.ContactByEmail(e.Ctx, "nina@northwind.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := e.check.CountAudit(e.Ctx, db.ActionInvitationSent, nina.ID); n != 1 {
+			t.Errorf("got %d %s events, want 1", n, db.ActionInvitationSent)
+		}
+		path := mailedLink(t, e.Env, nina.Email)
+		msg := e.SMTP.MessagesTo(nina.Email)[0]
+		if msg.Subject() != "Set your password for the Customer Support Portal" || !strings.Contains(msg.Text, "valid for 7 days") {
+			t.Errorf("got invitation %q:\n%s", msg.Subject(), msg.Text)
+		}
+		visitor := e.Browser()
+		if page := visitor.Get(path); !strings.Contains(testID(t, page.Body, "set-password-user"), nina.Email) {
+			t.Errorf("set-password page doesn't name the user: %s", page.Body)
+		}
+		if resp := setPassword(visitor, path, newPassword); resp.StatusCode != http.StatusOK {
+			t.Fatalf("set password: got %d", resp.StatusCode)
+		}
+		if resp := e.Browser().Login(nina.Email, newPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("login: got %d, want 303", resp.StatusCode)
+		}
+		page := doc(t, b.Get("/contacts/"+itoa(nina.ID)).Body)
+		if page.Find(`[data-testid="invitation"]`).Length() != 0 || page.Find(`[data-testid="send-reset-link"]`).Length() != 1 {
+			t.Error("after setting a password the page should offer a reset link, not the invitation")
+		}
+	})
 }
 
 func TestGivenUpMailShowsInTheContactsHistory(t *testing.T) {
-	e := newLoginEnv(t)
-	b := e.Login(e.admin.Email)
-	b.Get("/reset-password")
-	e.SMTP.Stop()
-	b.PostForm("/reset-password", url.Values{"email": {e.member.Email}})
-	e.DeliverMail()
-	e.Clock.Advance(db.ResetLinkTTL + time.Second)
-	e.SMTP.Start()
-	e.DeliverMail()
-	b = e.Login(e.admin.Email) // the first session expired while the clock moved on
-	history := doc(t, b.Get("/contacts/"+itoa(e.member.ID)).Body).Find(`[data-testid="history-row"]`)
-	var actions []string
-	history.Each(func(_ int, s *goquery.Selection) {
-		a, _ := s.Attr("data-action")
-		actions = append(actions, a+": "+strings.Join(strings.Fields(s.Text()), " "))
-	})
-	joined := strings.Join(actions, "\n")
-	for _, want := range []string{db.ActionMailGivenUp + ": ", "Email given up", db.ActionResetRequested + ": ", "Maria Anders"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("history lacks %q:\n%s", want, joined)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		b := e.Login(e.admin.Email)
+		b.Get("/reset-password")
+		e.SMTP.Stop()
+		b.PostForm("/reset-password", url.Values{"email": {e.member.Email}})
+		e.DeliverMail()
+		e.Clock.Advance(db.ResetLinkTTL + time.Second)
+		e.SMTP.Start()
+		e.DeliverMail()
+		b = e.Login(e.admin.Email) // the first session expired while the clock moved on
+		history := doc(t, b.Get("/contacts/"+itoa(e.member.ID)).Body).Find(`[data-testid="history-row"]`)
+		var actions []string
+		history.Each(func(_ int, s *goquery.Selection) {
+			a, _ := s.Attr("data-action")
+			actions = append(actions, a+": "+strings.Join(strings.Fields(s.Text()), " "))
+		})
+		joined := strings.Join(actions, "\n")
+		for _, want := range []string{db.ActionMailGivenUp + ": ", "Email given up", db.ActionResetRequested + ": ", "Maria Anders"} {
+			if !strings.Contains(joined, want) {
+				t.Errorf("history lacks %q:\n%s", want, joined)
+			}
 		}
-	}
-	if n := len(e.SMTP.Messages()); n != 0 {
-		t.Errorf("got %d mails, want none", n)
-	}
+		if n := len(e.SMTP.Messages()); n != 0 {
+			t.Errorf("got %d mails, want none", n)
+		}
+	})
 }
 
 // BenchmarkForgotPassword compares the known-address path with the unknown-address
@@ -184,34 +196,37 @@ func BenchmarkForgotPassword(b *testing.B) {
 }
 
 func TestLockAndEmailChangeVoidOpenLinks(t *testing.T) {
-	e := newLoginEnv(t)
-	admin := e.Login(e.admin.Email)
-	admin.Get("/my-contacts")
-	member := "/contacts/" + itoa(e.member.ID)
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		admin := e.Login(e.admin.Email)
+		admin.Get("/my-contacts")
+		member := "/contacts/" + itoa(e.member.ID)
 
-	issueReset(t, e.Env, e.member)
-	path := mailedLink(t, e.Env, e.member.Email)
-	admin.PostForm(member+"/lock", nil)
-	admin.PostForm(member+"/unlock", nil)
-	if c := e.Reload(e.member); c.Locked() {
-		t.Fatal("contact still locked")
-	}
-	if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
-		t.Errorf("link sent before a lock, after the unlock: got %d, want 410", resp.StatusCode)
-	}
+		issueReset(t, e.Env, e.member)
+		path := mailedLink(t, e.Env, e.member.Email)
+		admin.PostForm(member+"/lock", nil)
+		admin.PostForm(member+"/unlock", nil)
+		if c := e.Reload(e.member); c.Locked() {
+			t.Fatal("contact still locked")
+		}
+		if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
+			t.Errorf("link sent before a lock, after the unlock: got %d, want 410", resp.StatusCode)
+		}
 
-	issueReset(t, e.Env, e.member)
-	path = mailedLink(t, e.Env, e.member.Email)
-	resp := admin.PostForm(member, url.Values{"first_name": {e.member.FirstName}, "last_name": {e.member.LastName},
-		"email": {"lukasz.k@northwind.example"}, "account_id": {itoa(e.account.ID)},
-		"version": {e.Reload(e.member).EditVersion()}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("edit: got %d, want 303: %s", resp.StatusCode, resp.Body)
-	}
-	if resp := useLink(e.Env, mailedPath(t, e.Env, "lukasz.k@northwind.example", confirmEmailPrefix)); resp.StatusCode != http.StatusOK {
-		t.Fatalf("confirm the new address: got %d", resp.StatusCode)
-	}
-	if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
-		t.Errorf("link mailed to the old address: got %d, want 410", resp.StatusCode)
-	}
+		issueReset(t, e.Env, e.member)
+		path = mailedLink(t, e.Env, e.member.Email)
+		resp := admin.PostForm(member, url.Values{"first_name": {e.member.FirstName}, "last_name": {e.member.LastName},
+			"email": {"lukasz.k@northwind.example"}, "account_id": {itoa(e.account.ID)},
+			"version": {e.Reload(e.member).EditVersion()}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("edit: got %d, want 303: %s", resp.StatusCode, resp.Body)
+		}
+		if resp := useLink(e.Env, mailedPath(t, e.Env, "lukasz.k@northwind.example", confirmEmailPrefix)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("confirm the new address: got %d", resp.StatusCode)
+		}
+		if resp := e.Browser().Get(path); resp.StatusCode != http.StatusGone {
+			t.Errorf("link mailed to the old address: got %d, want 410", resp.StatusCode)
+		}
+	})
 }

@@ -9,20 +9,26 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/components"
 	"portal/db"
 )
 
-// serveBaseline is the load test's yardstick: a minimal Fiber + templ + SQLite server that
-// answers the same first page of All Contacts, rendered by the portal's own components, with
-// the least work that page needs: one indexed query for the 25 rows (with their roles) and
-// one for the section counts. No session, no CSRF check, no scope, no security headers: the
-// signed-in admin is read once at start and the page's CSRF token is a constant. The
-// portal's All Contacts does the same work plus all of those.
-func serveBaseline(dbPath, addr, adminEmail string) error {
-	conn, err := sql.Open("sqlite3", "file:"+dbPath+"?_query_only=true&_busy_timeout=5000")
+// serveBaseline is the load test's yardstick: a minimal Fiber + templ server on the same
+// database (SQLite, or PostgreSQL for a postgres:// dsn) that answers the same first page of
+// All Contacts, rendered by the portal's own components, with the least work that page
+// needs: one indexed query for the 25 rows (with their roles) and one for the section
+// counts. No session, no CSRF check, no scope, no security headers: the signed-in admin is
+// read once at start and the page's CSRF token is a constant. The portal's All Contacts does
+// the same work plus all of those.
+func serveBaseline(dsn, addr, adminEmail string) error {
+	driver, source, roles := "sqlite3", "file:"+dsn+"?_query_only=true&_busy_timeout=5000", "group_concat(role, ',')"
+	if db.IsPostgres(dsn) {
+		driver, source, roles = "pgx", dsn, "string_agg(role, ',')"
+	}
+	conn, err := sql.Open(driver, source)
 	if err != nil {
 		return err
 	}
@@ -31,20 +37,21 @@ func serveBaseline(dbPath, addr, adminEmail string) error {
 	admin := db.Contact{Email: adminEmail, Roles: []db.Role{db.RoleContactAdmin}, Status: db.StatusActive}
 	if err := conn.QueryRow(`
 		SELECT c.id, c.first_name, c.last_name, c.account_id, a.name
-		FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.email = ?`, adminEmail).
+		FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE c.email = $1`, adminEmail).
 		Scan(&admin.ID, &admin.FirstName, &admin.LastName, &admin.AccountID, &admin.AccountName); err != nil {
 		return fmt.Errorf("baseline: admin %s: %w", adminEmail, err)
 	}
+	// $1 is a placeholder both SQLite and PostgreSQL read.
 	page, err := conn.Prepare(`
 		SELECT id, first_name, last_name, email, last_login_at,
-			coalesce((SELECT group_concat(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')
+			coalesce((SELECT ` + roles + ` FROM contact_roles r WHERE r.contact_id = c.id), '')
 		FROM contacts c
-		WHERE account_id = ? AND status = 'active'
+		WHERE account_id = $1 AND status = 'active'
 		ORDER BY name_key, id LIMIT 26`)
 	if err != nil {
 		return err
 	}
-	counts, err := conn.Prepare(`SELECT status, n FROM contact_counts WHERE account_id = ?`)
+	counts, err := conn.Prepare(`SELECT status, n FROM contact_counts WHERE account_id = $1`)
 	if err != nil {
 		return err
 	}

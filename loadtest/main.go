@@ -2,10 +2,15 @@
 // in the same run (the machines are shared and noisy, so only ratios mean something).
 //
 //	go run -tags sqlite_fts5 ./loadtest [-contacts 100000] [-conns 32] [-duration 10s]
+//	go run -tags sqlite_fts5 ./loadtest -db postgres://user@127.0.0.1/empty_db [-instances 2]
 //
-// It fills a fresh database (one account of N contacts and its contact admin), starts
-// `portal serve` and a minimal Fiber + templ + SQLite baseline server as separate processes
-// on 127.0.0.1, then runs four bounded phases:
+// It fills a fresh database (one account of N contacts and its contact admin): a SQLite file
+// of its own, or with -db the PostgreSQL database named, which must be empty and is left
+// filled. It starts `portal serve` (-instances of them, all on the one database) and a
+// minimal Fiber + templ baseline server reading the same database as separate processes on
+// 127.0.0.1. With two instances every request goes to the next instance in turn, as behind
+// a round-robin load balancer: the cookies of a session signed in on one are sent to the
+// other. Then it runs four bounded phases:
 //  1. the baseline's first page at -conns connections, and
 //  2. All Contacts' first page at -conns connections (target: ≥ 0.9× the baseline's req/s),
 //     taking turns in six rounds of -duration/6 each, so that both meet the same noise;
@@ -13,7 +18,10 @@
 //     and logins (target: zero errors), with req/s and p50/p95/p99 per route;
 //  4. All Contacts alone, and during a burst of 200 logins, three times over: the list's p99
 //     during the bursts against its p99 alone, and how long the burst's logins take (no
-//     target: hashing is bounded in memory and concurrency, and shares the CPU with pages).
+//     target: hashing is bounded in memory and concurrency, and shares the CPU with pages);
+//  5. with two instances: All Contacts and the mix on the first instance alone against both
+//     in turn, taking turns in six rounds: what a second server adds (on one machine, the
+//     same cores serve both).
 //
 // It sends traffic to loopback only and stops by itself.
 package main
@@ -49,7 +57,7 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "baseline" { // the baseline server, started by the load test itself
 		fs := flag.NewFlagSet("baseline", flag.ExitOnError)
-		dbPath := fs.String("db", "", "database")
+		dbPath := fs.String("db", "", "database: a SQLite file or a postgres:// URL")
 		addr := fs.String("addr", "", "listen address")
 		admin := fs.String("admin", "", "email of the contact admin whose page it serves")
 		fs.Parse(os.Args[2:])
@@ -65,28 +73,39 @@ func main() {
 	burst := flag.Int("burst", 200, "logins in the burst of phase 4")
 	portalBin := flag.String("portal", "", "portal binary (default: build it from this module)")
 	mixFlag := flag.String("mix", "list=40,search=25,details=20,lock=12,login=3", "weights of the routes in phase 3")
+	dsn := flag.String("db", "", "an empty PostgreSQL database to run on (postgres://...; default: a fresh SQLite file)")
+	instances := flag.Int("instances", 1, "portal servers on the database, 1 or 2; requests take turns between them")
 	flag.Parse()
 	weights, err := parseMix(*mixFlag)
+	if err == nil && (*instances < 1 || *instances > 2) {
+		err = fmt.Errorf("-instances %d: want 1 or 2", *instances)
+	}
+	if err == nil && *dsn != "" && !db.IsPostgres(*dsn) {
+		err = fmt.Errorf("-db %q: want a postgres:// URL (without -db the load test makes a SQLite file of its own)", *dsn)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(2)
 	}
-	if err := run(*contacts, *conns, *duration, *burst, *portalBin, weights); err != nil {
+	if err := run(*dsn, *instances, *contacts, *conns, *duration, *burst, *portalBin, weights); err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(contacts, conns int, duration time.Duration, burst int, portalBin string, weights mix) error {
+func run(dsn string, instances, contacts, conns int, duration time.Duration, burst int, portalBin string, weights mix) error {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "portal-loadtest-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "portal.db")
+	dbPath := dsn
+	if dbPath == "" {
+		dbPath = filepath.Join(dir, "portal.db")
+	}
 
-	fmt.Printf("seeding %d contacts ...\n", contacts)
+	fmt.Printf("seeding %d contacts into %s ...\n", contacts, db.RedactDSN(dbPath))
 	seedStart := time.Now()
 	fx, err := seed(ctx, dbPath, contacts)
 	if err != nil {
@@ -103,12 +122,18 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 			return fmt.Errorf("build portal: %w", err)
 		}
 	}
-	portalAddr, baseAddr := freeAddr(), freeAddr()
-	portal := exec.Command(portalBin, "serve", "--db", dbPath, "--addr", portalAddr)
-	portal.Stderr = io.Discard
-	baseline := exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--admin", fx.adminEmail)
-	baseline.Stderr = os.Stderr
-	for _, p := range []*exec.Cmd{portal, baseline} {
+	baseAddr := freeAddr()
+	var portalAddrs []string
+	servers := []*exec.Cmd{exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--admin", fx.adminEmail)}
+	servers[0].Stderr = os.Stderr
+	for range instances {
+		addr := freeAddr()
+		portalAddrs = append(portalAddrs, addr)
+		portal := exec.Command(portalBin, "serve", "--db", dbPath, "--addr", addr)
+		portal.Stderr = io.Discard
+		servers = append(servers, portal)
+	}
+	for _, p := range servers {
 		if err := p.Start(); err != nil {
 			return err
 		}
@@ -116,18 +141,22 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 		// servers would then never stop.
 		defer func(p *exec.Cmd) { p.Process.Signal(syscall.SIGTERM); p.Wait() }(p)
 	}
-	portalURL, baseURL := "http://"+portalAddr, "http://"+baseAddr
-	for _, u := range []string{portalURL, baseURL} {
-		if err := waitHealthy(u); err != nil {
+	// Requests go to portalURL; with two instances the transport sends each to the next
+	// instance in turn.
+	portalURL, baseURL := "http://"+portalAddrs[0], "http://"+baseAddr
+	for _, addr := range append(portalAddrs, baseAddr) {
+		if err := waitHealthy("http://" + addr); err != nil {
 			return err
 		}
 	}
+	balancer.addrs = portalAddrs
 
 	admin, err := login(portalURL, fx.adminEmail, fx.password, conns)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\n%d connections, %v per phase, %d contacts in one account\n\n", conns, duration, contacts)
+	fmt.Printf("\n%d connections, %v per phase, %d contacts in one account, %s, %d portal instance(s)\n\n",
+		conns, duration, contacts, engineName(dbPath), instances)
 
 	// Phase 1 and 2: the same first page, baseline and portal taking turns in short rounds
 	// (ABBA), so that a noisy neighbour slowing the machine for a few seconds weighs on both.
@@ -160,24 +189,7 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	if err != nil {
 		return err
 	}
-	terms := []string{"anna", "kowal", "müller", "zoë", "garcía", "novák", "škoda", "ærø", "lindqvist", "tanaka"}
-	mix := hammer(conns, duration, func(worker int) (string, error) {
-		switch weights.pick() {
-		case "list":
-			return "list", get(admin, portalURL+listPath+"?sort="+[]string{"name", "email", "account", "last_login"}[rand.IntN(4)])
-		case "search":
-			return "search", get(admin, portalURL+listPath+"?q="+url.QueryEscape(terms[rand.IntN(len(terms))]))
-		case "details":
-			return "details", get(admin, fmt.Sprintf("%s/contacts/%d", portalURL, fx.contactIDs[rand.IntN(len(fx.contactIDs))]))
-		case "lock":
-			// Each worker locks and unlocks its own contacts, so the outcome is predictable.
-			id := fx.contactIDs[worker%len(fx.contactIDs)]
-			return "lock/unlock", lockUnlock(admin, portalURL, id, token)
-		default:
-			_, err := login(portalURL, fx.adminEmail, fx.password, 1)
-			return "login", err
-		}
-	})
+	mix := hammer(conns, duration, mixRequest(admin, portalURL, fx, token, weights))
 	mix.print("3 mix")
 
 	// Phase 4: the list's p99 alone and during a burst of logins, in three rounds (alone,
@@ -209,11 +221,62 @@ func run(contacts, conns int, duration time.Duration, burst int, portalBin strin
 	fmt.Printf("\nAll Contacts p99 during bursts of %d logins vs alone: %.2f×\n", burst, p99Ratio)
 
 	total := base.errorCount() + list.errorCount() + mix.errorCount() + normal.errorCount() + during.errorCount() + logins.errorCount()
+	if instances == 2 {
+		total += compareInstances(admin, portalURL, conns, duration, fx, token, weights)
+	}
 	fmt.Printf("errors: %d\n", total)
 	if total > 0 {
 		return errors.New("requests failed")
 	}
 	return nil
+}
+
+// mixRequest sends one request of the mix of phase 3, picked by weights.
+func mixRequest(admin *http.Client, portalURL string, fx fixture, token string, weights mix) func(worker int) (string, error) {
+	terms := []string{"anna", "kowal", "müller", "zoë", "garcía", "novák", "škoda", "ærø", "lindqvist", "tanaka"}
+	return func(worker int) (string, error) {
+		switch weights.pick() {
+		case "list":
+			return "list", get(admin, portalURL+listPath+"?sort="+[]string{"name", "email", "account", "last_login"}[rand.IntN(4)])
+		case "search":
+			return "search", get(admin, portalURL+listPath+"?q="+url.QueryEscape(terms[rand.IntN(len(terms))]))
+		case "details":
+			return "details", get(admin, fmt.Sprintf("%s/contacts/%d", portalURL, fx.contactIDs[rand.IntN(len(fx.contactIDs))]))
+		case "lock":
+			// Each worker locks and unlocks its own contacts, so the outcome is predictable.
+			id := fx.contactIDs[worker%len(fx.contactIDs)]
+			return "lock/unlock", lockUnlock(admin, portalURL, id, token)
+		default:
+			_, err := login(portalURL, fx.adminEmail, fx.password, 1)
+			return "login", err
+		}
+	}
+}
+
+// compareInstances is phase 5: All Contacts, then the mix, each on the first instance alone
+// and on both in turn, taking turns in rounds like phases 1 and 2. It prints the req/s of
+// each and returns the number of failed requests.
+func compareInstances(admin *http.Client, portalURL string, conns int, duration time.Duration, fx fixture, token string, weights mix) int {
+	one, both := newStats(), newStats()
+	for round := 0; round < turns; round++ {
+		for _, alone := range []bool{round%2 == 0, round%2 != 0} {
+			s := &both
+			if alone {
+				s = &one
+			}
+			balancer.onlyFirst.Store(alone)
+			s.add(hammer(conns, duration/turns, func(int) (string, error) { return "All Contacts", get(admin, portalURL+listPath) }))
+			s.add(hammer(conns, duration/turns, mixRequest(admin, portalURL, fx, token, weights)))
+		}
+	}
+	balancer.onlyFirst.Store(false)
+	fmt.Println()
+	one.print("5 one instance")
+	both.print("5 two instances")
+	for _, route := range []string{"All Contacts", "list", "search", "details", "lock/unlock"} {
+		fmt.Printf("%s: two instances %.2f× the req/s of one\n", route, both.rate(route)/one.rate(route))
+	}
+	return one.errorCount() + both.errorCount()
 }
 
 // turns is how many rounds phases 1 and 2 take turns in; bursts is how many bursts of
@@ -265,14 +328,20 @@ type fixture struct {
 }
 
 // seed fills the database: one account with n contacts and a contact admin with a password.
-func seed(ctx context.Context, path string, n int) (fixture, error) {
-	store, err := db.Open(path)
+// A PostgreSQL database must be empty: the figures are for a known population.
+func seed(ctx context.Context, dsn string, n int) (fixture, error) {
+	store, err := db.Open(dsn)
 	if err != nil {
 		return fixture{}, err
 	}
 	defer store.Close()
 	if err := store.Migrate(ctx); err != nil {
 		return fixture{}, err
+	}
+	if accounts, err := store.AccountCount(ctx); err != nil {
+		return fixture{}, err
+	} else if accounts > 0 {
+		return fixture{}, fmt.Errorf("%s holds %d accounts already: give the load test an empty database", db.RedactDSN(dsn), accounts)
 	}
 	pop, err := demo.Populate(ctx, store, demo.Scale{Contacts: n, Accounts: 1, Prefix: "Fabrikam"})
 	if err != nil {
@@ -344,11 +413,41 @@ func newClient(jar http.CookieJar, conns int) *http.Client {
 	return &http.Client{
 		Jar:       jar,
 		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns},
+		Transport: roundRobin{&http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// balancer holds the portal servers' addresses: requests to the first go to each in turn,
+// unless onlyFirst is set (phase 5's one-instance rounds).
+var balancer struct {
+	addrs     []string
+	next      atomic.Uint64
+	onlyFirst atomic.Bool
+}
+
+// roundRobin sends each request for the first portal instance to the next instance in turn,
+// as a load balancer in front of them would. The client has already added the cookies for
+// the first instance's URL: cookies are per host, not per port, so they are the session's.
+type roundRobin struct{ *http.Transport }
+
+func (rr roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
+	if addrs := balancer.addrs; len(addrs) > 1 && req.URL.Host == addrs[0] && !balancer.onlyFirst.Load() {
+		host := addrs[balancer.next.Add(1)%uint64(len(addrs))]
+		req = req.Clone(req.Context())
+		req.URL.Host, req.Host = host, host
+	}
+	return rr.Transport.RoundTrip(req)
+}
+
+// engineName says which engine a database runs on.
+func engineName(dsn string) string {
+	if db.IsPostgres(dsn) {
+		return "PostgreSQL"
+	}
+	return "SQLite"
 }
 
 var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
@@ -378,7 +477,7 @@ func login(base, email, password string, conns int) (*http.Client, error) {
 	c := newClient(jar, conns)
 	n := sourceAddrs.Add(1)
 	local := &net.TCPAddr{IP: net.IPv4(127, byte(1+n>>16), byte(n>>8), byte(n))}
-	c.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}).DialContext
+	c.Transport.(roundRobin).DialContext = (&net.Dialer{LocalAddr: local, Timeout: 10 * time.Second}).DialContext
 	token, err := csrfToken(c, base+"/login")
 	if err != nil {
 		return nil, err

@@ -24,10 +24,17 @@ const (
 	MaxNoticeAge = 72 * time.Hour
 	// KeepMail is how long sent and given-up mail and spent links stay in the database.
 	KeepMail = 90 * 24 * time.Hour
-	// pollEvery bounds how long the worker sleeps when nothing wakes it.
-	pollEvery  = time.Minute
-	pruneEvery = time.Hour
-	batchSize  = 50
+	// pollEvery bounds how long the worker sleeps when nothing wakes it. A transaction that
+	// queues mail wakes the worker of its own server; sharedPollEvery is the bound when the
+	// database is shared with other servers (PostgreSQL), whose mail, or what one of them
+	// left queued when it stopped, nothing here is woken for.
+	pollEvery       = time.Minute
+	sharedPollEvery = 5 * time.Second
+	pruneEvery      = time.Hour
+	// claimLease is how long a mail a worker has taken is left to it (db.Store.ClaimMail):
+	// far longer than a delivery may take (SendTimeout, and the writes around it), so that
+	// no other worker sends it meanwhile; after a crash, its mail in hand waits this long.
+	claimLease = 5 * time.Minute
 )
 
 // Backoff is the delay before retry number attempt (1 for the first retry). jitter in
@@ -41,18 +48,25 @@ func Backoff(attempt int, jitter float64) time.Duration {
 	return d/2 + time.Duration(jitter*float64(d/2))
 }
 
-// Worker sends the outbox. One runs inside the server; tests call RunOnce.
+// Worker sends the outbox. One runs inside each server: on PostgreSQL, the workers of
+// every server share the outbox, each mail taken by one of them (db.Store.ClaimMail). Tests
+// call RunOnce.
 type Worker struct {
 	store   *db.Store
 	sender  Sender
 	baseURL string
 	log     *slog.Logger
+	poll    time.Duration // see pollEvery
 }
 
 // NewWorker returns a worker that sends the store's outbox through sender; links are built
 // from baseURL (the configured public URL, never a request's Host header).
 func NewWorker(store *db.Store, sender Sender, baseURL string, log *slog.Logger) *Worker {
-	return &Worker{store: store, sender: sender, baseURL: baseURL, log: log}
+	poll := pollEvery
+	if store.Postgres() {
+		poll = sharedPollEvery
+	}
+	return &Worker{store: store, sender: sender, baseURL: baseURL, log: log, poll: poll}
 }
 
 // Result counts what one pass over the outbox did.
@@ -61,8 +75,9 @@ type Result struct {
 }
 
 // Run sends mail until ctx is cancelled: at once when a transaction queues some (the store
-// pokes it), when a retry falls due, and at least every minute. Cancelling ctx lets the
-// message in hand finish; the rest waits in the outbox for the next start.
+// pokes it), when a retry falls due, and at least every minute (every few seconds on
+// PostgreSQL). Cancelling ctx lets the message in hand finish; the rest waits in the outbox
+// for the next start, or for the worker of another server sharing the database.
 func (w *Worker) Run(ctx context.Context) {
 	var pruned time.Time
 	for {
@@ -77,7 +92,7 @@ func (w *Worker) Run(ctx context.Context) {
 				w.log.Debug("pruned mail", "rows", n)
 			}
 		}
-		wait := pollEvery
+		wait := w.poll
 		if at, ok, err := w.store.NextMailDue(ctx); err == nil && ok {
 			wait = min(wait, max(time.Second, at.Sub(w.store.Now())))
 		}
@@ -94,25 +109,23 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 // RunOnce handles every mail that is due now, one at a time, and returns what it did. It
-// stops between two mails when ctx is cancelled.
+// stops between two mails when ctx is cancelled. It takes one mail at a time, so that a
+// worker that stops holds none but the one in hand, and the workers of several servers
+// share a backlog.
 func (w *Worker) RunOnce(ctx context.Context) (Result, error) {
 	var r Result
-	for {
-		due, err := w.store.DueMail(ctx, batchSize)
-		if err != nil || len(due) == 0 {
+	for ctx.Err() == nil {
+		m, ok, err := w.store.ClaimMail(ctx, claimLease)
+		if err != nil || !ok {
 			return r, err
 		}
-		for _, m := range due {
-			if ctx.Err() != nil {
-				return r, nil
-			}
-			// The mail in hand is finished even during shutdown: a half-done delivery would
-			// only be sent again on the next start.
-			if err := w.process(context.WithoutCancel(ctx), m, &r); err != nil {
-				return r, err
-			}
+		// The mail in hand is finished even during shutdown: a half-done delivery would
+		// only be sent again on the next start.
+		if err := w.process(context.WithoutCancel(ctx), m, &r); err != nil {
+			return r, err
 		}
 	}
+	return r, nil
 }
 
 // process sends one mail, or reschedules, gives up or drops it.

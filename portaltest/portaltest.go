@@ -1,17 +1,18 @@
-// Package portaltest starts a real portal for tests: a real SQLite file in t.TempDir(), the
-// real Fiber app, an injectable clock, and a cookie-keeping client that speaks forms and
-// HTMX the way a browser does. Nothing in it stands in for the database.
+// Package portaltest starts a real portal for tests: a real database (a SQLite file in
+// t.TempDir(), or a PostgreSQL database of its own), the real Fiber app, an injectable
+// clock, and a cookie-keeping client that speaks forms and HTMX the way a browser does.
+// Nothing in it stands in for the database.
 package portaltest
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +24,8 @@ import (
 	"portal/config"
 	"portal/db"
 	"portal/db/dbtest"
+	"portal/db/testdb"
+	"portal/demo"
 	"portal/mail"
 	"portal/session"
 )
@@ -84,22 +87,21 @@ type Options struct {
 }
 
 // Engine is a database engine the portal runs on.
-type Engine string
+type Engine = testdb.Engine
 
 // The engines, as subtests name them.
 const (
-	SQLite   Engine = "sqlite"
-	Postgres Engine = "postgres"
+	SQLite   = testdb.SQLite
+	Postgres = testdb.Postgres
 )
 
 // Engines are both engines, for tests that run once on each as subtests.
-var Engines = []Engine{SQLite, Postgres}
+var Engines = testdb.Engines
 
 // OnEachEngine runs test as one subtest per engine.
 func OnEachEngine(t *testing.T, test func(t *testing.T, engine Engine)) {
-	for _, e := range Engines {
-		t.Run(string(e), func(t *testing.T) { test(t, e) })
-	}
+	t.Helper()
+	testdb.OnEachEngine(t, test)
 }
 
 // New starts a portal on a fresh database file.
@@ -109,10 +111,11 @@ func New(t testing.TB, opts ...Options) *Env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	database := filepath.Join(t.TempDir(), "portal.db")
-	if o.Engine == Postgres {
-		database = dbtest.PostgresURL(t)
+	engine := o.Engine
+	if engine == "" {
+		engine = SQLite
 	}
+	database := testdb.New(t, engine)
 	smtpServer := NewSMTPServer(t)
 	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
 	// row would wait seconds at its production setting. Tests of the back-off set their own.
@@ -435,4 +438,66 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Populate adds generated contacts as demo.Populate does. On PostgreSQL, until the bulk
+// loader runs there, they go in one by one through CreateContact, which suits a few
+// thousand: the accounts are made as demo.Populate makes them, the contacts have names with
+// letters outside ASCII, and one in thirty is locked.
+func (e *Env) Populate(sc demo.Scale) demo.Population {
+	e.T.Helper()
+	if !e.Store.Postgres() {
+		pop, err := demo.Populate(e.Ctx, e.Store, sc)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		return pop
+	}
+	if sc.Accounts < 1 {
+		sc.Accounts = 1
+	}
+	if sc.Prefix == "" {
+		sc.Prefix = "Fabrikam"
+	}
+	var pop demo.Population
+	for i := range sc.Accounts {
+		name, parent := sc.Prefix, sc.Parent
+		if i > 0 {
+			name, parent = fmt.Sprintf("%s Division %d", sc.Prefix, i+1), pop.Root.ID
+		}
+		a, err := e.Store.CreateAccount(e.Ctx, name, parent)
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+		if i == 0 {
+			pop.Root = a
+		}
+		pop.Accounts = append(pop.Accounts, a)
+	}
+	first := []string{"Anna", "Łukasz", "Zoë", "Jürgen", "Søren", "Mateo", "Aiko", "Priya", "James", "Mary", "東京"}
+	last := []string{"Kowalski", "Müller", "Ærø", "Dubois", "Škoda", "Tanaka", "Smith", "Jones", "O'Brien"}
+	const batch = 500
+	for start := 0; start < sc.Contacts; start += batch {
+		err := e.Store.Write(e.Ctx, func(tx *db.Tx) error {
+			for i := start; i < min(start+batch, sc.Contacts); i++ {
+				acc := pop.Accounts[i%len(pop.Accounts)]
+				id, err := tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID,
+					FirstName: first[i%len(first)], LastName: last[(i/len(first))%len(last)],
+					Email: fmt.Sprintf("bulk.%d.%d@%s.example", acc.ID, i, strings.ToLower(strings.ReplaceAll(sc.Prefix, " ", "-")))}})
+				if err != nil {
+					return err
+				}
+				if i%30 == 29 {
+					if _, err := tx.LockContact(e.Ctx, id, 0); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			e.T.Fatalf("populate: %v", err)
+		}
+	}
+	return pop
 }

@@ -20,12 +20,14 @@ import (
 )
 
 // portalBinary builds the portal once per test run (with the race detector when the tests
-// have it, so that SQLite's compiled objects are shared with the test build).
+// have it, so that SQLite's compiled objects are shared with the test build), into binDir,
+// which TestMain removes.
 var portalBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "portal-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "portal")
 	args := []string{"build", "-tags", "sqlite_fts5", "-o", bin}
 	if raceEnabled {
@@ -51,6 +53,14 @@ type process struct {
 // startPortal runs `portal <args...> serve`-style commands and waits until /healthz answers.
 func startPortal(t *testing.T, args ...string) *process {
 	t.Helper()
+	p := launchPortal(t, args...)
+	p.waitHealthy()
+	return p
+}
+
+// launchPortal starts `portal <args...>` on a free loopback port without waiting for it.
+func launchPortal(t *testing.T, args ...string) *process {
+	t.Helper()
 	bin, err := portalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -74,13 +84,20 @@ func startPortal(t *testing.T, args ...string) *process {
 			<-p.done
 		}
 	})
+	return p
+}
+
+// waitHealthy waits until the portal's /healthz answers 200.
+func (p *process) waitHealthy() {
+	t := p.t
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(p.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		select {
@@ -90,7 +107,6 @@ func startPortal(t *testing.T, args ...string) *process {
 		}
 	}
 	t.Fatalf("portal not healthy within 60 s\n%s", p.logs)
-	return nil
 }
 
 // client is a browser-like HTTP client: cookies, no redirects followed, a CSRF token.
@@ -162,25 +178,28 @@ func integrityOK(t *testing.T, raw *sql.DB) {
 // line, the way an operator starts an installation.
 func bootstrap(t *testing.T, dbPath string, emails ...string) {
 	t.Helper()
-	bin, err := portalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(stdin string, args ...string) {
-		cmd := exec.Command(bin, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("portal %v: %v\n%s", args, err, out)
-		}
-	}
-	run("", "account", "add", "Northwind Traders", "--db", dbPath)
+	cli(t, "", "account", "add", "Northwind Traders", "--db", dbPath)
 	for i, email := range emails {
 		args := []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders", "--email", email,
 			"--first", "Contact", "--last", fmt.Sprintf("Number %d", i), "--password-stdin"}
 		if i == 0 {
 			args = append(args, "--role", "contact-admin")
 		}
-		run(processPassword+"\n", args...)
+		cli(t, processPassword+"\n", args...)
+	}
+}
+
+// cli runs a command of the portal's command line to its end, stdin as its input.
+func cli(t *testing.T, stdin string, args ...string) {
+	t.Helper()
+	bin, err := portalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("portal %v: %v\n%s", args, err, out)
 	}
 }
 

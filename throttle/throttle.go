@@ -1,12 +1,18 @@
 // Package throttle slows password guessing: a token bucket per client address for the login
-// and reset endpoints, and a growing delay per user name after failed sign-ins; both in
-// memory, bounded in size.
+// and reset endpoints, and a growing delay per user name after failed sign-ins. Where the
+// counters live follows the database: on SQLite one server answers, and it counts in memory,
+// bounded in size; on PostgreSQL several servers answer for one portal, and they count in
+// the database (db/throttles.go), so that a limit holds however a client's requests are
+// spread over them.
 package throttle
 
 import (
+	"context"
 	"net/netip"
 	"sync"
 	"time"
+
+	"portal/db"
 )
 
 // Rate is a token bucket's shape: Burst requests at once, then one more every Every.
@@ -32,11 +38,23 @@ func Key(addr string) string {
 	return p.String()
 }
 
-// Limiter allows each key `burst` requests at once, refilled at `per` intervals.
+// shared is the database the counters of a store's servers are kept in: the store itself on
+// PostgreSQL, which several servers share; nil on SQLite, whose one server counts in memory
+// and saves a write per request.
+func shared(store *db.Store) *db.Store {
+	if store.Postgres() {
+		return store
+	}
+	return nil
+}
+
+// Limiter allows each key Rate.Burst requests at once, then one more every Rate.Every.
 type Limiter struct {
+	name   string // the limiter's counters in the database
+	rate   Rate
+	shared *db.Store // see shared; nil: the buckets below
+
 	mu      sync.Mutex
-	burst   float64
-	every   time.Duration
 	max     int
 	now     func() time.Time
 	buckets map[string]*bucket
@@ -47,17 +65,19 @@ type bucket struct {
 	seen   time.Time
 }
 
-// New returns a Limiter with burst requests per key, one more every `every`, remembering at
-// most maxKeys keys (the oldest are forgotten first when full, so memory stays bounded).
-func New(burst int, every time.Duration, maxKeys int, now func() time.Time) *Limiter {
-	if now == nil {
-		now = time.Now
-	}
-	return &Limiter{burst: float64(burst), every: every, max: maxKeys, now: now, buckets: map[string]*bucket{}}
+// New returns the limiter called name (its counters' name in the database) for the servers
+// on store. In memory it remembers at most maxKeys keys; the full buckets, then the least
+// recently seen, are forgotten first, so memory stays bounded.
+func New(store *db.Store, name string, rate Rate, maxKeys int) *Limiter {
+	return &Limiter{name: name, rate: rate, shared: shared(store), max: maxKeys, now: store.Now,
+		buckets: map[string]*bucket{}}
 }
 
 // Allow takes one token for key and reports whether there was one.
-func (l *Limiter) Allow(key string) bool {
+func (l *Limiter) Allow(ctx context.Context, key string) (bool, error) {
+	if l.shared != nil {
+		return l.shared.TakeToken(ctx, l.name, key, l.rate.Burst, l.rate.Every)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -66,16 +86,21 @@ func (l *Limiter) Allow(key string) bool {
 		if len(l.buckets) >= l.max {
 			l.evict(now)
 		}
-		b = &bucket{tokens: l.burst, seen: now}
+		b = &bucket{tokens: float64(l.rate.Burst), seen: now}
 		l.buckets[key] = b
 	}
-	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.seen))/float64(l.every))
+	b.tokens = l.refilled(b, now)
 	b.seen = now
 	if b.tokens < 1 {
-		return false
+		return false, nil
 	}
 	b.tokens--
-	return true
+	return true, nil
+}
+
+// refilled is how many tokens b holds at now.
+func (l *Limiter) refilled(b *bucket, now time.Time) float64 {
+	return min(float64(l.rate.Burst), b.tokens+float64(now.Sub(b.seen))/float64(l.rate.Every))
 }
 
 // evict drops full buckets (they hold no information), or else the least recently seen.
@@ -83,7 +108,7 @@ func (l *Limiter) evict(now time.Time) {
 	var oldestKey string
 	var oldest time.Time
 	for k, b := range l.buckets {
-		if b.tokens+float64(now.Sub(b.seen))/float64(l.every) >= l.burst {
+		if l.refilled(b, now) >= float64(l.rate.Burst) {
 			delete(l.buckets, k)
 			continue
 		}
@@ -98,13 +123,15 @@ func (l *Limiter) evict(now time.Time) {
 
 // Backoff delays attempts on a key (a user name) after failures in a row: the first failure
 // makes the next attempt wait First, each further one doubles the wait, up to Max. A success,
-// or Forget without a failure, starts over. It remembers at most maxKeys keys (the least
-// recently failed are forgotten first), so memory stays bounded however many names are tried.
+// or a quiet while (forget) after the last failure, starts over. In memory it remembers at
+// most maxKeys keys (the least recently failed are forgotten first), so memory stays bounded
+// however many names are tried.
 type Backoff struct {
+	name                string // the back-off's counters in the database
+	first, most, forget time.Duration
+	shared              *db.Store // see shared; nil: the streaks below
+
 	mu      sync.Mutex
-	first   time.Duration
-	most    time.Duration
-	forget  time.Duration
 	max     int
 	now     func() time.Time
 	streaks map[string]*streak
@@ -115,32 +142,52 @@ type streak struct {
 	last     time.Time
 }
 
-// NewBackoff returns a Backoff; first = 0 never delays.
-func NewBackoff(first, most, forget time.Duration, maxKeys int, now func() time.Time) *Backoff {
-	if now == nil {
-		now = time.Now
-	}
-	return &Backoff{first: first, most: most, forget: forget, max: maxKeys, now: now, streaks: map[string]*streak{}}
+// NewBackoff returns the back-off called name for the servers on store; first = 0 never
+// delays.
+func NewBackoff(store *db.Store, name string, first, most, forget time.Duration, maxKeys int) *Backoff {
+	return &Backoff{name: name, first: first, most: most, forget: forget, shared: shared(store), max: maxKeys,
+		now: store.Now, streaks: map[string]*streak{}}
 }
 
 // Delay is how long the next attempt on key waits: min(First × 2^(n-1), Max) after n
 // failures in a row, 0 after none.
-func (b *Backoff) Delay(key string) time.Duration {
+func (b *Backoff) Delay(ctx context.Context, key string) (time.Duration, error) {
+	if b.first <= 0 {
+		return 0, nil
+	}
+	failures, err := b.failures(ctx, key)
+	if err != nil || failures == 0 {
+		return 0, err
+	}
+	d := b.first
+	for i := 1; i < failures && d < b.most; i++ {
+		d *= 2
+	}
+	return min(d, b.most), nil
+}
+
+// failures is the length of key's streak.
+func (b *Backoff) failures(ctx context.Context, key string) (int, error) {
+	if b.shared != nil {
+		return b.shared.FailureStreak(ctx, b.name, key)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s, ok := b.streaks[key]
-	if !ok || b.first <= 0 || b.now().Sub(s.last) >= b.forget {
-		return 0
+	if !ok || b.now().Sub(s.last) >= b.forget {
+		return 0, nil
 	}
-	d := b.first
-	for i := 1; i < s.failures && d < b.most; i++ {
-		d *= 2
-	}
-	return min(d, b.most)
+	return s.failures, nil
 }
 
 // Failed counts a failed attempt on key.
-func (b *Backoff) Failed(key string) {
+func (b *Backoff) Failed(ctx context.Context, key string) error {
+	if b.first <= 0 {
+		return nil // nothing ever waits: nothing to count
+	}
+	if b.shared != nil {
+		return b.shared.CountFailure(ctx, b.name, key, b.forget)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -157,13 +204,21 @@ func (b *Backoff) Failed(key string) {
 	}
 	s.failures++
 	s.last = now
+	return nil
 }
 
 // Succeeded ends the streak of key.
-func (b *Backoff) Succeeded(key string) {
+func (b *Backoff) Succeeded(ctx context.Context, key string) error {
+	if b.first <= 0 {
+		return nil
+	}
+	if b.shared != nil {
+		return b.shared.EndStreak(ctx, b.name, key)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.streaks, key)
+	return nil
 }
 
 // evict drops forgotten streaks, or else the least recently failed.

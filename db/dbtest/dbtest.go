@@ -3,7 +3,7 @@
 // since nothing in the portal reads them that way; the checks read the database through a
 // connection of their own, beside the running Store (on SQLite, WAL lets them read while it
 // writes). The SQL stays under db/, written with $N placeholders, which both engines read.
-// It also starts the PostgreSQL server the tests of both engines use (postgres.go).
+// PostgresURL and Main are those of package testdb, which gives tests fresh databases.
 package dbtest
 
 import (
@@ -17,7 +17,18 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/db/testdb"
 )
+
+// PostgresURL returns the URL of a fresh, empty PostgreSQL database for t (testdb.PostgresURL).
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return testdb.PostgresURL(t)
+}
+
+// Main runs the tests of a package that uses PostgreSQL and stops the throwaway server
+// afterwards: call it from TestMain (testdb.Main).
+func Main(m *testing.M) int { return testdb.Main(m) }
 
 // DB is a view of a portal's database for tests' checks.
 type DB struct {
@@ -101,4 +112,22 @@ func (d *DB) mail(ctx context.Context, where string, args ...any) ([]db.OutboxMa
 		return nil, fmt.Errorf("dbtest: outbox: %w", err)
 	}
 	return list, nil
+}
+
+// Exec changes the database dsn names behind the portal's back, as an operator with sqlite3
+// or psql would; query's placeholders are $1, $2, ..., which both engines read.
+func Exec(t testing.TB, dsn, query string, args ...any) {
+	t.Helper()
+	driver, source := "sqlite3", "file:"+dsn+"?_busy_timeout=5000"
+	if db.IsPostgres(dsn) {
+		driver, source = "pgx", dsn
+	}
+	conn, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatalf("dbtest: open %s: %v", db.RedactDSN(dsn), err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(query, args...); err != nil {
+		t.Fatalf("dbtest: %s: %v", query, err)
+	}
 }

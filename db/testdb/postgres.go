@@ -1,4 +1,4 @@
-package dbtest
+package testdb
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the driver the portal uses for PostgreSQL
 )
 
 // PostgreSQL for tests. PORTAL_TEST_POSTGRES names a server to use (a URL whose user may
