@@ -16,12 +16,14 @@ DROP TRIGGER contact_counts_update ON contacts;
 DROP FUNCTION contact_counts();
 
 -- Only the transition tables of the event that fired exist, so each event has its branch;
--- PL/pgSQL plans a statement when it first runs, and never plans the other branches.
+-- PL/pgSQL plans a statement when it first runs, and never plans the other branches. The
+-- upserts take the sections in one order, so that two statements counting the same sections
+-- at once wait for each other instead of deadlocking.
 CREATE FUNCTION contact_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO contact_counts(account_id, status, n)
-        SELECT account_id, status, count(*) FROM new_rows GROUP BY account_id, status
+        SELECT account_id, status, count(*) FROM new_rows GROUP BY account_id, status ORDER BY account_id, status
         ON CONFLICT (account_id, status) DO UPDATE SET n = contact_counts.n + excluded.n;
     ELSIF TG_OP = 'DELETE' THEN
         UPDATE contact_counts c SET n = c.n - gone.n
@@ -34,7 +36,7 @@ BEGIN
             UNION ALL
             SELECT account_id, status, 1 FROM new_rows
         ) moved
-        GROUP BY account_id, status HAVING sum(d) <> 0
+        GROUP BY account_id, status HAVING sum(d) <> 0 ORDER BY account_id, status
         ON CONFLICT (account_id, status) DO UPDATE SET n = contact_counts.n + excluded.n;
     END IF;
     RETURN NULL;
