@@ -14,7 +14,7 @@ import (
 
 // storedCounts reads contact_counts ("account/status" → n, rows of 0 left out) and what
 // counting the contacts themselves gives, in the same form.
-func storedCounts(t *testing.T, plain *sql.DB) (kept, counted map[string]int) {
+func storedCounts(t testing.TB, plain *sql.DB) (kept, counted map[string]int) {
 	t.Helper()
 	read := func(query string) map[string]int {
 		rows, err := plain.Query(query)
