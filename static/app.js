@@ -146,7 +146,9 @@
       page.checked = rows.length > 0 && ticked === rows.length;
       page.indeterminate = ticked > 0 && ticked < rows.length;
     }
-    var text = "";
+    // With nothing selected the bar keeps the hint the page came with.
+    if (!count.hasAttribute("data-hint")) count.setAttribute("data-hint", count.textContent);
+    var text = count.getAttribute("data-hint");
     if (all && all.checked) {
       text = "All " + all.getAttribute("data-count") + " matching contacts selected";
     } else if (ticked > 0) {
