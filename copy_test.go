@@ -106,7 +106,9 @@ func TestCopyCommandRoundTrip(t *testing.T) {
 		t.Errorf("a table differs:\n%s", r.stdout)
 	}
 
-	copied := portaltest.New(t, portaltest.Options{Args: []string{"--db", target}})
+	// The servers on PostgreSQL read the key file the SQLite installation made beside its
+	// database (docs/OPERATIONS.md): the sealed secrets moved with the rows.
+	copied := portaltest.New(t, portaltest.Options{Args: []string{"--db", target, "--secrets-key-file", source + ".secrets-key"}})
 	// The same session cookie, presented to the copy.
 	onCopy := copied.Browser()
 	cookie := admin.Cookie(original.Cookies().Session)

@@ -25,6 +25,10 @@ Usage:
   portal account add NAME [--parent NAME] [--db PATH]
   portal contact add --account NAME --email E --first F --last L [--phone P] [--job-title T]
                      [--role contact-admin] [--role incident-contact] [--password-stdin] [--db PATH]
+  portal contact reset-2fa EMAIL [--db PATH]
+                                         remove a contact's second factors (a lost phone)
+  portal secrets rotate [--db PATH] [--secrets-key-file FILE]
+                                         seal every secret with the key file's first key
   portal backup FILE [--db PATH]         write a consistent copy of a live SQLite database
   portal copy --from FILE --to postgres://...
                                          move a stopped installation from SQLite into an
@@ -50,6 +54,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmd.accountAdd(args[2:])
 	case args[0] == "contact" && len(args) > 1 && args[1] == "add":
 		return cmd.contactAdd(args[2:])
+	case args[0] == "contact" && len(args) > 1 && args[1] == "reset-2fa":
+		return cmd.contactReset2FA(args[2:])
+	case args[0] == "secrets" && len(args) > 1 && args[1] == "rotate":
+		return cmd.secretsRotate(args[2:])
 	case args[0] == "backup":
 		return cmd.backup(args[1:])
 	case args[0] == "copy":

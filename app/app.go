@@ -22,6 +22,7 @@ import (
 	"portal/db"
 	"portal/handlers"
 	"portal/mail"
+	"portal/secrets"
 	"portal/session"
 	"portal/throttle"
 )
@@ -92,17 +93,38 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
+	keys, err := loadSecretsKey(cfg, log)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
 	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
 	t := cfg.Throttles
 	rules := contacts.New(store, o.hasher, log, contacts.Settings{LockoutThreshold: cfg.LockoutThreshold,
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
 		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
-		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits()})
+		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits(),
+		Secrets: keys, BaseURL: cfg.BaseURL})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
 		CSRFKey: []byte(secret)})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
 	return &App{cfg: cfg, log: log, store: store, rules: rules, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
+}
+
+// loadSecretsKey reads the key file that seals two-step verification secrets. Beside a
+// SQLite file it is created on first start; a PostgreSQL database is shared by several
+// servers, which must read one file the operator made, so it is never created there.
+func loadSecretsKey(cfg config.Config, log *slog.Logger) (*secrets.Keyring, error) {
+	if db.IsPostgres(cfg.DBPath) {
+		return secrets.Load(cfg.SecretsKeyFile)
+	}
+	keys, created, err := secrets.LoadOrCreate(cfg.SecretsKeyFile)
+	if created {
+		log.Warn("created the key that seals two-step verification secrets: back it up apart from the database "+
+			"(docs/OPERATIONS.md)", "file", cfg.SecretsKeyFile)
+	}
+	return keys, err
 }
 
 // NewHasher is the production hasher: argon2id with OWASP's parameters, at most

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"portal/app"
 	"portal/config"
 	"portal/db/testdb"
+	"portal/secrets"
 )
 
 // TestServeAndShutDown runs the real server on a loopback port, answers /healthz over HTTP,
@@ -24,7 +27,15 @@ func TestServeAndShutDown(t *testing.T) {
 }
 
 func testServeAndShutDown(t *testing.T, e testdb.Engine) {
-	cfg, _, err := config.Parse("serve", []string{"--db", testdb.New(t, e)},
+	args := []string{"--db", testdb.New(t, e)}
+	if e == testdb.Postgres { // which needs the key file given
+		key := filepath.Join(t.TempDir(), "portal.secrets-key")
+		if err := os.WriteFile(key, []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--secrets-key-file", key)
+	}
+	cfg, _, err := config.Parse("serve", args,
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)

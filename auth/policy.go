@@ -2,17 +2,28 @@ package auth
 
 import (
 	_ "embed"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// Length limits of SPEC R-RESET: 15 when the password is the only factor; 128 accepts every
-// passphrase a person types and bounds the hashing work an attacker can ask for.
+// Length limits of SPEC R-RESET and 3.11 (NIST SP 800-63B rev. 4): 15 when the password is
+// the only factor, 8 for a contact with a second factor; 128 accepts every passphrase a
+// person types and bounds the hashing work an attacker can ask for.
 const (
-	MinPasswordLength = 15
-	MaxPasswordLength = 128
+	MinPasswordLength                 = 15
+	MinPasswordLengthWithSecondFactor = 8
+	MaxPasswordLength                 = 128
 )
+
+// MinLength is the shortest password a contact may choose: shorter with a second factor.
+func MinLength(secondFactor bool) int {
+	if secondFactor {
+		return MinPasswordLengthWithSecondFactor
+	}
+	return MinPasswordLength
+}
 
 // The blocklist, embedded so that the binary needs no file at run time: common passwords
 // (zxcvbn's frequency list, 6+ characters), the most common passwords of the breach lists
@@ -66,16 +77,16 @@ type PolicyError struct{ Reason string }
 func (e *PolicyError) Error() string { return e.Reason }
 
 // Check returns nil when password is acceptable, or a *PolicyError saying why not.
-// contextWords are words an attacker would try first for this contact: the account name,
-// the email's local part, the contact's names.
-func (p *Policy) Check(password string, contextWords ...string) error {
+// minLength is MinLength for the contact. contextWords are words an attacker would try
+// first for this contact: the account name, the email's local part, the contact's names.
+func (p *Policy) Check(password string, minLength int, contextWords ...string) error {
 	// Count what the user sees as characters, in the form that is hashed: "é" typed either
 	// way counts once.
 	normalized := Normalize(password)
 	n := utf8.RuneCountInString(normalized)
 	switch {
-	case n < MinPasswordLength:
-		return &PolicyError{Reason: "Use at least 15 characters. A few unrelated words make a password that is long and easy to remember."}
+	case n < minLength:
+		return &PolicyError{Reason: fmt.Sprintf("Use at least %d characters. A few unrelated words make a password that is long and easy to remember.", minLength)}
 	case n > MaxPasswordLength:
 		return &PolicyError{Reason: "Use at most 128 characters."}
 	}
@@ -90,6 +101,12 @@ func (p *Policy) Check(password string, contextWords ...string) error {
 		}
 	}
 	return nil
+}
+
+// Short reports whether password is shorter than a password alone may be: a contact with a
+// second factor may keep it only while it has one.
+func Short(password string) bool {
+	return utf8.RuneCountInString(Normalize(password)) < MinPasswordLength
 }
 
 // guessable reports what an attacker's word list would try early: a common password, one

@@ -46,7 +46,7 @@ func TestPolicy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := p.Check(tt.password, ctxWords...)
+			err := p.Check(tt.password, MinPasswordLength, ctxWords...)
 			if tt.ok {
 				if err != nil {
 					t.Fatalf("Check(%q) = %v, want nil", tt.password, err)
@@ -68,4 +68,36 @@ func TestPolicy(t *testing.T) {
 func ofLength(words string, n int) string {
 	r := []rune(strings.Repeat(words, n/len([]rune(words))+1))
 	return string(r[:n])
+}
+
+// With a second factor the minimum is 8 (NIST SP 800-63B rev. 4); everything else holds as
+// for a password alone.
+func TestPolicyWithASecondFactor(t *testing.T) {
+	p := NewPolicy()
+	words := ContextWords("anna.kowalski@northwind.example", "Northwind Traders", "Anna", "Kowalski")
+	for _, tt := range []struct {
+		password string
+		reason   string // "" when accepted
+	}{
+		{"ferry7qz", ""},
+		{"ferry7q", "8 characters"},
+		{"password", "common"},
+		{"kowalski-fern", "name"},
+		{"lantern quietly", ""},
+	} {
+		err := p.Check(tt.password, MinLength(true), words...)
+		var pe *PolicyError
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("Check(%q) with a second factor = %v, want nil", tt.password, err)
+		case tt.reason != "" && (!errors.As(err, &pe) || !strings.Contains(pe.Reason, tt.reason)):
+			t.Errorf("Check(%q) with a second factor = %v, want a refusal about %q", tt.password, err, tt.reason)
+		}
+	}
+	if MinLength(false) != 15 || MinLength(true) != 8 {
+		t.Errorf("MinLength: %d without, %d with a second factor; want 15 and 8", MinLength(false), MinLength(true))
+	}
+	if !Short("lantern quietly"[:14]) || Short("lantern quietly") {
+		t.Error("Short: wrong about 14 and 15 characters")
+	}
 }

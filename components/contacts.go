@@ -26,6 +26,9 @@ type ContactFormView struct {
 	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
 	AccessEnds  string            // Access ends as typed, when the form comes back
 	Accounts    []db.Account      // the Account dropdown: the scope, children indented
+	// Reauth asks for the admin's password when a change of the email or the roles would
+	// need it (Edit contact).
+	Reauth ReauthView
 }
 
 func (v ContactFormView) err(field string) string { return v.Errors[field] }
@@ -201,8 +204,18 @@ var actionLabels = map[string]string{
 	db.ActionAccessDenied:     "Access refused",
 	db.ActionContactsExported: "Contacts exported",
 
-	db.ActionSignedOutEverywhere: "Signed out everywhere",
-	db.ActionAuditExported:       "Audit log exported",
+	db.ActionPasswordAccepted:       "Password accepted",
+	db.ActionSecondStepPassed:       "Second step passed",
+	db.ActionSignInExpired:          "Sign-in timed out",
+	db.ActionTwoFactorAdded:         "Two-step verification added",
+	db.ActionTwoFactorRemoved:       "Two-step verification removed",
+	db.ActionRecoveryCodesGenerated: "New recovery codes",
+	db.ActionTwoFactorReset:         "Two-step verification reset",
+	db.ActionTwoFactorRequired:      "Two-step verification required",
+	db.ActionTwoFactorNotRequired:   "Two-step verification no longer required",
+	db.ActionReauthenticated:        "Confirmed who they are",
+	db.ActionSignedOutEverywhere:    "Signed out everywhere",
+	db.ActionAuditExported:          "Audit log exported",
 }
 
 func actionLabel(action string) string {

@@ -44,8 +44,20 @@ func (m Mail) Subject() string {
 		return "Confirm your new email address for the " + ProductName
 	case db.MailEmailChangeNotice:
 		return "The email address of your " + ProductName + " account is being changed"
+	case db.MailTwoFactorReset:
+		return "The two-step verification of your " + ProductName + " account was reset"
 	}
 	return ProductName
+}
+
+// resetTwoFactorReason says who reset the contact's two-step verification, and what that did.
+func (m Mail) resetTwoFactorReason() string {
+	who := "The operator of the " + ProductName
+	if m.AboutName != "" {
+		who = m.AboutName + ", a contact admin of your organization,"
+	}
+	return who + " reset the two-step verification of your account " + m.ToEmail + " on " + formatTime(m.At) +
+		": your authenticator app, passkeys and recovery codes were removed, and every session of your account was ended."
 }
 
 // Validity says how long a link works: "12 hours", "7 days".
@@ -148,6 +160,14 @@ func MailText(m Mail) string {
 		line("It takes effect when ", m.NewEmail, " confirms it, within ", m.Validity(), ". Until then ", m.ToEmail, " stays your user name.")
 		line("If you did not expect this, cancel the change and tell your contact admin:")
 		line(m.Link)
+	case db.MailTwoFactorReset:
+		line(m.resetTwoFactorReason())
+		line()
+		line("Log in with your password, then set up two-step verification again on Your profile")
+		line("(where your organization requires it, the portal asks you to at once):")
+		line(m.LoginURL)
+		line()
+		line("If you did not ask for this, tell your contact admin at once.")
 	}
 	line()
 	line("-- ")

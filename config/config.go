@@ -31,6 +31,10 @@ type Config struct {
 	// TCP peer is the client.
 	TrustedProxies []netip.Prefix
 	Throttles      Throttles
+	// SecretsKeyFile holds the key that seals authenticator app secrets and passkeys (package
+	// secrets). Beside a SQLite file by default, created on first start; PostgreSQL needs one
+	// given, the same file for every server.
+	SecretsKeyFile string
 }
 
 // Throttles are the limits that slow password guessing. Per client address (an IPv6
@@ -93,6 +97,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	linkInterval := fs.String("link-throttle-interval", env("PORTAL_LINK_THROTTLE_INTERVAL", "30s"), "then one more per address every this long (PORTAL_LINK_THROTTLE_INTERVAL)")
 	backoff := fs.String("login-backoff", env("PORTAL_LOGIN_BACKOFF", "50ms"), "delay of the next sign-in on a user name after one failure, doubled with each further failure in a row; 0 turns it off (PORTAL_LOGIN_BACKOFF)")
 	backoffMax := fs.String("login-backoff-max", env("PORTAL_LOGIN_BACKOFF_MAX", "5s"), "longest such delay (PORTAL_LOGIN_BACKOFF_MAX)")
+	secretsKey := fs.String("secrets-key-file", env("PORTAL_SECRETS_KEY_FILE", ""), "file with the key that seals two-step verification secrets; default: DB.secrets-key beside a SQLite file, created on first start; required with PostgreSQL (PORTAL_SECRETS_KEY_FILE)")
 
 	return func() (Config, error) {
 		c := Config{
@@ -157,6 +162,14 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		c.Throttles, err = parseThrottles(*loginBurst, *loginInterval, *linkBurst, *linkInterval, *backoff, *backoffMax)
 		errs = append(errs, err)
+		c.SecretsKeyFile = strings.TrimSpace(*secretsKey)
+		switch {
+		case c.SecretsKeyFile == "" && (strings.HasPrefix(c.DBPath, "postgres://") || strings.HasPrefix(c.DBPath, "postgresql://")):
+			errs = append(errs, errors.New("--secrets-key-file: required with a postgres:// --db, the same file on every server "+
+				"(create one with: openssl rand -base64 32 > portal.secrets-key; chmod 600 portal.secrets-key)"))
+		case c.SecretsKeyFile == "" && c.DBPath != "":
+			c.SecretsKeyFile = c.DBPath + ".secrets-key"
+		}
 		if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 			errs = append(errs, errors.New("--session-secret: use at least 32 characters"))
 		}

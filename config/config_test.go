@@ -42,12 +42,44 @@ func TestDefaults(t *testing.T) {
 	want := Config{Addr: "127.0.0.1:8080", DBPath: "./portal.db", DBPool: 20, BaseURL: "http://127.0.0.1:8080", LockoutThreshold: 10,
 		InviteTTL: 7 * 24 * time.Hour, SMTP: SMTP{Port: 587, From: "portal@localhost", TLS: "starttls"},
 		Throttles: Throttles{LoginBurst: 20, LoginInterval: 6 * time.Second, LinkBurst: 10, LinkInterval: 30 * time.Second,
-			LoginBackoff: 50 * time.Millisecond, LoginBackoffMax: 5 * time.Second}}
+			LoginBackoff: 50 * time.Millisecond, LoginBackoffMax: 5 * time.Second},
+		SecretsKeyFile: "./portal.db.secrets-key"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults %+v, want %+v", c, want)
 	}
 	if c.Secure() {
 		t.Error("http base URL reported secure")
+	}
+}
+
+// The key that seals two-step verification secrets lives beside a SQLite file unless given;
+// PostgreSQL is shared by several servers, which must all read the one file the operator gives.
+func TestSecretsKeyFile(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		problem string
+	}{
+		{"beside the SQLite file", []string{"--db", "/srv/portal/portal.db"}, nil, "/srv/portal/portal.db.secrets-key", ""},
+		{"given by flag", []string{"--db", "/srv/portal.db", "--secrets-key-file", "/etc/portal/key"}, nil, "/etc/portal/key", ""},
+		{"given by environment", []string{"--db", "postgres://db.internal/portal"},
+			map[string]string{"PORTAL_SECRETS_KEY_FILE": "/etc/portal/key"}, "/etc/portal/key", ""},
+		{"missing for PostgreSQL", []string{"--db", "postgresql://db.internal/portal"}, nil, "", "--secrets-key-file: required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := Parse("serve", tc.args, env(tc.env), io.Discard)
+			switch {
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Fatalf("error %v, want one about %q", err, tc.problem)
+			case tc.problem == "" && err != nil:
+				t.Fatal(err)
+			case c.SecretsKeyFile != tc.want:
+				t.Errorf("key file %q, want %q", c.SecretsKeyFile, tc.want)
+			}
+		})
 	}
 }
 

@@ -27,6 +27,9 @@ type Page struct {
 	InvitationPending bool
 	// EmailChangePending: the new address of EmailChange can still confirm it.
 	EmailChangePending bool
+	// CanResetTwoFactor: Reset two-step verification is offered (the contact has it, and is
+	// not the viewer, who manages its own on Your profile).
+	CanResetTwoFactor bool
 	// Access: the contact's sessions and its last sign-ins (sessions.go).
 	Access Access
 }
@@ -48,7 +51,7 @@ func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error)
 	others := id != actor.ID() && !p.LastActiveAdmin
 	return Page{ContactPage: p, CanLock: others, CanRemove: others,
 		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
-		Access: access}, nil
+		CanResetTwoFactor: p.Contact.TwoFactor && id != actor.ID(), Access: access}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.
@@ -73,7 +76,7 @@ func (s *Service) Create(ctx context.Context, actor Actor, f db.ContactFields, p
 	f.Roles = db.SortedRoles(f.Roles)
 	hash := ""
 	if password != "" {
-		if err := s.policy.Check(password, auth.ContextWords(f.Email, actor.Scope.Name(f.AccountID), f.FirstName, f.LastName)...); err != nil {
+		if err := s.policy.Check(password, auth.MinLength(false), auth.ContextWords(f.Email, actor.Scope.Name(f.AccountID), f.FirstName, f.LastName)...); err != nil {
 			return db.Contact{}, err
 		}
 		var err error
@@ -138,7 +141,8 @@ func (s *Service) emailTaken(ctx context.Context, actor Actor, email string) err
 // account keeps at least one active contact admin who can sign in. A new email takes
 // effect only when the new address confirms it (SPEC R-EDIT): until then the old one stays
 // the user name and is told at once, with a link that cancels the change; the answer is the
-// same whether or not the new address is someone's outside the actor's scope. The audit
+// same whether or not the new address is someone's outside the actor's scope. A change of
+// the email or the roles needs a fresh proof of the admin (ErrReauthRequired). The audit
 // events name the fields that changed. On a refusal the contact comes back as it is
 // stored; on success as it is now, with the pending change when the email is to change.
 func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (Updated, error) {
@@ -156,6 +160,12 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		f.Roles = db.SortedRoles(f.Roles)
 		if version != before.EditVersion() {
 			return ErrEditConflict
+		}
+		// A new email or role changes who can sign in as whom, or what they may do: it
+		// needs the admin's password or second factor within ReauthWindow (SPEC 3.11).
+		changesAccess := db.EmailKey(f.Email) != db.EmailKey(before.Email) || db.RolesDetail(before.Roles) != db.RolesDetail(f.Roles)
+		if changesAccess && !actor.Reauthenticated(tx.Now()) {
+			return ErrReauthRequired
 		}
 		losesAdmin := before.IsAdmin() && (!f.HasRole(db.RoleContactAdmin) || f.AccountID != before.AccountID)
 		if losesAdmin && id == actor.ID() && !f.HasRole(db.RoleContactAdmin) {

@@ -153,7 +153,8 @@ func (s *Service) UnlockOrganization(ctx context.Context, actor Actor, id int64)
 // Remove removes contact id of the actor's scope: its personal data is erased and its
 // sessions, links and queued mail end, in one transaction; the audit log keeps its rows,
 // naming it "Removed contact #id". Nobody removes themselves, and an account keeps an active
-// contact admin who can sign in. It returns the contact as it was.
+// contact admin who can sign in. The admin must have proved who they are within ReauthWindow
+// (ErrReauthRequired). It returns the contact as it was.
 func (s *Service) Remove(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
 	var target db.Contact
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
@@ -164,6 +165,8 @@ func (s *Service) Remove(ctx context.Context, actor Actor, id int64) (db.Contact
 		switch {
 		case id == actor.ID():
 			return ErrRemoveSelf
+		case !actor.Reauthenticated(tx.Now()):
+			return ErrReauthRequired
 		case target.IsAdmin() && !target.Locked() && target.HasPassword:
 			n, err := tx.OtherActiveAdmins(ctx, target.AccountID, id)
 			if err != nil {

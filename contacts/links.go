@@ -99,7 +99,7 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 }
 
 // ChangeOwnPassword mails the signed-in contact a reset link, under the hourly limit of
-// links (TooManyLinksError beyond it).
+// links (TooManyLinksError beyond it): "Forgot your current password?" on Change password.
 func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 	return s.store.Write(ctx, func(tx *db.Tx) error {
 		if err := withinLinkLimit(ctx, tx, actor.ID()); err != nil {
@@ -210,7 +210,8 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 	case password != confirm:
 		return link, ErrPasswordMismatch
 	}
-	if err := s.policy.Check(password, auth.ContextWords(contact.Email, contact.AccountName, contact.FirstName, contact.LastName)...); err != nil {
+	// With a second factor the minimum is lower; Contact.PasswordShort remembers a short one.
+	if err := s.policy.Check(password, auth.MinLength(contact.TwoFactor), auth.ContextWords(contact.Email, contact.AccountName, contact.FirstName, contact.LastName)...); err != nil {
 		return link, err
 	}
 	hash, err := s.hasher.Hash(ctx, password)
@@ -229,7 +230,7 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 		if linksBlocked(c) {
 			return ErrLinkInvalid // the rollback leaves the link as it was
 		}
-		if err := tx.SetPassword(ctx, c.ID, hash); err != nil {
+		if err := tx.SetPassword(ctx, c.ID, hash, auth.Short(password)); err != nil {
 			return err
 		}
 		if c.Locked() {

@@ -10,8 +10,11 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
+
 	"portal/auth"
 	"portal/db"
+	"portal/secrets"
 	"portal/throttle"
 )
 
@@ -27,6 +30,12 @@ type Settings struct {
 	// LoginBackoff is how long the next sign-in on a user name waits after one failure; each
 	// further failure in a row doubles it, up to LoginBackoffMax. 0 turns it off.
 	LoginBackoff, LoginBackoffMax time.Duration
+	// Secrets seals authenticator app secrets and passkey records; nil (the command line)
+	// can remove factors but not add or check any.
+	Secrets *secrets.Keyring
+	// BaseURL is where the portal is served: passkeys are bound to its host, and offered
+	// only when it is https or localhost (WebAuthn allows nothing else).
+	BaseURL string
 	// SessionLimits are the sessions' lifetimes: a contact's page lists its sessions within
 	// them. A zero limit does not bound.
 	SessionLimits db.SessionLimits
@@ -59,6 +68,8 @@ type Service struct {
 	// createLimiter throttles Create contact per admin: its answer about emails of contacts
 	// outside the scope must not become a fast oracle of who has an account.
 	createLimiter *throttle.Limiter
+	// relyingParty checks passkeys; nil when the base URL can't have any.
+	relyingParty *webauthn.WebAuthn
 }
 
 // New returns the rules over store.
@@ -76,7 +87,8 @@ func New(store *db.Store, hasher *auth.Hasher, log *slog.Logger, settings Settin
 		linkLimiter:  throttle.New(store, "link", settings.LinkThrottle, throttleMemory),
 		loginBackoff: throttle.NewBackoff(store, "login", settings.LoginBackoff, settings.LoginBackoffMax,
 			db.FailedLoginWindow, throttleMemory),
-		createLimiter: throttle.New(store, "create", throttle.Rate{Burst: 30, Every: 10 * time.Second}, throttleMemory)}
+		createLimiter: throttle.New(store, "create", throttle.Rate{Burst: 30, Every: 10 * time.Second}, throttleMemory),
+		relyingParty:  newRelyingParty(settings.BaseURL, log)}
 }
 
 // Actor is who acts: a signed-in contact with the scope it manages (a contact admin's
@@ -86,6 +98,12 @@ type Actor struct {
 	Contact  db.Contact // zero for the system
 	Scope    db.Scope
 	RemoteIP string
+	// AuthenticatedAt is when the contact last proved who it is: at sign-in, or by
+	// Reauthenticate. Changes that need a fresh proof (Reauthenticated) look at it.
+	AuthenticatedAt time.Time
+	// pending is a sign-in between the password and the rest (PendingActor), which may do
+	// nothing but the next step of its stage.
+	pending *db.PendingSignIn
 }
 
 // ID is the acting contact's id, 0 for the system.

@@ -1,7 +1,6 @@
 package contacts
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -14,7 +13,8 @@ import (
 )
 
 // SignIn checks a user name and password typed on the login page and returns the contact
-// they belong to. Every failure but a missing field or a throttled address is ErrBadLogin,
+// they belong to, signed in, or with a pending sign-in whose next step comes first (a
+// second step, see passwordAccepted); next is where the person was going. Every failure but a missing field or a throttled address is ErrBadLogin,
 // in about the same time: an unknown user costs a dummy hash, and the real reason goes to
 // the audit log. A wrong password counts toward the automatic lockout even against a
 // locked contact, so that parallel attempts are counted exactly; the lock itself happens
@@ -25,35 +25,57 @@ import (
 // per user name, where each failure in a row makes the next attempt on that name wait
 // longer (Settings.LoginBackoff). The wait delays the answer but refuses nothing, so it
 // can't lock anyone out, and it happens before any transaction.
-func (s *Service) SignIn(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
+func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	email = strings.TrimSpace(email)
-	if ok, err := s.loginLimiter.Allow(ctx, throttle.Key(remoteIP)); err != nil || !ok {
-		return db.Contact{}, cmp.Or(err, ErrThrottled)
+	if err := s.throttleSignIn(ctx, remoteIP); err != nil {
+		return SignInResult{}, err
 	}
 	if email == "" || password == "" {
-		return db.Contact{}, ErrMissingCredentials
+		return SignInResult{}, ErrMissingCredentials
 	}
 	name := backoffKey(email)
+	if err := s.backOff(ctx, name); err != nil {
+		return SignInResult{}, err
+	}
+	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
+	switch {
+	case err == nil && result.Pending == "":
+		s.countAttempt(ctx, name, false)
+	case errors.Is(err, ErrBadLogin):
+		s.countAttempt(ctx, name, true)
+	}
+	return result, err
+}
+
+// throttleSignIn is the per-address limit every password or code passes first.
+func (s *Service) throttleSignIn(ctx context.Context, remoteIP string) error {
+	ok, err := s.loginLimiter.Allow(ctx, throttle.Key(remoteIP))
+	if err == nil && !ok {
+		err = ErrThrottled
+	}
+	return err
+}
+
+// backOff waits as long as the failures in a row on user name call for.
+func (s *Service) backOff(ctx context.Context, name string) error {
 	delay, err := s.loginBackoff.Delay(ctx, name)
 	if err != nil {
-		return db.Contact{}, err
+		return err
 	}
-	if err := wait(ctx, delay); err != nil {
-		return db.Contact{}, err
+	return wait(ctx, delay)
+}
+
+// countAttempt tells the back-off how an attempt on user name ended: a failure lengthens
+// the next wait, a success ends the streak. The attempt is decided either way; a back-off
+// that can't count it only slows the next one less.
+func (s *Service) countAttempt(ctx context.Context, name string, failed bool) {
+	record, what := s.loginBackoff.Succeeded, "end the streak"
+	if failed {
+		record, what = s.loginBackoff.Failed, "count a failure"
 	}
-	contact, err := s.checkCredentials(ctx, email, password, remoteIP)
-	// The attempt is decided; a back-off that can't count it only slows the next one less.
-	switch {
-	case err == nil:
-		if err := s.loginBackoff.Succeeded(ctx, name); err != nil {
-			s.log.Warn("sign-in back-off: end the streak", "err", err)
-		}
-	case errors.Is(err, ErrBadLogin):
-		if err := s.loginBackoff.Failed(ctx, name); err != nil {
-			s.log.Warn("sign-in back-off: count a failure", "err", err)
-		}
+	if err := record(ctx, name); err != nil {
+		s.log.Warn("sign-in back-off: "+what, "err", err)
 	}
-	return contact, err
 }
 
 // backoffKey is the back-off's key for a typed user name: its folded form, hashed, so that a
@@ -79,32 +101,32 @@ func wait(ctx context.Context, d time.Duration) error {
 }
 
 // checkCredentials is SignIn once the throttles let the attempt through.
-func (s *Service) checkCredentials(ctx context.Context, email, password, remoteIP string) (db.Contact, error) {
+func (s *Service) checkCredentials(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	if len(password) > 4*auth.MaxPasswordLength {
-		return db.Contact{}, ErrBadLogin // longer than any password we accept: no hash spent on it
+		return SignInResult{}, ErrBadLogin // longer than any password we accept: no hash spent on it
 	}
 	contact, hash, err := s.store.Credentials(ctx, email)
 	if errors.Is(err, db.ErrNotFound) {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
 		if err := s.store.Audit(ctx, db.Event{Action: db.ActionLoginFailed, RemoteIP: remoteIP,
 			Detail: "unknown user name " + auditEmail(email)}); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
-		return db.Contact{}, ErrBadLogin
+		return SignInResult{}, ErrBadLogin
 	}
 	if err != nil {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	matched, rehash, err := s.hasher.Verify(ctx, password, hash)
 	if err != nil && !errors.Is(err, auth.ErrMalformedHash) {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	newHash := ""
 	if matched && rehash {
 		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
-			return db.Contact{}, err
+			return SignInResult{}, err
 		}
 	}
 	failure := "wrong password"
@@ -114,6 +136,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 	if contact.Locked() {
 		failure += " (contact is locked)"
 	}
+	var result SignInResult
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
 		if matched && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)
@@ -131,7 +154,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 				RemoteIP: remoteIP, Detail: "right password, but the contact's access ended on " +
 					contact.AccessEndsAt.Format("2 Jan 2006, 15:04 UTC")})
 		case matched && !contact.Locked():
-			return tx.RecordLoginSuccess(ctx, contact.ID, contact.AccountID, newHash, remoteIP)
+			return s.passwordAccepted(ctx, tx, contact, newHash, remoteIP, next, &result)
 		case matched:
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
 				AccountID: contact.AccountID, RemoteIP: remoteIP, Detail: "right password, but the contact is locked"})
@@ -145,12 +168,12 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		return err
 	})
 	if err != nil {
-		return db.Contact{}, err
+		return SignInResult{}, err
 	}
 	if !matched || contact.Locked() {
-		return db.Contact{}, ErrBadLogin
+		return SignInResult{}, ErrBadLogin
 	}
-	return contact, nil
+	return result, nil
 }
 
 // SignOut records that the contact signed out; the caller ends the session.

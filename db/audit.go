@@ -341,3 +341,24 @@ func (s *Store) ContactNames(ctx context.Context, sc Scope, limit int) ([]Contac
 	}
 	return out, true, nil
 }
+
+// Two-step verification (SPEC 3.11). (A block of its own, so that areas adding actions
+// don't collide.)
+const (
+	// ActionPasswordAccepted: the password was right, and a second step, the setup of a
+	// required factor or a longer password comes before the contact is signed in.
+	ActionPasswordAccepted = "password_accepted"
+	// ActionSecondStepPassed: a code, a passkey or a recovery code completed a sign-in.
+	ActionSecondStepPassed = "second_step_passed"
+	// ActionSignInExpired: a sign-in waited more than five minutes for its next step.
+	ActionSignInExpired          = "sign_in_expired"
+	ActionTwoFactorAdded         = "two_factor_added"
+	ActionTwoFactorRemoved       = "two_factor_removed"
+	ActionRecoveryCodesGenerated = "recovery_codes_generated"
+	// ActionTwoFactorReset: an admin (or the operator) removed every factor of a contact.
+	ActionTwoFactorReset       = "two_factor_reset"
+	ActionTwoFactorRequired    = "two_factor_required"
+	ActionTwoFactorNotRequired = "two_factor_not_required"
+	// ActionReauthenticated: a signed-in contact confirmed who it is before a sensitive change.
+	ActionReauthenticated = "reauthenticated"
+)

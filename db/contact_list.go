@@ -43,6 +43,7 @@ type ListRow struct {
 	Status      string
 	LastLoginAt time.Time
 	Roles       []Role
+	TwoFactor   bool // has an authenticator app or a passkey (SPEC 3.11)
 	// Why a locked contact is locked, for the Locked out contacts section (SPEC 3.4).
 	Lock
 }
@@ -580,7 +581,7 @@ func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any
 func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, args ...any) ([]ListRow, error) {
 	sc, q := l.sc, l.q
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
-			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), '')`
+			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''), c.two_factor`
 	locked := q.Status == StatusLocked
 	if locked {
 		query += `, c.lock_reason,
@@ -601,7 +602,7 @@ func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, a
 	var lastLogin int64
 	var roles string
 	var lockedAt, lastFailed sql.NullInt64
-	dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles}
+	dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles, &r.TwoFactor}
 	if locked {
 		dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed)
 	}

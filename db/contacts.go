@@ -71,6 +71,11 @@ type Contact struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	HasPassword bool
+	// TwoFactor: the contact has an authenticator app or a passkey (SPEC 3.11).
+	TwoFactor bool
+	// PasswordShort: the password is shorter than the minimum for a password alone, which
+	// only a contact with a second factor may keep.
+	PasswordShort bool
 	// AccessEndsAt is when the contact's access ends; zero: never.
 	AccessEndsAt time.Time
 }
@@ -123,7 +128,7 @@ var contactColumns = `
 	c.status, c.lock_reason, coalesce(c.locked_by, 0),
 	coalesce((SELECT ` + nameOf("l") + ` FROM contacts l WHERE l.id = c.locked_by), ''),
 	c.locked_at, c.failed_logins, c.last_failed_at, c.last_login_at, coalesce(c.created_by, 0),
-	c.created_at, c.updated_at, c.password_hash <> '', c.access_ends_at,
+	c.created_at, c.updated_at, c.password_hash <> '', c.two_factor, c.password_short, c.access_ends_at,
 	coalesce((SELECT o.name FROM accounts o WHERE o.id = c.locked_org_id), '')`
 
 const contactFrom = ` FROM contacts c JOIN accounts a ON a.id = c.account_id `
@@ -139,7 +144,7 @@ func scanContact(row rowScanner, extra ...any) (Contact, error) {
 	err := row.Scan(append([]any{&c.ID, &c.AccountID, &c.AccountName, &c.FirstName, &c.LastName, &c.Email,
 		&c.Phone, &c.JobTitle, &roles, &c.Status, &c.LockReason, &c.LockedByID, &c.LockedByName,
 		&lockedAt, &c.FailedLogins, &lastFailed, &lastLogin, &c.CreatedByID, &created, &updated,
-		&c.HasPassword, &accessEnds, &c.LockedWith}, extra...)...)
+		&c.HasPassword, &c.TwoFactor, &c.PasswordShort, &accessEnds, &c.LockedWith}, extra...)...)
 	if err != nil {
 		return Contact{}, err
 	}

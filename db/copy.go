@@ -44,6 +44,8 @@ type copyTable struct {
 	name       string
 	columns    []string // PostgreSQL's, in its order
 	sourceCols []string // what SQLite reads for each of columns
+	targetCols []string // what PostgreSQL reads for each of columns, to compare
+	booleans   []bool   // which of columns are PostgreSQL booleans, 0 or 1 in SQLite
 	orderBy    string   // the primary key, for PostgreSQL (text compared as bytes)
 	sourceBy   string   // the same for SQLite
 }
@@ -145,7 +147,7 @@ func CompareCopy(ctx context.Context, from, to *Store) ([]TableCopy, error) {
 			r.SourceRows, r.SourceSum, err = checksum(ctx, from, tb.sourceCols, sqliteIdent(tb.name), tb.sourceBy)
 			done <- err
 		}()
-		r.TargetRows, r.TargetSum, err = checksum(ctx, to, quoteAll(tb.columns), pgx.Identifier{tb.name}.Sanitize(), tb.orderBy)
+		r.TargetRows, r.TargetSum, err = checksum(ctx, to, tb.targetCols, pgx.Identifier{tb.name}.Sanitize(), tb.orderBy)
 		if sourceErr := <-done; sourceErr != nil {
 			return nil, fmt.Errorf("store: compare copy: read %s from SQLite: %w", tb.name, sourceErr)
 		}
@@ -232,8 +234,14 @@ func copyTables(ctx context.Context, from, to *Store) ([]copyTable, error) {
 		} else if _, ok := sourceCols[c.table]; ok && !slices.Contains(sourceCols[c.table], c.name) {
 			return nil, fmt.Errorf("store: copy: column %s.%s is not in the SQLite database: migrate it with this version of the portal first", c.table, c.name)
 		}
+		target := pgx.Identifier{c.name}.Sanitize()
+		if c.dataType == "boolean" {
+			target += "::int" // compared as SQLite stores it
+		}
 		tb.columns = append(tb.columns, c.name)
 		tb.sourceCols = append(tb.sourceCols, sqliteIdent(source))
+		tb.targetCols = append(tb.targetCols, target)
+		tb.booleans = append(tb.booleans, c.dataType == "boolean")
 		if c.key > 0 {
 			keys[c.table] = append(keys[c.table], c)
 		}
@@ -276,14 +284,6 @@ func copyTables(ctx context.Context, from, to *Store) ([]copyTable, error) {
 
 func sqliteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
 
-func quoteAll(names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = pgx.Identifier{n}.Sanitize()
-	}
-	return out
-}
-
 // copyRows streams one table from the SQLite snapshot src into t with COPY.
 func copyRows(ctx context.Context, t *Tx, src txn, tb copyTable) (int64, error) {
 	rows, err := src.QueryContext(ctx, `SELECT `+strings.Join(tb.sourceCols, ", ")+` FROM `+sqliteIdent(tb.name)+
@@ -294,7 +294,7 @@ func copyRows(ctx context.Context, t *Tx, src txn, tb copyTable) (int64, error) 
 	defer rows.Close()
 	var n int64
 	err = t.pgx(func(c *pgx.Conn) error {
-		n, err = c.CopyFrom(ctx, pgx.Identifier{tb.name}, tb.columns, &rowSource{rows: rows, values: make([]any, len(tb.columns))})
+		n, err = c.CopyFrom(ctx, pgx.Identifier{tb.name}, tb.columns, &rowSource{rows: rows, values: make([]any, len(tb.columns)), booleans: tb.booleans})
 		return err
 	})
 	if err != nil {
@@ -305,9 +305,10 @@ func copyRows(ctx context.Context, t *Tx, src txn, tb copyTable) (int64, error) 
 
 // rowSource feeds COPY from database/sql rows.
 type rowSource struct {
-	rows   *sql.Rows
-	values []any
-	err    error
+	rows     *sql.Rows
+	values   []any
+	booleans []bool // SQLite's 0 or 1 goes to PostgreSQL as a boolean
+	err      error
 }
 
 func (s *rowSource) Next() bool { return s.err == nil && s.rows.Next() }
@@ -317,8 +318,15 @@ func (s *rowSource) Values() ([]any, error) {
 	for i := range s.values {
 		dest[i] = &s.values[i]
 	}
-	s.err = s.rows.Scan(dest...)
-	return s.values, s.err
+	if s.err = s.rows.Scan(dest...); s.err != nil {
+		return nil, s.err
+	}
+	for i, b := range s.booleans {
+		if n, ok := s.values[i].(int64); b && ok {
+			s.values[i] = n != 0
+		}
+	}
+	return s.values, nil
 }
 
 func (s *rowSource) Err() error {

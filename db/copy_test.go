@@ -87,6 +87,25 @@ func newCopySource(t *testing.T, contacts int) copySource {
 		zoe.ID, anna.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Two-step verification, by hand too: sealed bytes are bytes to the copy. Zoë has it on,
+	// a boolean in PostgreSQL and 1 in SQLite.
+	for _, stmt := range []string{
+		`UPDATE contacts SET two_factor = 1, password_short = 1 WHERE id = ?`,
+		`INSERT INTO totp_factors(contact_id, secret, created_at, confirmed_at, last_step) VALUES (?, x'0102', 1700000000, 1700000001, 56666666)`,
+		`INSERT INTO passkey_users(contact_id, handle) VALUES (?, x'a1a2a3')`,
+		`INSERT INTO passkeys(contact_id, rp_id, credential_id, name, record, created_at, last_used_at) VALUES (?, 'localhost', x'c1c2', 'Laptop', x'0304', 1700000000, NULL)`,
+		`INSERT INTO passkey_ceremonies(contact_id, purpose, data, expires_at) VALUES (?, 'login', x'05', 1700000300)`,
+		`INSERT INTO recovery_codes(contact_id, code_hash, created_at, used_at) VALUES (?, x'0607', 1700000000, NULL)`,
+		`INSERT INTO pending_signins(id_hash, contact_id, stage, next, created_at, expires_at) VALUES (x'0809', ?, 'verify', '/contacts', 1700000000, 1700000300)`,
+	} {
+		if _, err := look.Exec(stmt, zoe.ID); err != nil {
+			t.Fatal(stmt, err)
+		}
+	}
+	if _, err := look.Exec(`INSERT INTO two_factor_requirements(account_id, required_by, required_at) VALUES (?, ?, 1700000000)`,
+		zoe.AccountID, anna.ID); err != nil {
+		t.Fatal(err)
+	}
 	var forward int
 	if err := look.QueryRow(`SELECT count(*) FROM contacts WHERE locked_by > id`).Scan(&forward); err != nil || (contacts > 0 && forward == 0) {
 		t.Fatalf("%d contacts locked by a later contact (%v); the source needs some", forward, err)
@@ -122,7 +141,8 @@ func TestCopyMovesEveryTableToPostgres(t *testing.T) {
 		}
 	}
 	want := []string{"accounts", "audit_events", "contact_counts", "contact_roles", "contacts", "email_changes",
-		"email_key_conflicts", "outbox", "password_tokens", "roles", "sessions", "settings"}
+		"email_key_conflicts", "outbox", "passkey_ceremonies", "passkey_users", "passkeys", "password_tokens",
+		"pending_signins", "recovery_codes", "roles", "sessions", "settings", "totp_factors", "two_factor_requirements"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("copied tables %v, want %v", tables, want)
 	}

@@ -25,6 +25,7 @@ type ExportRow struct {
 	JobTitle   sql.RawBytes
 	LastLogin  time.Time // zero: never logged in
 	Created    time.Time
+	TwoFactor  bool // has an authenticator app or a passkey
 }
 
 // Export is a consistent snapshot of the contacts of a scope, read in one read-only
@@ -105,7 +106,7 @@ func exportQuery(sc Scope, filter string) string {
 			(SELECT string_agg(r.label, '; ' ORDER BY cr.role) FROM contact_roles cr JOIN roles r ON r.name = cr.role
 				WHERE cr.contact_id = c.id),
 			c.status, c.lock_reason, ` + nameOf("l") + `, c.phone, c.job_title,
-			c.last_login_at, c.created_at
+			c.last_login_at, c.created_at, c.two_factor
 		FROM accounts a
 		JOIN contacts c ON c.account_id = a.id
 		LEFT JOIN contacts l ON l.id = c.locked_by
@@ -125,7 +126,7 @@ func (e *Export) Each(fn func(*ExportRow) error) error {
 	var lastLogin, created int64
 	for rows.Next() {
 		if err := rows.Scan(&r.FirstName, &r.LastName, &r.Email, &r.Account, &r.Roles, &r.Status,
-			&r.LockReason, &r.LockedBy, &r.Phone, &r.JobTitle, &lastLogin, &created); err != nil {
+			&r.LockReason, &r.LockedBy, &r.Phone, &r.JobTitle, &lastLogin, &created, &r.TwoFactor); err != nil {
 			return fmt.Errorf("store: export: %w", err)
 		}
 		r.LastLogin = time.Time{}

@@ -337,8 +337,8 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 		{"erase the contact", `UPDATE contacts SET first_name = '', last_name = '', email = '', email_key = ?, name_key = '',
 			search_text = '', phone = '', job_title = '', password_hash = '', password_changed_at = NULL,
 			status = 'removed', lock_reason = '', locked_by = NULL, locked_org_id = NULL, locked_at = NULL,
-			access_ends_at = NULL, failed_logins = 0, last_failed_at = NULL, last_login_at = 0, removed_at = ?, updated_at = ?
-			WHERE id = ?`, []any{"removed:" + strconv.FormatInt(c.ID, 10), now, now, c.ID}},
+			access_ends_at = NULL, two_factor = ?, password_short = ?, failed_logins = 0, last_failed_at = NULL, last_login_at = 0, removed_at = ?, updated_at = ?
+			WHERE id = ?`, []any{"removed:" + strconv.FormatInt(c.ID, 10), false, false, now, now, c.ID}},
 		{"roles", `DELETE FROM contact_roles WHERE contact_id = ?`, []any{c.ID}},
 		{"sessions", `DELETE FROM sessions WHERE contact_id = ?`, []any{c.ID}},
 		{"links", `UPDATE password_tokens SET voided_at = ? WHERE contact_id = ? AND used_at IS NULL AND voided_at IS NULL`,
@@ -350,6 +350,12 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 			finished_at = CASE WHEN status = 'queued' THEN ? ELSE finished_at END
 			WHERE to_contact_id = ?`, []any{now, c.ID}},
 		{"mail about it", `UPDATE outbox SET about_name = '', about_email = '' WHERE about_id = ?`, []any{c.ID}},
+		{"sign-ins under way", `DELETE FROM pending_signins WHERE contact_id = ?`, []any{c.ID}},
+		{"authenticator apps", `DELETE FROM totp_factors WHERE contact_id = ?`, []any{c.ID}},
+		{"passkeys", `DELETE FROM passkeys WHERE contact_id = ?`, []any{c.ID}},
+		{"passkey ceremonies", `DELETE FROM passkey_ceremonies WHERE contact_id = ?`, []any{c.ID}},
+		{"passkey user handle", `DELETE FROM passkey_users WHERE contact_id = ?`, []any{c.ID}},
+		{"recovery codes", `DELETE FROM recovery_codes WHERE contact_id = ?`, []any{c.ID}},
 	}
 	// The audit log's texts name it by name and by email (as stored, and as typed at a
 	// sign-in, which the key folds).

@@ -100,12 +100,13 @@ func (t *Tx) UnlockExpiredAutoLock(ctx context.Context, contactID int64, period 
 
 // SetPassword stores a new password hash for a contact, clears its failed-login count and
 // voids its open links: a password change ends them (a link being used is used already).
-func (t *Tx) SetPassword(ctx context.Context, contactID int64, hash string) error {
+// short records that the password is shorter than a password alone may be (Contact.PasswordShort).
+func (t *Tx) SetPassword(ctx context.Context, contactID int64, hash string, short bool) error {
 	now := unix(t.now)
 	_, err := t.tx.ExecContext(ctx, `
 		UPDATE contacts SET password_hash = ?, password_changed_at = ?, updated_at = ?,
-			failed_logins = 0, last_failed_at = NULL
-		WHERE id = ?`, hash, now, now, contactID)
+			failed_logins = 0, last_failed_at = NULL, password_short = ?
+		WHERE id = ?`, hash, now, now, short, contactID)
 	if err != nil {
 		return fmt.Errorf("store: set password of contact %d: %w", contactID, err)
 	}

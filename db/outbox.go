@@ -21,6 +21,8 @@ const (
 	MailEmailConfirm = "email_confirm"
 	// MailEmailChangeNotice tells the old address of an email change, with a link that cancels it.
 	MailEmailChangeNotice = "email_change_notice"
+	// MailTwoFactorReset tells a contact that its second factors were removed (SPEC 3.11).
+	MailTwoFactorReset = "two_factor_reset"
 )
 
 // Outbox statuses, as stored.

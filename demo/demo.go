@@ -68,7 +68,7 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher, bulk Bulk) 
 	case err == nil:
 		// A new password ends the sessions signed in with the old one, as everywhere else.
 		err := store.Write(ctx, func(tx *db.Tx) error {
-			if err := tx.SetPassword(ctx, admin.ID, hash); err != nil {
+			if err := tx.SetPassword(ctx, admin.ID, hash, false); err != nil {
 				return err
 			}
 			return tx.EndSessions(ctx, admin.ID)

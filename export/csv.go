@@ -49,6 +49,7 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 		line = appendCSVCell(append(line, ','), r.JobTitle)
 		line = append(appendDate(append(line, ',', '"'), r.LastLogin), '"')
 		line = append(appendDate(append(line, ',', '"'), r.Created), '"')
+		line = append(append(append(line, ',', '"'), twoFactorLabel(r.TwoFactor)...), '"')
 		line = append(line, '\r', '\n')
 		n++
 		_, err := bw.Write(line)

@@ -21,7 +21,10 @@ const SheetName = "Contacts"
 
 // columnWidths are in Excel's character units, one per column of Columns: wide enough for
 // typical values, so that nobody has to resize before reading.
-var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18}
+var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 12}
+
+// lastLoginColumn and createdColumn are the date columns (1-based, as excelize counts).
+const lastLoginColumn, createdColumn = 10, 11
 
 // excelDateFormat shows dates the same in every locale; the cells hold real dates, so
 // Excel sorts, filters and reformats them as dates.
@@ -37,6 +40,7 @@ var (
 	cellLocked     any = "Locked"
 	cellFailedLock any = "Too many failed login attempts"
 	cellAdminLock  any = "Locked by an admin"
+	cellTwoFactor      = [2]any{twoFactorLabel(false), twoFactorLabel(true)}
 )
 
 // Excel writes the rows as an .xlsx workbook with excelize's StreamWriter (the cell-by-cell
@@ -111,7 +115,7 @@ func newExcelSheet(f *excelize.File) (*excelize.StreamWriter, error) {
 		return nil, err
 	}
 	// The date columns carry the date style, so each date cell needs only its number.
-	if err := sw.SetColStyle(len(Columns)-1, len(Columns), date); err != nil {
+	if err := sw.SetColStyle(lastLoginColumn, createdColumn, date); err != nil {
 		return nil, err
 	}
 	// Excel wants <col> elements in ascending order and calls the file damaged otherwise;
@@ -242,6 +246,11 @@ func excelCells(cells []any, r *db.ExportRow) {
 	cells[8] = textCell(r.JobTitle)
 	cells[9] = excelDate(r.LastLogin)
 	cells[10] = excelDate(r.Created)
+	if r.TwoFactor {
+		cells[11] = cellTwoFactor[1]
+	} else {
+		cells[11] = cellTwoFactor[0]
+	}
 }
 
 func textCell(b []byte) any {

@@ -35,10 +35,10 @@ var excelContacts = []excelContact{
 			FirstName: []byte("Zoë"), LastName: []byte("Ångström"), Email: []byte("zoe@example.com"),
 			Account: []byte("Müller & Söhne"), Roles: []byte("Admin; Support"), Status: []byte(db.StatusLocked),
 			LockReason: []byte(db.LockedByAdmin), LockedBy: []byte("Anna Admin"), Phone: []byte("+44 20 7946 0958"),
-			JobTitle: []byte("Kundenbetreuerin"), LastLogin: excelLastLogin, Created: excelCreated,
+			JobTitle: []byte("Kundenbetreuerin"), LastLogin: excelLastLogin, Created: excelCreated, TwoFactor: true,
 		},
 		cells: []any{"Zoë", "Ångström", "zoe@example.com", "Müller & Söhne", "Admin; Support", "Locked",
-			"Locked by Anna Admin", "+44 20 7946 0958", "Kundenbetreuerin", excelLastLogin, excelCreated},
+			"Locked by Anna Admin", "+44 20 7946 0958", "Kundenbetreuerin", excelLastLogin, excelCreated, "On"},
 	},
 	{
 		row: db.ExportRow{
@@ -47,7 +47,7 @@ var excelContacts = []excelContact{
 			Created: excelCreated,
 		},
 		cells: []any{"太郎", "山田", "taro@example.jp", "Müller & Söhne", "Support", "Active",
-			nil, nil, nil, nil, excelCreated},
+			nil, nil, nil, nil, excelCreated, "Off"},
 	},
 	{
 		row: db.ExportRow{
@@ -56,7 +56,7 @@ var excelContacts = []excelContact{
 			LockReason: []byte(db.LockedByFailedLogins), LastLogin: excelLastLogin, Created: excelCreated,
 		},
 		cells: []any{`=HYPERLINK("http://x.example","y")`, "Żółć", "l@example.pl", "Müller & Söhne", "Billing", "Locked",
-			"Too many failed login attempts", nil, nil, excelLastLogin, excelCreated},
+			"Too many failed login attempts", nil, nil, excelLastLogin, excelCreated, "Off"},
 	},
 }
 
@@ -156,7 +156,7 @@ func checkWorkbookRead(t *testing.T, got workbookRead) {
 		{"modified", got.Modified, at},
 		{"frozen pane state", got.Frozen.State, "frozen"},
 		{"frozen pane top left cell", got.Frozen.TopLeftCell, "A2"},
-		{"auto filter", got.AutoFilter, "A1:K4"},
+		{"auto filter", got.AutoFilter, "A1:L4"},
 	} {
 		if p.got != p.want {
 			t.Errorf("%s: got %q, want %q", p.name, p.got, p.want)

@@ -24,7 +24,15 @@ type Meta struct {
 // Columns are the header row of every format, in order.
 var Columns = []string{
 	"First name", "Last name", "Email", "Account", "Roles", "Status", "Lock reason",
-	"Phone", "Job title", "Last login (UTC)", "Created (UTC)",
+	"Phone", "Job title", "Last login (UTC)", "Created (UTC)", "Two-step verification",
+}
+
+// twoFactorLabel says whether a contact has two-step verification, as the exports word it.
+func twoFactorLabel(on bool) string {
+	if on {
+		return "On"
+	}
+	return "Off"
 }
 
 // dateLayout is how CSV and PDF print times: sortable, unambiguous in every locale.

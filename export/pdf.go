@@ -51,8 +51,8 @@ var pdfColumns = []struct {
 	title string
 	width int
 }{
-	{"Name", 12}, {"Email", 22}, {"Account", 12}, {"Roles", 8}, {"Status", 10},
-	{"Phone", 8}, {"Job title", 10}, {"Last login (UTC)", 9}, {"Created (UTC)", 9},
+	{"Name", 11}, {"Email", 20}, {"Account", 11}, {"Roles", 8}, {"Status", 10}, {"Two-step verification", 6},
+	{"Phone", 8}, {"Job title", 8}, {"Last login (UTC)", 9}, {"Created (UTC)", 9},
 }
 
 const pdfGrid = 100
@@ -105,7 +105,7 @@ func PDF(w io.Writer, rows Rows, meta Meta) (int, error) {
 		values := [...]string{
 			string(r.FirstName) + " " + string(r.LastName), breakEmail(string(r.Email), pdfColumns[1].width),
 			string(r.Account), string(r.Roles),
-			status, string(r.Phone), string(r.JobTitle),
+			status, twoFactorLabel(r.TwoFactor), string(r.Phone), string(r.JobTitle),
 			string(appendDate(nil, r.LastLogin)), string(appendDate(nil, r.Created)),
 		}
 		cols := make([]core.Col, len(pdfColumns))

@@ -93,6 +93,7 @@ func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
 	href := contactHref(p.Contact.ID)
 	v := contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, p.Contact.Fields())
 	v.Version = p.Contact.EditVersion()
+	v.Reauth = reauthView(h.contacts, actor, "")
 	return renderForm(c, fiber.StatusOK, v)
 }
 
@@ -109,12 +110,25 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	if in.badAccess != nil {
 		v := in.form(contactForm(actor, "Edit contact", href, href, "", in.fields))
 		v.Version = version
+		v.Reauth = reauthView(h.contacts, actor, "")
 		return renderForm(c, fiber.StatusUnprocessableEntity, v)
 	}
-	updated, err := h.contacts.Update(c.UserContext(), actor, id, in.fields, version)
+	problem, err := reauthenticate(c, h.contacts, &actor)
+	if err != nil {
+		return err
+	}
+	var updated contacts.Updated
+	if problem == "" {
+		updated, err = h.contacts.Update(c.UserContext(), actor, id, in.fields, version)
+	} else if p, perr := h.contacts.Page(c.UserContext(), actor, id); perr != nil {
+		return perr
+	} else {
+		updated.Contact, err = p.Contact, contacts.ErrReauthRequired
+	}
 	if err != nil {
 		v := in.form(contactForm(actor, "Edit contact", href, href, updated.Contact.AccountName, in.fields))
 		v.Version = version
+		v.Reauth = reauthView(h.contacts, actor, problem)
 		if errors.Is(err, contacts.ErrEditConflict) {
 			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(), ""
 		}
@@ -147,6 +161,11 @@ func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 		v.Problem = "This contact cannot be created. Please contact customer support via live chat or by submitting a support case through the portal."
 	case errors.Is(err, contacts.ErrEditConflict):
 		v.Problem, status = "Someone else changed this contact while you were editing. Review the current details and apply your change again.", fiber.StatusConflict
+	case errors.Is(err, contacts.ErrReauthRequired):
+		v.Problem, v.Reauth.Needed = "To change an email address or a role, confirm it's you: enter your password below.", true
+		if v.Reauth.Error == "" {
+			v.Reauth.Error = "Enter your password to confirm it's you."
+		}
 	case errors.Is(err, contacts.ErrDemoteSelf):
 		v.Problem = "You can't remove your own Contact admin role."
 	case errors.Is(err, contacts.ErrLastAdmin):

@@ -27,9 +27,14 @@ type tenants struct {
 	target                                          db.Contact // in the child organization
 }
 
-func newTenants(t *testing.T, engine portaltest.Engine) tenants {
+func newTenants(t *testing.T, engine portaltest.Engine, opts ...portaltest.Options) tenants {
 	t.Helper()
-	env := portaltest.New(t, portaltest.Options{Engine: engine})
+	var o portaltest.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Engine = engine
+	env := portaltest.New(t, o)
 	w := tenants{Env: env, check: dbtest.Open(t, env.Config.DBPath)}
 	w.parent = env.Account("Northwind Traders", nil)
 	w.child = env.Account("Northwind Logistics", &w.parent)

@@ -290,7 +290,7 @@ func TestExportExcel(t *testing.T) {
 			t.Errorf("email column width: got %v, want room for an email", width)
 		}
 		sheetXML := zipEntry(t, resp.Body, "xl/worksheets/sheet1.xml")
-		if want := `<autoFilter ref="A1:K7"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
+		if want := `<autoFilter ref="A1:L7"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
 			t.Errorf("sheet has no %s (an auto filter over header and every row)", want)
 		}
 		var mins []int

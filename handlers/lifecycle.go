@@ -9,6 +9,7 @@ import (
 
 	"portal/components"
 	"portal/contacts"
+	"portal/db"
 	"portal/export"
 )
 
@@ -107,7 +108,8 @@ func (h *Lifecycle) ConfirmRemove(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, components.ConfirmRemovePage(shell(c, "Remove "+p.Contact.Name(), "my-contacts"), p.Contact), nil)
+	return render(c, fiber.StatusOK, components.ConfirmRemovePage(shell(c, "Remove "+p.Contact.Name(), "my-contacts"), p.Contact,
+		reauthView(h.contacts, actor, "")), nil)
 }
 
 // Remove is Remove this contact.
@@ -116,7 +118,16 @@ func (h *Lifecycle) Remove(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	removed, err := h.contacts.Remove(c.UserContext(), actor, id)
+	problem, err := reauthenticate(c, h.contacts, &actor)
+	if err != nil {
+		return err
+	}
+	var removed db.Contact
+	if problem == "" {
+		removed, err = h.contacts.Remove(c.UserContext(), actor, id)
+	} else {
+		err = contacts.ErrReauthRequired
+	}
 	switch {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, removed.Name()+" has been removed, and their personal data erased.", "/contacts")
@@ -125,6 +136,16 @@ func (h *Lifecycle) Remove(c *fiber.Ctx, actor contacts.Actor) error {
 	case errors.Is(err, contacts.ErrLastAdmin):
 		return flashRedirect(c, flashError, removed.Name()+" is the last active contact admin of "+removed.AccountName+
 			" and can't be removed. Make someone else a contact admin first.", contactHref(id))
+	case errors.Is(err, contacts.ErrReauthRequired):
+		p, err := h.contacts.Page(c.UserContext(), actor, id)
+		if err != nil {
+			return err
+		}
+		if problem == "" {
+			problem = "Enter your password to confirm it's you."
+		}
+		return render(c, fiber.StatusUnprocessableEntity, components.ConfirmRemovePage(shell(c, "Remove "+p.Contact.Name(), "my-contacts"),
+			p.Contact, reauthView(h.contacts, actor, problem)), nil)
 	}
 	return err
 }

@@ -469,6 +469,7 @@ func TestRemoveContact(t *testing.T) {
 			t.Fatalf("edit: %d", r.StatusCode)
 		}
 		his := f.Login(quentin.Email)
+		setUpApp(t, f.Env, his) // an authenticator app and recovery codes
 		f.Browser().Login("Quentin.Oyelaran@northwind.example", "not his password at all")
 		f.Lock(f.maria, quentin)
 		admin.PostForm(path+"/unlock", nil)
@@ -488,13 +489,33 @@ func TestRemoveContact(t *testing.T) {
 		if found, _ := f.check.Where(f.Ctx, "oyelaran"); len(found) < 3 {
 			t.Fatalf("the test left too few traces to look for: %v", found)
 		}
+		factorTables := []string{"totp_factors", "recovery_codes"}
+		for _, table := range factorTables {
+			if n, err := f.check.CountRows(f.Ctx, table, quentin.ID); err != nil || n == 0 {
+				t.Fatalf("%s: %d rows of his before the removal (%v), want some", table, n, err)
+			}
+		}
 
 		confirm := admin.Get(path + "/remove")
 		if got := testText(t, confirm.Body, "confirm-remove"); !strings.Contains(got, "Remove Quentin Vasquez-Oyelaran?") ||
 			!strings.Contains(got, "quentin.oyelaran@northwind.example") {
 			t.Errorf("confirmation: %q", got)
 		}
-		resp := admin.PostForm(path+"/remove", nil)
+		// Ten minutes after signing in, removal asks for the admin's password again (SPEC 3.11).
+		f.Clock.Advance(10*time.Minute + time.Second)
+		if page := admin.Get(path + "/remove"); !hasTestID(t, page.Body, "reauth") {
+			t.Error("10 minutes after signing in, the confirmation asks no password")
+		}
+		for _, secret := range []string{"", "not my password"} {
+			resp := admin.PostForm(path+"/remove", url.Values{"reauth": {secret}})
+			if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
+				t.Errorf("remove with reauth %q: %d, want 422 asking for the password", secret, resp.StatusCode)
+			}
+		}
+		if c := f.Reload(quentin); c.Email != quentin.Email {
+			t.Fatalf("removed without a fresh proof: %+v", c)
+		}
+		resp := admin.PostForm(path+"/remove", url.Values{"reauth": {portaltest.Password}})
 		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/contacts" {
 			t.Fatalf("remove: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
@@ -519,6 +540,11 @@ func TestRemoveContact(t *testing.T) {
 		}
 		if n, _ := f.check.CountSessions(f.Ctx, quentin.ID); n != 0 {
 			t.Errorf("%d sessions left", n)
+		}
+		for _, table := range append(factorTables, "passkeys", "passkey_users", "pending_signins") {
+			if n, err := f.check.CountRows(f.Ctx, table, quentin.ID); err != nil || n != 0 {
+				t.Errorf("%s: %d rows of his left (%v), want none", table, n, err)
+			}
 		}
 		if r := his.Get("/"); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("his session still works: %d", r.StatusCode)

@@ -24,15 +24,21 @@ func (h *Login) Show(c *fiber.Ctx) error {
 	if viewerOf(c).contact != nil {
 		return c.Redirect(orHome(next), fiber.StatusSeeOther)
 	}
-	return render(c, fiber.StatusOK, components.LoginPage(shell(c, "Log in", "login"), components.LoginForm{Next: next}), nil)
+	form := components.LoginForm{Next: next}
+	if c.Query("signed-out") == "everywhere" {
+		form.Notice = "You have been signed out everywhere: every session of your account has ended."
+	}
+	return render(c, fiber.StatusOK, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 }
 
 // Submit checks a user name and password, and signs the contact in under a new session id,
 // which ends the pre-session: the CSRF tokens from then on are bound to the new session, so
-// a pre-session cookie planted before signing in is worthless afterwards.
+// a pre-session cookie planted before signing in is worthless afterwards. A contact with a
+// step after the password (two-step verification) gets a pending sign-in instead, and its
+// page (TwoStep).
 func (h *Login) Submit(c *fiber.Ctx) error {
 	form := components.LoginForm{Email: strings.TrimSpace(bodyValue(c, "email")), Next: localPath(bodyValue(c, "next"))}
-	contact, err := h.contacts.SignIn(c.UserContext(), form.Email, bodyValue(c, "password"), clientIP(c))
+	result, err := h.contacts.SignIn(c.UserContext(), form.Email, bodyValue(c, "password"), clientIP(c), form.Next)
 	status := fiber.StatusUnauthorized
 	switch {
 	case errors.Is(err, contacts.ErrThrottled):
@@ -47,10 +53,17 @@ func (h *Login) Submit(c *fiber.Ctx) error {
 	if form.Error != "" {
 		return render(c, status, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 	}
-	if err := viewerOf(c).sess.SignIn(c, contact.ID, clientIP(c)); err != nil {
+	v := viewerOf(c)
+	if result.Pending != "" {
+		v.sess.SetPending(c, result.Pending, contacts.PendingSignInTTL)
+		h.log.Info("password accepted; next step", "contact_id", result.Contact.ID, "stage", result.Stage)
+		return c.Redirect(stagePaths[result.Stage], fiber.StatusSeeOther)
+	}
+	if err := v.sess.SignIn(c, result.Contact.ID, clientIP(c)); err != nil {
 		return err
 	}
-	h.log.Info("login", "contact_id", contact.ID)
+	v.sess.ClearPending(c)
+	h.log.Info("login", "contact_id", result.Contact.ID)
 	return c.Redirect(orHome(form.Next), fiber.StatusSeeOther)
 }
 

@@ -128,7 +128,7 @@ func loadViewer(sessions *session.Store) fiber.Handler {
 		v := &viewer{sess: sess}
 		if contact, ok := sess.Contact(); ok {
 			v.contact = &contact
-			v.actor = contacts.Actor{Contact: contact, RemoteIP: clientIP(c)}
+			v.actor = contacts.Actor{Contact: contact, RemoteIP: clientIP(c), AuthenticatedAt: sess.AuthenticatedAt()}
 		}
 		c.Locals(viewerKey, v)
 		return c.Next()
@@ -258,6 +258,7 @@ func asAdmin(rules *contacts.Service, h actorHandler) fiber.Handler {
 		if err != nil {
 			return err
 		}
+		actor.AuthenticatedAt = v.actor.AuthenticatedAt
 		v.actor = actor
 		return h(c, actor)
 	}

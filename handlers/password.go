@@ -61,7 +61,7 @@ func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
 		return linkAnswer(c, err)
 	}
 	return setPasswordPage(c, fiber.StatusOK, components.SetPasswordForm{Token: c.Params("token"),
-		Invite: link.Invite, Email: link.Contact.Email})
+		Invite: link.Invite, Email: link.Contact.Email, MinLength: auth.MinLength(link.Contact.TwoFactor)})
 }
 
 // SubmitSetPassword sets the password of a link's contact. It does not sign the contact in:
@@ -75,7 +75,8 @@ func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 	if errors.Is(err, contacts.ErrLinkInvalid) {
 		return linkAnswer(c, err)
 	}
-	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite}
+	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite,
+		MinLength: auth.MinLength(link.Contact.TwoFactor)}
 	var policy *auth.PolicyError
 	status := fiber.StatusUnprocessableEntity
 	switch {
@@ -198,17 +199,17 @@ func InvitationSentMessage(email string, ttl time.Duration) string {
 	return "A set-your-password link has been sent to " + email + ". The link is valid for " + components.Duration(ttl) + "."
 }
 
-// ChangePassword mails the signed-in contact a reset link (Change password on the home
-// page), under the same hourly limit as Forgot password?.
+// ChangePassword mails the signed-in contact a reset link ("Forgot your current password?"
+// on Change password), under the same hourly limit as Forgot password?.
 func (h *Passwords) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
 	me := actor
 	err := h.contacts.ChangeOwnPassword(c.UserContext(), me)
 	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
-		return flashRedirect(c, flashSuccess, ResetSentMessage(me.Contact.Email), "/")
+		return flashRedirect(c, flashSuccess, ResetSentMessage(me.Contact.Email), "/profile/password")
 	case errors.As(err, &tooMany):
-		return flashRedirect(c, flashError, tooManyLinks(tooMany, me.Contact.Email), "/")
+		return flashRedirect(c, flashError, tooManyLinks(tooMany, me.Contact.Email), "/profile/password")
 	}
 	return err
 }

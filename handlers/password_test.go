@@ -368,7 +368,7 @@ func TestNewerLinkVoidsOlderAndPasswordChangeVoidsAll(t *testing.T) {
 		}
 		// A password set another way (here the command line's path) voids every open link.
 		hash, _ := e.Hasher.Hash(e.Ctx, newPassword)
-		if err := e.Store.Write(e.Ctx, func(tx *db.Tx) error { return tx.SetPassword(e.Ctx, e.member.ID, hash) }); err != nil {
+		if err := e.Store.Write(e.Ctx, func(tx *db.Tx) error { return tx.SetPassword(e.Ctx, e.member.ID, hash, false) }); err != nil {
 			t.Fatal(err)
 		}
 		if resp := e.Browser().Get(newer); resp.StatusCode != http.StatusGone {
@@ -527,10 +527,10 @@ func TestChangePasswordMailsTheSignedInContactALink(t *testing.T) {
 		}
 		for i := 1; i <= 4; i++ {
 			resp := b.PostForm("/change-password", nil)
-			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-				t.Fatalf("request %d: got %d to %q, want 303 to /", i, resp.StatusCode, resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/profile/password" {
+				t.Fatalf("request %d: got %d to %q, want 303 to /profile/password", i, resp.StatusCode, resp.Header.Get("Location"))
 			}
-			home := b.Get("/")
+			home := b.Get("/profile/password")
 			if i <= contacts.MaxLinksPerHour {
 				if got, want := testID(t, home.Body, "alert-success"), handlers.ResetSentMessage(e.member.Email); got != want {
 					t.Errorf("request %d: got %q, want %q", i, got, want)

@@ -67,7 +67,42 @@ func New(d Deps) *fiber.App {
 	app.Get("/login", login.Show)
 	app.Post("/login", login.Submit)
 	app.Post("/logout", login.Logout)
-	app.Get("/", requireSignedIn, home)
+
+	// After the password: the pages of a pending sign-in, and nothing else (SPEC 3.11).
+	steps := &TwoStep{log: d.Log, contacts: d.Contacts}
+	verify := func(h pendingHandler) fiber.Handler { return steps.at(db.StageVerify, h) }
+	setup := func(h pendingHandler) fiber.Handler { return steps.at(db.StageSetup, h) }
+	app.Get("/login/two-step", verify(steps.ShowVerify))
+	app.Post("/login/two-step", verify(steps.VerifyCode))
+	app.Get("/login/recovery-code", verify(steps.ShowRecovery))
+	app.Post("/login/recovery-code", verify(steps.VerifyRecovery))
+	app.Post("/login/passkey/options", verify(steps.PasskeyOptions))
+	app.Post("/login/passkey", verify(steps.Passkey))
+	app.Get("/login/setup", setup(steps.ShowSetup))
+	app.Post("/login/setup/app", setup(steps.StartApp))
+	app.Get("/login/setup/app", setup(steps.ShowApp))
+	app.Post("/login/setup/app/confirm", setup(steps.ConfirmApp))
+	app.Post("/login/setup/passkey/options", setup(steps.SetupPasskeyOptions))
+	app.Post("/login/setup/passkey", setup(steps.SetupPasskey))
+	app.Get("/login/new-password", steps.at(db.StagePassword, steps.ShowNewPassword))
+	app.Post("/login/new-password", steps.at(db.StagePassword, steps.NewPassword))
+	app.Post("/login/cancel", steps.Cancel)
+
+	profile := &Profile{contacts: d.Contacts}
+	app.Get("/", signedIn(profile.Home))
+	app.Get("/profile", signedIn(profile.Show))
+	app.Get("/profile/password", signedIn(profile.ShowPassword))
+	app.Post("/profile/password", signedIn(profile.ChangePassword))
+	app.Post("/profile/sign-out-everywhere", signedIn(profile.SignOutEverywhere))
+	app.Post("/profile/app", signedIn(profile.StartApp))
+	app.Get("/profile/app", signedIn(profile.ShowApp))
+	app.Post("/profile/app/confirm", signedIn(profile.ConfirmApp))
+	app.Post("/profile/app/remove", signedIn(profile.RemoveApp))
+	app.Post("/profile/passkeys/options", signedIn(profile.PasskeyOptions))
+	app.Post("/profile/passkeys", signedIn(profile.AddPasskey))
+	app.Post("/profile/passkeys/:pk<int>/rename", signedIn(profile.RenamePasskey))
+	app.Post("/profile/passkeys/:pk<int>/remove", signedIn(profile.RemovePasskey))
+	app.Post("/profile/recovery-codes", signedIn(profile.NewRecoveryCodes))
 
 	passwords := &Passwords{contacts: d.Contacts}
 	app.Get("/forgot-password", passwords.ShowForgot)
@@ -123,5 +158,11 @@ func New(d Deps) *fiber.App {
 	app.Post("/organizations/:id<int>/unlock", admin(life.Unlock))
 	app.Get("/contacts/:id<int>/remove", admin(life.ConfirmRemove))
 	app.Post("/contacts/:id<int>/remove", admin(life.Remove))
+
+	twoFactor := &TwoFactorAdmin{contacts: d.Contacts}
+	app.Get("/two-step-verification", admin(twoFactor.ShowPolicy))
+	app.Post("/two-step-verification", admin(twoFactor.SetPolicy))
+	app.Get("/contacts/:id<int>/two-step/reset", admin(twoFactor.ShowReset))
+	app.Post("/contacts/:id<int>/two-step/reset", admin(twoFactor.Reset))
 	return app
 }

@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -27,6 +29,7 @@ import (
 	"portal/db/testdb"
 	"portal/demo"
 	"portal/mail"
+	"portal/secrets"
 	"portal/session"
 )
 
@@ -116,13 +119,22 @@ func New(t testing.TB, opts ...Options) *Env {
 		engine = SQLite
 	}
 	database := testdb.New(t, engine)
+	var keyArgs []string
+	if engine == Postgres {
+		// PostgreSQL needs the secrets key file given (SQLite has one made beside its file).
+		keyFile := filepath.Join(t.TempDir(), "portal.secrets-key")
+		if err := os.WriteFile(keyFile, []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		keyArgs = []string{"--secrets-key-file", keyFile}
+	}
 	smtpServer := NewSMTPServer(t)
 	// The back-off after failed logins waits on the wall clock: tests that fail logins in a
 	// row would wait seconds at its production setting. Tests of the back-off set their own.
 	args := append([]string{"--db", database, "--addr", "127.0.0.1:0",
 		"--base-url", "https://portal.example.test", "--login-backoff", "1ms", "--login-backoff-max", "2ms"},
 		smtpServer.Args()...)
-	args = append(args, o.Args...)
+	args = append(append(args, keyArgs...), o.Args...)
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	build := config.Flags(fs, func(k string) string { return o.Env[k] })
 	if err := fs.Parse(args); err != nil {

@@ -14,6 +14,7 @@ import (
 type Cookies struct {
 	Session    string
 	PreSession string
+	Pending    string // a sign-in waiting for its second step (pending.go)
 }
 
 // CookieNames are the names for a portal served over https (secure) or plain http. Over
@@ -23,9 +24,9 @@ type Cookies struct {
 // 127.0.0.1) has no such cookies, hence plain names there.
 func CookieNames(secure bool) Cookies {
 	if secure {
-		return Cookies{Session: "__Host-portal_session", PreSession: "__Host-portal_csrf"}
+		return Cookies{Session: "__Host-portal_session", PreSession: "__Host-portal_csrf", Pending: "__Host-portal_pending"}
 	}
-	return Cookies{Session: "portal_session", PreSession: "portal_csrf"}
+	return Cookies{Session: "portal_session", PreSession: "portal_csrf", Pending: "portal_pending"}
 }
 
 // Cookies are the names of this store's cookies.

@@ -165,8 +165,8 @@ func ContactID(sess *sessions.Session) int64 {
 	return id
 }
 
-// SignIn rotates the session's id and binds it to contactID, signed in from origin; the
-// caller then saves it.
+// SignIn rotates the session's id and binds it to contactID, who proved who it is just now,
+// signed in from origin; the caller then saves it.
 func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64, origin db.SessionOrigin) error {
 	if err := s.Revoke(r, sess.ID); err != nil {
 		return err
@@ -176,6 +176,7 @@ func (s *Store) SignIn(r *http.Request, sess *sessions.Session, contactID int64,
 		delete(sess.Values, k)
 	}
 	sess.Values[contactKey] = contactID
+	sess.Values[authenticatedKey] = s.db.Now().Unix()
 	sess.Values[originKey{}] = origin
 	sess.Options = s.options()
 	return nil

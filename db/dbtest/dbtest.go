@@ -131,3 +131,13 @@ func Exec(t testing.TB, dsn, query string, args ...any) {
 		t.Fatalf("dbtest: %s: %v", query, err)
 	}
 }
+
+// CountRows counts the rows of table that belong to contact contactID (its contact_id).
+func (d *DB) CountRows(ctx context.Context, table string, contactID int64) (int, error) {
+	var n int
+	// table is the test's own constant, never input.
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM `+table+` WHERE contact_id = $1`, contactID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("dbtest: count rows of %s for contact %d: %w", table, contactID, err)
+	}
+	return n, nil
+}
