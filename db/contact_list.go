@@ -44,6 +44,8 @@ type ListRow struct {
 	LastLoginAt time.Time
 	Roles       []Role
 	TwoFactor   bool // has an authenticator app or a passkey (SPEC 3.11)
+	// AccessEndsAt is when the contact's access ends; zero: never (SPEC 3.10).
+	AccessEndsAt time.Time
 	// Why a locked contact is locked, for the Locked out contacts section (SPEC 3.4).
 	Lock
 }
@@ -581,13 +583,15 @@ func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any
 func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, args ...any) ([]ListRow, error) {
 	sc, q := l.sc, l.q
 	query := `SELECT c.id, c.first_name, c.last_name, c.email, c.account_id, c.last_login_at,
-			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''), c.two_factor`
+			coalesce((SELECT string_agg(role, ',') FROM contact_roles r WHERE r.contact_id = c.id), ''), c.two_factor,
+			c.access_ends_at`
 	locked := q.Status == StatusLocked
 	if locked {
 		query += `, c.lock_reason,
 			CASE WHEN c.locked_by IS NULL THEN ''
 				ELSE coalesce((SELECT ` + nameOf("l") + ` FROM contacts l WHERE l.id = c.locked_by), '') END,
-			c.locked_at, c.failed_logins, c.last_failed_at`
+			c.locked_at, c.failed_logins, c.last_failed_at,
+			coalesce((SELECT o.name FROM accounts o WHERE o.id = c.locked_org_id), '')`
 	}
 	rows, err := s.read.QueryContext(ctx, query+` FROM `+from+`
 		WHERE c.status = '`+q.Status+`' AND c.account_id IN `+sc.inList()+orderBy, args...)
@@ -601,10 +605,10 @@ func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, a
 	var r ListRow
 	var lastLogin int64
 	var roles string
-	var lockedAt, lastFailed sql.NullInt64
-	dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles, &r.TwoFactor}
+	var lockedAt, lastFailed, accessEnds sql.NullInt64
+	dest := []any{&r.ID, &r.FirstName, &r.LastName, &r.Email, &r.AccountID, &lastLogin, &roles, &r.TwoFactor, &accessEnds}
 	if locked {
-		dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed)
+		dest = append(dest, &r.LockReason, &r.LockedByName, &lockedAt, &r.FailedLogins, &lastFailed, &r.LockedWith)
 	}
 	for rows.Next() {
 		r = ListRow{Status: q.Status}
@@ -613,6 +617,7 @@ func (s *Store) scanRows(ctx context.Context, l listing, from, orderBy string, a
 		}
 		r.LockedAt = timeOrZero(lockedAt)
 		r.LastFailedAt = timeOrZero(lastFailed)
+		r.AccessEndsAt = timeOrZero(accessEnds)
 		if lastLogin > 0 {
 			r.LastLoginAt = time.Unix(lastLogin, 0).UTC()
 		}

@@ -123,6 +123,10 @@ func TestAccessEnds(t *testing.T) {
 		if n, _ := f.check.CountAudit(f.Ctx, db.ActionContactEdited, f.zoe.ID); n != 1 {
 			t.Errorf("%d edit audit rows, want 1", n)
 		}
+		row := htmlDoc(t, admin.Get("/contacts?q=zoe").Body).Find(fmt.Sprintf(`[data-contact-id="%d"]`, f.zoe.ID))
+		if got := strings.TrimSpace(row.Find(`[data-testid="contact-access-ends"]`).Text()); got != "Access ends "+want {
+			t.Errorf("All Contacts shows %q under her name, want %q", got, "Access ends "+want)
+		}
 
 		// One second before: she signs in. At the second: refused, and her session ends.
 		f.Clock.Advance(ends.Sub(f.Clock.Now()) - time.Second)
@@ -316,6 +320,11 @@ func TestLockOrganization(t *testing.T) {
 			if n, _ := f.check.CountAudit(f.Ctx, db.ActionContactLocked, c.ID); n != 1 {
 				t.Errorf("%s: %d lock audit rows, want 1", c.Email, n)
 			}
+		}
+		locked := htmlDoc(t, admin.Get("/contacts?section=locked").Body)
+		why := strings.TrimSpace(locked.Find(fmt.Sprintf(`[data-contact-id="%d"] [data-testid="contact-why-locked"]`, f.zoe.ID)).Text())
+		if !strings.HasPrefix(why, "Locked with Northwind Logistics by Maria Anders on ") {
+			t.Errorf("Locked out contacts says why %q, want the organization and who locked it", why)
 		}
 		for _, c := range []db.Contact{f.soren, f.freja, f.ines, f.noah, f.maria, f.kwame} {
 			if f.Reload(c).Locked() {
