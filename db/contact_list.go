@@ -536,6 +536,11 @@ func (s *Store) queryIDs(ctx context.Context, query string, args ...any) ([]int6
 	if err != nil {
 		return nil, err
 	}
+	return scanIDs(rows)
+}
+
+// scanIDs reads rows of one id each, and closes them.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
 	defer rows.Close()
 	var ids []int64
 	for rows.Next() {

@@ -265,16 +265,7 @@ func (t *Tx) changedIDs(ctx context.Context, update string, args ...any) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows)
 }
 
 // OrganizationContacts lists the ids of the contacts of account org and every account below
@@ -298,16 +289,7 @@ func (s *Store) OrganizationContacts(ctx context.Context, sc Scope, org int64, s
 	if err != nil {
 		return nil, fmt.Errorf("store: contacts of organization %d: %w", org, err)
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows)
 }
 
 // RemovedLabel is how a removed contact is named wherever its name was: "Removed contact #42".
@@ -400,14 +382,5 @@ func (s *Store) MatchingIDs(ctx context.Context, sc Scope, status, search string
 	if err != nil {
 		return nil, fmt.Errorf("store: contacts matching a search: %w", err)
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows)
 }

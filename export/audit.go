@@ -1,7 +1,6 @@
 package export
 
 import (
-	"bufio"
 	"io"
 	"strconv"
 
@@ -29,15 +28,8 @@ const auditTimeLayout = "2006-01-02 15:04:05"
 // Each row is built in the output buffer, so memory does not grow with the log. It
 // returns how many events it wrote.
 func AuditCSV(w io.Writer, events AuditEvents, label func(action string) string) (int, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	line := append(bw.AvailableBuffer(), byteOrderMark...)
-	for i, name := range AuditColumns {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = appendCSVCell(line, []byte(name))
-	}
-	if _, err := bw.Write(append(line, '\r', '\n')); err != nil {
+	bw, err := csvHeader(w, AuditColumns)
+	if err != nil {
 		return 0, err
 	}
 	n := 0
@@ -46,7 +38,7 @@ func AuditCSV(w io.Writer, events AuditEvents, label func(action string) string)
 		field = append(field[:0], s...)
 		return appendCSVCell(append(line, ','), field)
 	}
-	err := events(func(e *db.Event) error {
+	err = events(func(e *db.Event) error {
 		line := bw.AvailableBuffer()
 		line = append(e.At.UTC().AppendFormat(append(line, '"'), auditTimeLayout), '"')
 		line = cell(line, label(e.Action))

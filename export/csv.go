@@ -21,21 +21,14 @@ const byteOrderMark = "\uFEFF"
 // contacts it wrote. Each row is built straight into the output buffer, with no allocation
 // per row or field: CSV runs close to the speed of SQLite itself.
 func CSV(w io.Writer, rows Rows) (int, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	line := append(bw.AvailableBuffer(), byteOrderMark...)
-	for i, name := range Columns {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = appendCSVCell(line, []byte(name))
-	}
-	if _, err := bw.Write(append(line, '\r', '\n')); err != nil {
+	bw, err := csvHeader(w, Columns)
+	if err != nil {
 		return 0, err
 	}
 
 	n := 0
 	var scratch []byte // the lock reason, which is built from two fields
-	err := rows(func(r *db.ExportRow) error {
+	err = rows(func(r *db.ExportRow) error {
 		line := bw.AvailableBuffer()
 		line = appendCSVCell(line, r.FirstName)
 		line = appendCSVCell(append(line, ','), r.LastName)
@@ -79,4 +72,19 @@ func appendCSVCell(dst, v []byte) []byte {
 	}
 	dst = append(dst, v...)
 	return append(dst, '"')
+}
+
+// csvHeader starts a CSV file on w: the byte order mark, so that Excel reads UTF-8, and the
+// header row of names. The rows go through the buffered writer it returns.
+func csvHeader(w io.Writer, names []string) (*bufio.Writer, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	line := append(bw.AvailableBuffer(), byteOrderMark...)
+	for i, name := range names {
+		if i > 0 {
+			line = append(line, ',')
+		}
+		line = appendCSVCell(line, []byte(name))
+	}
+	_, err := bw.Write(append(line, '\r', '\n'))
+	return bw, err
 }
