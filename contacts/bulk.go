@@ -206,27 +206,34 @@ func (s *Service) unlockMany(ctx context.Context, actor Actor, ids []int64, skip
 
 // outsideScope are the ids that were asked for but not found in the actor's scope.
 func outsideScope(asked []int64, found []db.Contact) []Skip {
+	in := make(map[int64]bool, len(found))
+	for _, c := range found {
+		in[c.ID] = true
+	}
 	var skips []Skip
 	for _, id := range asked {
-		if !slices.ContainsFunc(found, func(c db.Contact) bool { return c.ID == id }) {
+		if !in[id] {
 			skips = append(skips, Skip{ID: id, Reason: SkipOutsideScope})
 		}
 	}
 	return skips
 }
 
-// auditEach writes action's audit row for every contact of found whose id is in changed.
+// auditEach writes action's audit row for every contact of found whose id is in changed,
+// all in one statement.
 func auditEach(ctx context.Context, tx *db.Tx, actor Actor, found []db.Contact, changed []int64, action, detail string) error {
+	done := make(map[int64]bool, len(changed))
+	for _, id := range changed {
+		done[id] = true
+	}
+	events := make([]db.Event, 0, len(changed))
 	for _, c := range found {
-		if !slices.Contains(changed, c.ID) {
-			continue
-		}
-		if err := tx.Audit(ctx, db.Event{Action: action, ActorID: actor.ID(), TargetID: c.ID, AccountID: c.AccountID,
-			RemoteIP: actor.RemoteIP, Detail: detail}); err != nil {
-			return err
+		if done[c.ID] {
+			events = append(events, db.Event{Action: action, ActorID: actor.ID(), TargetID: c.ID, AccountID: c.AccountID,
+				RemoteIP: actor.RemoteIP, Detail: detail})
 		}
 	}
-	return nil
+	return tx.AuditAll(ctx, events)
 }
 
 // MaxBulk is how many contacts one bulk action takes at most (SPEC 3.8).

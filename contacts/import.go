@@ -149,7 +149,7 @@ func (s *Service) UploadImport(ctx context.Context, actor Actor, fileName string
 		if id, err = tx.SaveImport(ctx, p); err != nil {
 			return err
 		}
-		return tx.AuditEach(ctx, refused)
+		return tx.AuditAll(ctx, refused)
 	})
 	if err != nil {
 		return "", fmt.Errorf("upload import: %w", err)
@@ -263,7 +263,7 @@ func (s *Service) createImported(ctx context.Context, tx *db.Tx, actor Actor, p 
 		events[i] = db.Event{Action: db.ActionContactCreated, ActorID: actor.ID(), TargetID: ids[i], AccountID: n.AccountID,
 			RemoteIP: actor.RemoteIP, Detail: "imported from " + p.FileName + "; roles: " + db.RolesDetail(n.Roles)}
 	}
-	if err := tx.AuditEach(ctx, events); err != nil {
+	if err := tx.AuditAll(ctx, events); err != nil {
 		return 0, err
 	}
 	err = tx.InviteNew(ctx, created, s.settings.InviteTTL, actor.requestedBy(), actor.RemoteIP, "set-your-password link (Import contacts)")
@@ -286,7 +286,7 @@ func updateImported(ctx context.Context, tx *db.Tx, actor Actor, p ImportPreview
 		events = append(events, db.Event{Action: db.ActionContactEdited, ActorID: actor.ID(), TargetID: r.contactID,
 			AccountID: r.fields.AccountID, RemoteIP: actor.RemoteIP, Detail: detail})
 	}
-	return len(events), tx.AuditEach(ctx, events)
+	return len(events), tx.AuditAll(ctx, events)
 }
 
 // CancelImport is Cancel import: the actor's pending import id is deleted, and nothing

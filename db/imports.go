@@ -309,22 +309,6 @@ func (t *Tx) CreateContacts(ctx context.Context, list []NewContact) ([]int64, er
 	return ids, nil
 }
 
-// AuditEach records events inside t, a few hundred per statement.
-func (t *Tx) AuditEach(ctx context.Context, events []Event) error {
-	now := unix(t.now)
-	for batch := range slices.Chunk(events, importBatch) {
-		args := make([]any, 0, 7*len(batch))
-		for _, e := range batch {
-			args = append(args, now, e.Action, nullID(e.ActorID), nullID(e.TargetID), nullID(e.AccountID), e.Detail, e.RemoteIP)
-		}
-		if _, err := t.tx.ExecContext(ctx, `INSERT INTO audit_events(at, action, actor_id, target_id, account_id, detail, remote_ip)
-			VALUES `+valuesList(len(batch), 7), args...); err != nil {
-			return fmt.Errorf("store: audit %d events: %w", len(batch), err)
-		}
-	}
-	return nil
-}
-
 // InviteNew issues set-your-password links valid for ttl to contacts created in t (their
 // ID, AccountID, Email and names are used), as IssueLink does for one: the link, the mail
 // that carries it, its audit event; a few hundred per statement. A new contact has no
@@ -381,7 +365,7 @@ func (t *Tx) InviteNew(ctx context.Context, list []Contact, ttl time.Duration, r
 			return fmt.Errorf("store: queue %d invitations: %w", len(batch), err)
 		}
 		t.queuedMail = true
-		if err := t.AuditEach(ctx, events); err != nil {
+		if err := t.AuditAll(ctx, events); err != nil {
 			return err
 		}
 	}

@@ -51,10 +51,18 @@ func (tb *tab) download(what string, trigger func()) (string, []byte) {
 			break
 		}
 	}
-	// allowAndName saves the file under its GUID.
-	data, err := os.ReadFile(filepath.Join(dir, guid))
-	if err != nil {
-		tb.fail("read the downloaded %s: %v", name, err)
+	// allowAndName saves the file under its GUID. Chromium may report the download complete
+	// a moment before the file has its final name (seen under load with -race): look again
+	// for a few seconds.
+	path := filepath.Join(dir, guid)
+	for wait := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		data, err := os.ReadFile(path)
+		if err == nil {
+			return name, data
+		}
+		if !os.IsNotExist(err) || time.Now().After(wait) {
+			entries, _ := os.ReadDir(dir)
+			tb.fail("read the downloaded %s: %v (the folder holds %v)", name, err, entries)
+		}
 	}
-	return name, data
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"sort"
 
@@ -29,42 +28,21 @@ func (h *Export) AuditCSV(c *fiber.Ctx, actor contacts.Actor) error {
 		return nil
 	}
 
-	select {
-	case h.slots <- struct{}{}:
-	default:
-		return fiber.ErrServiceUnavailable
+	d, err := h.startDownload(c)
+	if err != nil {
+		return err
 	}
-	// From here on, whoever finishes the export releases the slot, the snapshot and ctx:
-	// this function when it fails early, else the body writer when the download ends.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), maxExportDuration)
-	var exp *db.AuditExport
-	finish := func() {
-		if exp != nil {
-			if err := exp.Close(); err != nil {
-				h.log.Error("audit export: end snapshot", "err", err)
-			}
-		}
-		cancel()
-		<-h.slots
-	}
-	handedOver := false
-	defer func() {
-		if !handedOver {
-			finish()
-		}
-	}()
-
-	exp, err := h.contacts.BeginAuditExport(ctx, actor, f, formatCSV.name)
+	defer d.end()
+	exp, err := h.contacts.BeginAuditExport(d.ctx, actor, f, formatCSV.name)
 	if errors.Is(err, db.ErrNotFound) {
 		return fiber.NewError(fiber.StatusNotFound, errNoSuchContact)
 	}
 	if err != nil {
 		return err
 	}
+	d.snapshot = exp
 	setAuditFileHeaders(c, filename)
-	handedOver = true
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer finish()
+	d.stream(c, func(w *bufio.Writer) {
 		n, err := export.AuditCSV(w, exp.Each, components.ActionLabel)
 		if err == nil {
 			err = w.Flush()

@@ -90,32 +90,12 @@ func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error
 		return nil
 	}
 
-	select {
-	case h.slots <- struct{}{}:
-	default:
-		return fiber.ErrServiceUnavailable // "busy right now, try again in a moment"
+	d, err := h.startDownload(c)
+	if err != nil {
+		return err
 	}
-	// From here on, whoever finishes the export releases the slot, the snapshot and ctx:
-	// this function when it fails early, else the body writer when the download ends.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), maxExportDuration)
-	var exp *db.Export
-	finish := func() {
-		if exp != nil {
-			if err := exp.Close(); err != nil {
-				h.log.Error("export: end snapshot", "err", err)
-			}
-		}
-		cancel()
-		<-h.slots
-	}
-	handedOver := false
-	defer func() {
-		if !handedOver {
-			finish()
-		}
-	}()
-
-	exp, err := h.contacts.BeginExport(ctx, actor, f.name, f.maxRows, exportView(c))
+	defer d.end()
+	exp, err := h.contacts.BeginExport(d.ctx, actor, f.name, f.maxRows, exportView(c))
 	var tooMany *contacts.TooManyRowsError
 	var tooManyIDs *contacts.TooManySelectedError
 	if errors.As(err, &tooManyIDs) {
@@ -130,6 +110,7 @@ func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error
 	if err != nil {
 		return err
 	}
+	d.snapshot = exp
 	meta := export.Meta{Account: actor.Scope.Root().Name, GeneratedAt: h.contacts.Now(), Total: exp.Total}
 
 	if f.buffered {
@@ -142,9 +123,7 @@ func (h *Export) serve(c *fiber.Ctx, actor contacts.Actor, f exportFormat) error
 	}
 
 	h.setFileHeaders(c, f, filename)
-	handedOver = true
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		defer finish()
+	d.stream(c, func(w *bufio.Writer) {
 		n, err := f.write(w, exp.Each, meta)
 		if err == nil {
 			err = w.Flush()
@@ -196,3 +175,55 @@ func (h *Export) setFileHeaders(c *fiber.Ctx, f exportFormat, filename string) {
 
 // readyToken is what the export menu's script sends: 24 hex digits.
 var readyToken = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+// download is what one export holds while it runs: a slot, a context of its own (the
+// download outlives the request's handler) and, once open, the snapshot it reads. Whoever
+// finishes the export lets them go: the handler when it ends before the body (end), else
+// the body writer when the client has it all (stream).
+type download struct {
+	ctx       context.Context
+	cancel    context.CancelFunc
+	slots     chan struct{}
+	snapshot  interface{ Close() error }
+	log       *slog.Logger
+	streaming bool
+}
+
+// startDownload takes an export slot, or answers 503 ("busy right now, try again in a
+// moment") when every slot is taken.
+func (h *Export) startDownload(c *fiber.Ctx) (*download, error) {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		return nil, fiber.ErrServiceUnavailable
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), maxExportDuration)
+	return &download{ctx: ctx, cancel: cancel, slots: h.slots, log: h.log}, nil
+}
+
+// end lets the download go, unless the body writer has it.
+func (d *download) end() {
+	if !d.streaming {
+		d.release()
+	}
+}
+
+// stream hands the download to the body writer: write runs while the client reads, then
+// the download goes.
+func (d *download) stream(c *fiber.Ctx, write func(*bufio.Writer)) {
+	d.streaming = true
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer d.release()
+		write(w)
+	})
+}
+
+func (d *download) release() {
+	if d.snapshot != nil {
+		if err := d.snapshot.Close(); err != nil {
+			d.log.Error("export: end snapshot", "err", err)
+		}
+	}
+	d.cancel()
+	<-d.slots
+}

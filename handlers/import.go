@@ -222,7 +222,7 @@ func (h *Imports) Rejected(c *fiber.Ctx, actor contacts.Actor) error {
 	if err := export.RejectedCSV(&buf, p.Has, rows); err != nil {
 		return err
 	}
-	download(c, "text/csv; charset=utf-8", "contacts-not-imported.csv")
+	attachment(c, "text/csv; charset=utf-8", "contacts-not-imported.csv")
 	return c.Send(buf.Bytes())
 }
 
@@ -232,7 +232,7 @@ func (h *Imports) TemplateCSV(c *fiber.Ctx, actor contacts.Actor) error {
 	if err := export.TemplateCSV(&buf); err != nil {
 		return err
 	}
-	download(c, "text/csv; charset=utf-8", "contacts-template.csv")
+	attachment(c, "text/csv; charset=utf-8", "contacts-template.csv")
 	return c.Send(buf.Bytes())
 }
 
@@ -242,11 +242,12 @@ func (h *Imports) TemplateExcel(c *fiber.Ctx, actor contacts.Actor) error {
 	if err := export.TemplateExcel(&buf); err != nil {
 		return err
 	}
-	download(c, formatExcel.contentType, "contacts-template.xlsx")
+	attachment(c, formatExcel.contentType, "contacts-template.xlsx")
 	return c.Send(buf.Bytes())
 }
 
-func download(c *fiber.Ctx, contentType, filename string) {
+// attachment makes the response a private download named filename.
+func attachment(c *fiber.Ctx, contentType, filename string) {
 	c.Set(fiber.HeaderContentType, contentType)
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
 	c.Set(fiber.HeaderCacheControl, "no-store")
