@@ -239,6 +239,10 @@ func (s *Service) CommitImport(ctx context.Context, actor Actor, id, version str
 	if err != nil {
 		return ImportResult{}, fmt.Errorf("import contacts: %w", err)
 	}
+	// The import is done: statistics that could not be refreshed only slow the next one.
+	if err := s.store.AnalyzeImported(ctx, result.Created); err != nil {
+		s.log.Warn("after import", "err", err)
+	}
 	return result, nil
 }
 

@@ -155,6 +155,26 @@ func (s *Store) DeleteImportsBefore(ctx context.Context, t time.Time) (int64, er
 	return n, nil
 }
 
+// analyzeAfterImport is how many contacts an import creates before AnalyzeImported
+// refreshes PostgreSQL's statistics of them.
+const analyzeAfterImport = 1000
+
+// AnalyzeImported refreshes the planner's statistics of contacts and their roles after an
+// import created created of them, on PostgreSQL. Until autovacuum comes round, the planner
+// takes a table that has grown from a few rows to thousands in one transaction for as small
+// as it was, and looks the next file's 10,000 emails up by scanning every contact for each
+// batch of them: a preview of 10,000 rows took 7 to 18 s instead of 0.2 s (measured beside
+// BenchmarkImport). SQLite keeps no statistics that could mislead it so.
+func (s *Store) AnalyzeImported(ctx context.Context, created int) error {
+	if !s.Postgres() || created < analyzeAfterImport {
+		return nil
+	}
+	if _, err := s.write.ExecContext(ctx, `ANALYZE contacts, contact_roles`); err != nil {
+		return fmt.Errorf("store: analyze after importing %d contacts: %w", created, err)
+	}
+	return nil
+}
+
 // ActionContactsImported records an import as a whole (each contact it created or changed
 // has its own row too); Detail names the file and the counts.
 const ActionContactsImported = "contacts_imported"
