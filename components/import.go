@@ -25,6 +25,7 @@ type ImportPreviewView struct {
 	Page    int    // from 1
 	Pages   int
 	Rows    []contacts.ImportRow
+	Reauth  ReauthView // asked for when the import changes roles
 }
 
 // ImportShows are the filters of a preview, with the words of their tabs.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,18 @@ type ImportPreview struct {
 
 // ToImport is how many rows Import N contacts writes.
 func (p ImportPreview) ToImport() int { return p.New + p.Updated }
+
+// ChangesRoles reports whether an Update row changes a contact's roles: a change of access,
+// which needs the admin's fresh proof of who they are (SPEC 3.11), as in Edit contact.
+// (An import can't change an email: the email is how a row finds its contact.)
+func (p ImportPreview) ChangesRoles() bool {
+	for _, r := range p.Rows {
+		if r.Kind == RowUpdate && slices.ContainsFunc(r.Changes, func(c Change) bool { return c.Field == "Roles" }) {
+			return true
+		}
+	}
+	return false
+}
 
 // ImportResult is what an import did.
 type ImportResult struct{ Created, Updated int }
@@ -217,6 +230,8 @@ func (s *Service) CommitImport(ctx context.Context, actor Actor, id, version str
 			return ErrImportChanged
 		case preview.ToImport() == 0:
 			return ErrNothingToImport
+		case preview.ChangesRoles() && !actor.Reauthenticated(tx.Now()):
+			return ErrReauthRequired
 		}
 		if result.Created, err = s.createImported(ctx, tx, actor, preview); err != nil {
 			return err

@@ -119,6 +119,12 @@ func (h *Imports) Preview(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
+	return h.renderPreview(c, actor, id, fiber.StatusOK, "")
+}
+
+// renderPreview shows pending import id with status, and problem, if any, under the
+// re-authentication field.
+func (h *Imports) renderPreview(c *fiber.Ctx, actor contacts.Actor, id string, status int, problem string) error {
 	p, err := h.contacts.ImportPreview(c.UserContext(), actor, id)
 	if errors.Is(err, contacts.ErrNotFound) {
 		return gone(c)
@@ -126,7 +132,7 @@ func (h *Imports) Preview(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	v := components.ImportPreviewView{Preview: p, Page: 1}
+	v := components.ImportPreviewView{Preview: p, Page: 1, Reauth: reauthView(h.contacts, actor, problem)}
 	var kind contacts.RowKind
 	for _, s := range components.ImportShows {
 		if c.Query("show") == s.Value {
@@ -144,7 +150,7 @@ func (h *Imports) Preview(c *fiber.Ctx, actor contacts.Actor) error {
 		v.Page = min(max(page, 1), v.Pages)
 	}
 	v.Rows = rows[min((v.Page-1)*components.ImportPageSize, len(rows)):min(v.Page*components.ImportPageSize, len(rows))]
-	return render(c, fiber.StatusOK, components.ImportPreviewPage(shell(c, "Preview of "+p.FileName, "my-contacts"), v), nil)
+	return render(c, status, components.ImportPreviewPage(shell(c, "Preview of "+p.FileName, "my-contacts"), v), nil)
 }
 
 // Commit is Import N contacts.
@@ -153,8 +159,22 @@ func (h *Imports) Commit(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	r, err := h.contacts.CommitImport(c.UserContext(), actor, id, bodyValue(c, "version"))
+	problem, err := reauthenticate(c, h.contacts, &actor)
+	if err != nil {
+		return err
+	}
+	var r contacts.ImportResult
+	if problem == "" {
+		r, err = h.contacts.CommitImport(c.UserContext(), actor, id, bodyValue(c, "version"))
+	} else {
+		err = contacts.ErrReauthRequired
+	}
 	switch {
+	case errors.Is(err, contacts.ErrReauthRequired):
+		if problem == "" {
+			problem = "This import changes roles: enter your password to confirm it's you."
+		}
+		return h.renderPreview(c, actor, id, fiber.StatusUnprocessableEntity, problem)
 	case errors.Is(err, contacts.ErrNotFound):
 		return gone(c)
 	case errors.Is(err, contacts.ErrImportChanged):

@@ -112,7 +112,18 @@ func (p preview) commit(t *testing.T, b *portaltest.Browser) portaltest.Response
 	if !ok {
 		t.Fatalf("preview has no Import button: %s", p.doc.Find(`[data-testid="import-summary"]`).Text())
 	}
-	return b.PostForm(p.path, url.Values{"version": {version}})
+	return p.commitWith(t, b, url.Values{"version": {version}})
+}
+
+// commitWith presses Import N contacts with the form's other fields in form.
+func (p preview) commitWith(t *testing.T, b *portaltest.Browser, form url.Values) portaltest.Response {
+	t.Helper()
+	version, ok := p.doc.Find(`[data-testid="commit-form"] input[name="version"]`).Attr("value")
+	if !ok {
+		t.Fatalf("preview has no Import button: %s", p.doc.Find(`[data-testid="import-summary"]`).Text())
+	}
+	form.Set("version", version)
+	return b.PostForm(p.path, form)
 }
 
 // csvOf writes rows as a CSV file, the first row being the header.
@@ -209,7 +220,22 @@ func TestImportCreatesUpdatesAndRefuses(t *testing.T) {
 			t.Fatalf("rejected rows CSV: %d records (%v), want the header and 8 rows ending in Reason:\n%s", len(records), err, rejected.Body)
 		}
 
-		resp := p.commit(t, b)
+		// The file makes Zoë a contact admin: ten minutes after signing in, that asks for the
+		// admin's password again (SPEC 3.11), and nothing is imported without it.
+		f.Clock.Advance(10*time.Minute + time.Second)
+		if !hasTestID(t, b.Get(p.path).Body, "reauth") {
+			t.Error("the preview of a change of roles asks no password ten minutes after signing in")
+		}
+		for _, secret := range []string{"", "not my password"} {
+			resp := p.commitWith(t, b, url.Values{"reauth": {secret}})
+			if resp.StatusCode != http.StatusUnprocessableEntity || !hasTestID(t, resp.Body, "error-reauth") {
+				t.Errorf("import with reauth %q: got %d, want 422 asking for the password", secret, resp.StatusCode)
+			}
+		}
+		if _, err := f.Store.ContactByEmail(f.Ctx, "ada@northwind.example"); err == nil {
+			t.Fatal("imported without a fresh proof")
+		}
+		resp := p.commitWith(t, b, url.Values{"reauth": {portaltest.Password}})
 		want := "5 contacts have been imported: 3 new (each was sent an email to set a password) and 2 updated."
 		if got := flashAfter(t, b, resp, "success"); got != want {
 			t.Errorf("message: got %q, want %q", got, want)
