@@ -172,26 +172,13 @@ func (a *App) Handler() *fiber.App { return a.web }
 // finishes the message in hand), the database closes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBackground := context.WithCancel(context.Background())
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.sweep(bg)
-	}()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.mail.Run(bg)
-	}()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.endExpiredAccess(bg)
-	}()
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.deleteAbandonedImports(bg)
-	}()
+	for _, work := range []func(context.Context){a.sweep, a.mail.Run, a.endExpiredAccess, a.deleteAbandonedImports} {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			work(bg)
+		}()
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- a.web.Listener(ln) }()

@@ -243,11 +243,7 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 				return err
 			}
 		}
-		if err := tx.EndSessions(ctx, c.ID); err != nil {
-			return err
-		}
-		if _, err := tx.QueueMail(ctx, db.OutboxMail{Kind: db.MailPasswordChanged, ToContactID: c.ID, ToEmail: c.Email,
-			ToName: c.Name()}); err != nil {
+		if err := passwordChanged(ctx, tx, c); err != nil {
 			return err
 		}
 		what := "password reset link"
@@ -274,4 +270,15 @@ func (s *Service) SetPassword(ctx context.Context, raw, password, confirm, remot
 // not, and such a contact can't use a link at all.
 func linksBlocked(c db.Contact) bool {
 	return c.Locked() && c.LockReason != db.LockedByFailedLogins
+}
+
+// passwordChanged is what follows any new password of contact c, inside its transaction:
+// every session of c ends (a thief's too), and c is mailed that its password changed.
+func passwordChanged(ctx context.Context, tx *db.Tx, c db.Contact) error {
+	if err := tx.EndSessions(ctx, c.ID); err != nil {
+		return err
+	}
+	_, err := tx.QueueMail(ctx, db.OutboxMail{Kind: db.MailPasswordChanged, ToContactID: c.ID, ToEmail: c.Email,
+		ToName: c.Name()})
+	return err
 }

@@ -414,11 +414,7 @@ func (s *Service) ChooseNewPassword(ctx context.Context, actor Actor, password, 
 		if err := tx.SetPassword(ctx, c.ID, hash, false); err != nil {
 			return err
 		}
-		if err := tx.EndSessions(ctx, c.ID); err != nil {
-			return err
-		}
-		if _, err := tx.QueueMail(ctx, db.OutboxMail{Kind: db.MailPasswordChanged, ToContactID: c.ID, ToEmail: c.Email,
-			ToName: c.Name()}); err != nil {
+		if err := passwordChanged(ctx, tx, c); err != nil {
 			return err
 		}
 		if err := tx.Audit(ctx, db.Event{Action: db.ActionPasswordChanged, ActorID: c.ID, TargetID: c.ID, AccountID: c.AccountID,
