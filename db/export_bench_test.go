@@ -370,11 +370,12 @@ func bareCSV(b *testing.B, d *benchDB) int {
 	}
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
-	record := make([]string, 11)
+	var twoFactor bool
+	record := make([]string, len(export.Columns))
 	n := 0
 	for rows.Next() {
 		if err := rows.Scan(&record[0], &record[1], &record[2], &record[3], &roles, &record[5], &record[6],
-			&lockedBy, &record[7], &record[8], &lastLogin, &created); err != nil {
+			&lockedBy, &record[7], &record[8], &lastLogin, &created, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
 		record[4] = roles.String
@@ -383,6 +384,7 @@ func bareCSV(b *testing.B, d *benchDB) int {
 			record[9] = time.Unix(lastLogin, 0).UTC().Format("2006-01-02 15:04")
 		}
 		record[10] = time.Unix(created, 0).UTC().Format("2006-01-02 15:04")
+		record[11] = onOff(twoFactor)
 		if err := w.Write(record); err != nil {
 			b.Fatal(err)
 		}
@@ -423,6 +425,14 @@ func BenchmarkExportExcel(b *testing.B) {
 	}
 }
 
+// onOff is the two-step verification column as the exports word it.
+func onOff(twoFactor bool) string {
+	if twoFactor {
+		return "On"
+	}
+	return "Off"
+}
+
 // bareExcel is excelize's StreamWriter used the plain way, in one goroutine: the same
 // query and rows, dates as real dates, no header styling, frozen pane or filter.
 func bareExcel(b *testing.B, d *benchDB) int {
@@ -452,10 +462,11 @@ func bareExcel(b *testing.B, d *benchDB) int {
 	var first, last, email, account, status, reason, phone, job string
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
+	var twoFactor bool
 	n := 0
 	for rows.Next() {
 		if err := rows.Scan(&first, &last, &email, &account, &roles, &status, &reason, &lockedBy, &phone, &job,
-			&lastLogin, &created); err != nil {
+			&lastLogin, &created, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
 		var login any
@@ -464,7 +475,7 @@ func bareExcel(b *testing.B, d *benchDB) int {
 		}
 		n++
 		err := sw.SetRow("A"+strconv.Itoa(n+1), []any{first, last, email, account, roles.String, status, reason,
-			phone, job, login, excelize.Cell{StyleID: date, Value: time.Unix(created, 0).UTC()}})
+			phone, job, login, excelize.Cell{StyleID: date, Value: time.Unix(created, 0).UTC()}, onOff(twoFactor)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -535,18 +546,19 @@ func barePDF(b *testing.B, d *benchDB) int {
 	var first, last, email, account, status, reason, phone, job string
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
+	var twoFactor bool
 	n := 0
 	cell := props.Text{Size: 7, Left: 1, Right: 1, Top: 1, Bottom: 1}
 	for rows.Next() {
 		if err := rows.Scan(&first, &last, &email, &account, &roles, &status, &reason, &lockedBy, &phone, &job,
-			&lastLogin, &created); err != nil {
+			&lastLogin, &created, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
 		login := ""
 		if lastLogin != 0 {
 			login = time.Unix(lastLogin, 0).UTC().Format("2006-01-02 15:04")
 		}
-		values := []string{first + " " + last, email, account, roles.String, status + " " + reason, phone, job,
+		values := []string{first + " " + last, email, account, roles.String, status + " " + reason + " " + onOff(twoFactor), phone, job,
 			login, time.Unix(created, 0).UTC().Format("2006-01-02 15:04")}
 		cols := make([]core.Col, len(values))
 		for i, v := range values {
