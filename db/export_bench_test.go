@@ -282,8 +282,8 @@ func BenchmarkExportCSV(b *testing.B) {
 			sqlite3, psql := "", ""
 			if ec.postgres {
 				psql = psqlPath(b)
-			} else if sqlite3, _ = exec.LookPath("sqlite3"); sqlite3 == "" {
-				b.Log("sqlite3 shell not installed (apt-get install sqlite3): no comparison with it")
+			} else {
+				sqlite3 = sqlite3Shell(b)
 			}
 			c := newCompare(b)
 			b.ResetTimer()
@@ -305,6 +305,23 @@ func BenchmarkExportCSV(b *testing.B) {
 			c.report()
 		})
 	}
+}
+
+// sqlite3Shell is the sqlite3 shell, or "" (logged) when it is not installed or too old for
+// the export's query: an ordered aggregate, string_agg(... ORDER BY ...), needs SQLite 3.44,
+// and Debian 12's shell is 3.40 (the store's own SQLite is compiled in, and newer).
+func sqlite3Shell(b *testing.B) string {
+	sqlite3, err := exec.LookPath("sqlite3")
+	if err != nil {
+		b.Log("sqlite3 shell not installed (apt-get install sqlite3): no comparison with it")
+		return ""
+	}
+	if out, err := exec.Command(sqlite3, ":memory:", `SELECT string_agg('a', ',' ORDER BY 1)`).CombinedOutput(); err != nil {
+		b.Logf("the sqlite3 shell cannot run the export's ordered string_agg (SQLite 3.44 or later needed): "+
+			"no comparison with it (%v: %s)", err, strings.TrimSpace(string(out)))
+		return ""
+	}
+	return sqlite3
 }
 
 // sqlite3CSV runs the export's query in the sqlite3 shell with -csv, with the same page
