@@ -187,6 +187,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer a.wg.Done()
 		a.endExpiredAccess(bg)
 	}()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.deleteAbandonedImports(bg)
+	}()
 
 	served := make(chan error, 1)
 	go func() { served <- a.web.Listener(ln) }()
@@ -227,6 +232,27 @@ func (a *App) endExpiredAccess(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// deleteAbandonedImports deletes, every minute, the uploaded files of Import contacts that
+// nobody imported or cancelled within the hour they are kept (contacts.ImportTTL): the
+// preview refuses them from that hour on, and this takes their rows of personal data out of
+// the database soon after. Every server runs it; two at once just find less to delete.
+func (a *App) deleteAbandonedImports(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.rules.DeleteAbandonedImports(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("delete abandoned imports", "err", err)
+			} else if n > 0 {
+				a.log.Info("deleted abandoned imports", "count", n)
+			}
 		}
 	}
 }

@@ -66,138 +66,119 @@ func (s *Service) UnlockContacts(ctx context.Context, actor Actor, ids []int64) 
 // SendResetLinks is Send reset links on the selected contacts ids: a reset link to each
 // active contact that has a password, under the hourly limit of links per contact.
 func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
-	var result BulkResult
-	for batch := range slices.Chunk(ids, BulkBatch) {
-		var r BulkResult
-		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
-			r = BulkResult{}
-			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
-			if err != nil {
+	return s.inBatches(ctx, actor, ids, "send reset links", func(tx *db.Tx, found []db.Contact, r *BulkResult) error {
+		for _, c := range found {
+			var tooMany *TooManyLinksError
+			switch err := withinLinkLimit(ctx, tx, c.ID); {
+			case c.Locked():
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLocked})
+			case !c.HasPassword:
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
+			case errors.As(err, &tooMany):
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
+			case err != nil:
 				return err
-			}
-			r.Skipped = outsideScope(batch, found)
-			for _, c := range found {
-				var tooMany *TooManyLinksError
-				switch err := withinLinkLimit(ctx, tx, c.ID); {
-				case c.Locked():
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLocked})
-				case !c.HasPassword:
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
-				case errors.As(err, &tooMany):
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
-				case err != nil:
+			default:
+				if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+					RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
+					Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
 					return err
-				default:
-					if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
-						RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
-						Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
-						return err
-					}
-					r.Done++
 				}
+				r.Done++
 			}
-			return nil
-		})
-		if err != nil {
-			return result, fmt.Errorf("send reset links: %w", err)
 		}
-		result.add(r)
-	}
-	return result, nil
+		return nil
+	})
 }
 
 // lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
 // db.LockedWithOrganization with org), batch by batch, under the rules of Lock: never the
 // actor, never the last active contact admin of an account, one audit row per contact.
 func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason string, org int64) (BulkResult, error) {
-	var result BulkResult
-	for batch := range slices.Chunk(ids, BulkBatch) {
-		var r BulkResult
-		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
-			r = BulkResult{}
-			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
-			if err != nil {
-				return err
-			}
-			r.Skipped = outsideScope(batch, found)
-			var accounts []int64
-			for _, c := range found {
-				accounts = append(accounts, c.AccountID)
-			}
-			admins, err := tx.ActiveAdmins(ctx, accounts)
-			if err != nil {
-				return err
-			}
-			var lock []int64
-			for _, c := range found {
-				switch {
-				case c.ID == actor.ID():
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
-				case c.Locked():
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAlreadyLocked})
-				case c.IsAdmin() && c.HasPassword && admins[c.AccountID] <= 1:
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLastAdmin})
-				default:
-					if c.IsAdmin() && c.HasPassword {
-						admins[c.AccountID]--
-					}
-					lock = append(lock, c.ID)
-				}
-			}
-			locked, err := tx.LockContacts(ctx, lock, actor.ID(), reason, org)
-			if err != nil {
-				return err
-			}
-			r.Done = len(locked)
-			detail := ""
-			if reason == db.LockedWithOrganization {
-				detail = "with its organization " + actor.Scope.Name(org)
-			}
-			return auditEach(ctx, tx, actor, found, locked, db.ActionContactLocked, detail)
-		})
-		if err != nil {
-			return result, fmt.Errorf("lock contacts: %w", err)
+	return s.inBatches(ctx, actor, ids, "lock contacts", func(tx *db.Tx, found []db.Contact, r *BulkResult) error {
+		var accounts []int64
+		for _, c := range found {
+			accounts = append(accounts, c.AccountID)
 		}
-		result.add(r)
-	}
-	return result, nil
+		admins, err := tx.ActiveAdmins(ctx, accounts)
+		if err != nil {
+			return err
+		}
+		var lock []int64
+		for _, c := range found {
+			switch {
+			case c.ID == actor.ID():
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
+			case c.Locked():
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAlreadyLocked})
+			case c.IsAdmin() && c.HasPassword && admins[c.AccountID] <= 1:
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLastAdmin})
+			default:
+				if c.IsAdmin() && c.HasPassword {
+					admins[c.AccountID]--
+				}
+				lock = append(lock, c.ID)
+			}
+		}
+		locked, err := tx.LockContacts(ctx, lock, actor.ID(), reason, org)
+		if err != nil {
+			return err
+		}
+		r.Done = len(locked)
+		detail := ""
+		if reason == db.LockedWithOrganization {
+			detail = "with its organization " + actor.Scope.Name(org)
+		}
+		return auditEach(ctx, tx, actor, found, locked, db.ActionContactLocked, detail)
+	})
 }
 
 // unlockMany unlocks the contacts ids of the actor's scope that are locked for one of
 // reasons, batch by batch, with one audit row per contact.
 func (s *Service) unlockMany(ctx context.Context, actor Actor, ids []int64, skipOthers SkipReason, reasons ...string) (BulkResult, error) {
+	return s.inBatches(ctx, actor, ids, "unlock contacts", func(tx *db.Tx, found []db.Contact, r *BulkResult) error {
+		var unlock []int64
+		for _, c := range found {
+			switch {
+			case !c.Locked():
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNotLocked})
+			case c.LockReason == db.LockedAccessEnded && !slices.Contains(reasons, db.LockedAccessEnded):
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAccessEnded})
+			case !slices.Contains(reasons, c.LockReason):
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), skipOthers})
+			default:
+				unlock = append(unlock, c.ID)
+			}
+		}
+		unlocked, err := tx.UnlockContacts(ctx, unlock, reasons...)
+		if err != nil {
+			return err
+		}
+		r.Done = len(unlocked)
+		return auditEach(ctx, tx, actor, found, unlocked, db.ActionContactUnlocked, "")
+	})
+}
+
+// inBatches runs step on the contacts ids of the actor's scope, a batch at a time, each batch
+// in a write transaction of its own that keeps the writer free for others in between. step
+// sees the batch's contacts as they are now (a contact changed meanwhile is taken as it is),
+// with r holding the ids not found in the scope already. A batch that fails ends the action;
+// those before it stay done, and the actions are idempotent, so running it again finishes it.
+func (s *Service) inBatches(ctx context.Context, actor Actor, ids []int64, what string,
+	step func(tx *db.Tx, found []db.Contact, r *BulkResult) error) (BulkResult, error) {
 	var result BulkResult
 	for batch := range slices.Chunk(ids, BulkBatch) {
 		var r BulkResult
 		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
-			r = BulkResult{}
 			found, err := tx.ContactsForChange(ctx, actor.Scope, batch)
 			if err != nil {
 				return err
 			}
-			r.Skipped = outsideScope(batch, found)
-			var unlock []int64
-			for _, c := range found {
-				switch {
-				case !c.Locked():
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNotLocked})
-				case c.LockReason == db.LockedAccessEnded && !slices.Contains(reasons, db.LockedAccessEnded):
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAccessEnded})
-				case !slices.Contains(reasons, c.LockReason):
-					r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), skipOthers})
-				default:
-					unlock = append(unlock, c.ID)
-				}
-			}
-			unlocked, err := tx.UnlockContacts(ctx, unlock, reasons...)
-			if err != nil {
-				return err
-			}
-			r.Done = len(unlocked)
-			return auditEach(ctx, tx, actor, found, unlocked, db.ActionContactUnlocked, "")
+			r = BulkResult{Skipped: outsideScope(batch, found)}
+			return step(tx, found, &r)
 		})
 		if err != nil {
-			return result, fmt.Errorf("unlock contacts: %w", err)
+			return result, fmt.Errorf("%s: %w", what, err)
 		}
 		result.add(r)
 	}
@@ -206,27 +187,34 @@ func (s *Service) unlockMany(ctx context.Context, actor Actor, ids []int64, skip
 
 // outsideScope are the ids that were asked for but not found in the actor's scope.
 func outsideScope(asked []int64, found []db.Contact) []Skip {
+	in := make(map[int64]bool, len(found))
+	for _, c := range found {
+		in[c.ID] = true
+	}
 	var skips []Skip
 	for _, id := range asked {
-		if !slices.ContainsFunc(found, func(c db.Contact) bool { return c.ID == id }) {
+		if !in[id] {
 			skips = append(skips, Skip{ID: id, Reason: SkipOutsideScope})
 		}
 	}
 	return skips
 }
 
-// auditEach writes action's audit row for every contact of found whose id is in changed.
+// auditEach writes action's audit row for every contact of found whose id is in changed,
+// all in one statement.
 func auditEach(ctx context.Context, tx *db.Tx, actor Actor, found []db.Contact, changed []int64, action, detail string) error {
+	done := make(map[int64]bool, len(changed))
+	for _, id := range changed {
+		done[id] = true
+	}
+	events := make([]db.Event, 0, len(changed))
 	for _, c := range found {
-		if !slices.Contains(changed, c.ID) {
-			continue
-		}
-		if err := tx.Audit(ctx, db.Event{Action: action, ActorID: actor.ID(), TargetID: c.ID, AccountID: c.AccountID,
-			RemoteIP: actor.RemoteIP, Detail: detail}); err != nil {
-			return err
+		if done[c.ID] {
+			events = append(events, db.Event{Action: action, ActorID: actor.ID(), TargetID: c.ID, AccountID: c.AccountID,
+				RemoteIP: actor.RemoteIP, Detail: detail})
 		}
 	}
-	return nil
+	return tx.AuditAll(ctx, events)
 }
 
 // MaxBulk is how many contacts one bulk action takes at most (SPEC 3.8).

@@ -246,25 +246,16 @@ func (s *Service) BeginPasskeySignIn(ctx context.Context, actor Actor) ([]byte, 
 	if err := pendingAt(actor, db.StageVerify); err != nil {
 		return nil, err
 	}
-	if s.relyingParty == nil {
-		return nil, ErrPasskeysUnavailable
-	}
-	var options []byte
-	err := s.store.Write(ctx, func(tx *db.Tx) error {
-		u, err := s.passkeyUser(ctx, tx, actor.Contact)
-		if err != nil {
-			return err
-		}
+	return s.beginCeremony(ctx, actor, db.CeremonyLogin, func(u *passkeyUser) (any, *webauthn.SessionData, error) {
 		if len(u.creds) == 0 {
-			return ErrPasskeysUnavailable
+			return nil, nil, ErrPasskeysUnavailable
 		}
 		assertion, session, err := s.relyingParty.BeginLogin(u, webauthn.WithUserVerification(protocol.VerificationPreferred))
 		if err != nil {
-			return fmt.Errorf("begin passkey sign-in: %w", err)
+			return nil, nil, fmt.Errorf("begin passkey sign-in: %w", err)
 		}
-		return s.saveCeremony(ctx, tx, actor.ID(), db.CeremonyLogin, session, assertion, &options)
+		return assertion, session, nil
 	})
-	return options, err
 }
 
 // FinishPasskeySignIn is the second step with the browser's answer (the credential as

@@ -516,15 +516,7 @@ func (s *Service) BeginPasskey(ctx context.Context, actor Actor) ([]byte, error)
 	if err := s.canSetUp(actor); err != nil {
 		return nil, err
 	}
-	if s.relyingParty == nil {
-		return nil, ErrPasskeysUnavailable
-	}
-	var options []byte
-	err := s.store.Write(ctx, func(tx *db.Tx) error {
-		u, err := s.passkeyUser(ctx, tx, actor.Contact)
-		if err != nil {
-			return err
-		}
+	return s.beginCeremony(ctx, actor, db.CeremonyRegister, func(u *passkeyUser) (any, *webauthn.SessionData, error) {
 		exclude := make([]protocol.CredentialDescriptor, len(u.creds))
 		for i, c := range u.creds {
 			exclude[i] = c.Descriptor()
@@ -532,23 +524,40 @@ func (s *Service) BeginPasskey(ctx context.Context, actor Actor) ([]byte, error)
 		creation, session, err := s.relyingParty.BeginRegistration(u, webauthn.WithExclusions(exclude),
 			webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred))
 		if err != nil {
-			return fmt.Errorf("begin passkey registration: %w", err)
+			return nil, nil, fmt.Errorf("begin passkey registration: %w", err)
 		}
-		return s.saveCeremony(ctx, tx, actor.ID(), db.CeremonyRegister, session, creation, &options)
+		return creation, session, nil
 	})
-	return options, err
 }
 
-func (s *Service) saveCeremony(ctx context.Context, tx *db.Tx, contactID int64, purpose string, session *webauthn.SessionData,
-	options any, out *[]byte) error {
-	data, err := json.Marshal(session)
-	if err != nil {
-		return fmt.Errorf("encode passkey ceremony: %w", err)
+// beginCeremony starts a passkey dialog of purpose for the actor: begin makes the browser's
+// options and the session the answer is checked against, which is kept for a few minutes.
+// It returns the options as JSON.
+func (s *Service) beginCeremony(ctx context.Context, actor Actor, purpose string,
+	begin func(*passkeyUser) (options any, session *webauthn.SessionData, err error)) ([]byte, error) {
+	if s.relyingParty == nil {
+		return nil, ErrPasskeysUnavailable
 	}
-	if *out, err = json.Marshal(options); err != nil {
-		return fmt.Errorf("encode passkey options: %w", err)
-	}
-	return tx.SaveCeremony(ctx, contactID, purpose, data, tx.Now().Add(ceremonyTTL))
+	var out []byte
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		u, err := s.passkeyUser(ctx, tx, actor.Contact)
+		if err != nil {
+			return err
+		}
+		options, session, err := begin(u)
+		if err != nil {
+			return err
+		}
+		data, err := json.Marshal(session)
+		if err != nil {
+			return fmt.Errorf("encode passkey ceremony: %w", err)
+		}
+		if out, err = json.Marshal(options); err != nil {
+			return fmt.Errorf("encode passkey options: %w", err)
+		}
+		return tx.SaveCeremony(ctx, actor.ID(), purpose, data, tx.Now().Add(ceremonyTTL))
+	})
+	return out, err
 }
 
 func takeCeremony(ctx context.Context, tx *db.Tx, contactID int64, purpose string) (webauthn.SessionData, error) {

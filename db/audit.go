@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -72,6 +73,34 @@ func (t *Tx) Audit(ctx context.Context, e Event) error {
 		unix(t.now), e.Action, nullID(e.ActorID), nullID(e.TargetID), nullID(e.AccountID), e.Detail, e.RemoteIP)
 	if err != nil {
 		return fmt.Errorf("store: audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// auditRowsPerStatement is how many events AuditAll writes with one INSERT: 7 parameters a
+// row stay far below either engine's limit on a statement's parameters (SQLite 32,766,
+// PostgreSQL 65,535).
+const auditRowsPerStatement = 1000
+
+// AuditAll records events inside the transaction, as Audit does, many rows to a statement:
+// a bulk action's batch writes its audit rows in one round trip to the database instead of
+// one per contact, which on PostgreSQL was most of the batch's time.
+func (t *Tx) AuditAll(ctx context.Context, events []Event) error {
+	at := unix(t.now)
+	for chunk := range slices.Chunk(events, auditRowsPerStatement) {
+		var b strings.Builder
+		b.WriteString(`INSERT INTO audit_events(at, action, actor_id, target_id, account_id, detail, remote_ip) VALUES `)
+		args := make([]any, 0, 7*len(chunk))
+		for i, e := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+			args = append(args, at, e.Action, nullID(e.ActorID), nullID(e.TargetID), nullID(e.AccountID), e.Detail, e.RemoteIP)
+		}
+		if _, err := t.tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("store: audit %d %s events: %w", len(chunk), chunk[0].Action, err)
+		}
 	}
 	return nil
 }

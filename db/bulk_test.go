@@ -17,7 +17,7 @@ import (
 
 // engineStore is a migrated store on engine e, and a connection of the test's own to the
 // same database, for looking at its schema and rows.
-func engineStore(t *testing.T, e testdb.Engine) (*db.Store, *sql.DB) {
+func engineStore(t testing.TB, e testdb.Engine) (*db.Store, *sql.DB) {
 	t.Helper()
 	dsn := testdb.New(t, e)
 	driver, source := "sqlite3", "file:"+dsn+"?_busy_timeout=5000"

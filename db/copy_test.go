@@ -19,7 +19,7 @@ import (
 // copySource is a SQLite portal with rows in every table: the demo organization with
 // generated contacts (some locked by an admin created after them, so a contact refers to a
 // later id), a session, a reset link whose token was minted (bytes), a queued mail, an
-// email change, an email key conflict and a setting.
+// email change, an email key conflict, a pending import and a setting.
 type copySource struct {
 	store      *db.Store
 	admin      db.Contact
@@ -63,7 +63,11 @@ func newCopySource(t *testing.T, contacts int) copySource {
 		if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: zoe, Purpose: db.PurposeReset, TTL: time.Hour, RequestedBy: &src.admin}); err != nil {
 			return err
 		}
-		_, err := tx.RequestEmailChange(ctx, anna, "anna.new@northwind.example", &src.admin)
+		if _, err := tx.RequestEmailChange(ctx, anna, "anna.new@northwind.example", &src.admin); err != nil {
+			return err
+		}
+		_, err := tx.SaveImport(ctx, db.PendingImport{ContactID: src.admin.ID, FileName: "team.csv", Header: `{"has":[true]}`,
+			Rows: []db.ImportRow{{Line: 2, Email: "ada@northwind.example", Cells: []string{"Ada", "Lovelace", "ada@northwind.example"}}}})
 		return err
 	})
 	if err != nil {
@@ -140,9 +144,10 @@ func TestCopyMovesEveryTableToPostgres(t *testing.T) {
 			t.Errorf("%s: no rows in the source, so the copy of this table went untested", r.Table)
 		}
 	}
-	want := []string{"accounts", "audit_events", "contact_counts", "contact_roles", "contacts", "email_changes",
-		"email_key_conflicts", "outbox", "passkey_ceremonies", "passkey_users", "passkeys", "password_tokens",
-		"pending_signins", "recovery_codes", "roles", "sessions", "settings", "totp_factors", "two_factor_requirements"}
+	want := []string{"accounts", "audit_events", "contact_counts", "contact_import_rows", "contact_imports", "contact_roles",
+		"contacts", "email_changes", "email_key_conflicts", "outbox", "passkey_ceremonies", "passkey_users", "passkeys",
+		"password_tokens", "pending_signins", "recovery_codes", "roles", "sessions", "settings", "totp_factors",
+		"two_factor_requirements"}
 	if !slices.Equal(tables, want) {
 		t.Errorf("copied tables %v, want %v", tables, want)
 	}

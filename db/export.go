@@ -19,13 +19,14 @@ type ExportRow struct {
 	Account    sql.RawBytes
 	Roles      sql.RawBytes // role labels joined with "; ", in the UI's order
 	Status     sql.RawBytes // StatusActive or StatusLocked
-	LockReason sql.RawBytes // "", LockedByAdmin or LockedByFailedLogins
+	LockReason sql.RawBytes // "", LockedByAdmin, LockedByFailedLogins, LockedAccessEnded or LockedWithOrganization
 	LockedBy   sql.RawBytes // "First Last" of the admin who locked the contact, if any
 	Phone      sql.RawBytes
 	JobTitle   sql.RawBytes
 	LastLogin  time.Time // zero: never logged in
 	Created    time.Time
-	TwoFactor  bool // has an authenticator app or a passkey
+	AccessEnds time.Time // zero: access that doesn't end
+	TwoFactor  bool      // has an authenticator app or a passkey
 }
 
 // Export is a consistent snapshot of the contacts of a scope, read in one read-only
@@ -106,7 +107,7 @@ func exportQuery(sc Scope, filter string) string {
 			(SELECT string_agg(r.label, '; ' ORDER BY cr.role) FROM contact_roles cr JOIN roles r ON r.name = cr.role
 				WHERE cr.contact_id = c.id),
 			c.status, c.lock_reason, ` + nameOf("l") + `, c.phone, c.job_title,
-			c.last_login_at, c.created_at, c.two_factor
+			c.last_login_at, c.created_at, c.access_ends_at, c.two_factor
 		FROM accounts a
 		JOIN contacts c ON c.account_id = a.id
 		LEFT JOIN contacts l ON l.id = c.locked_by
@@ -124,9 +125,10 @@ func (e *Export) Each(fn func(*ExportRow) error) error {
 	defer rows.Close()
 	var r ExportRow
 	var lastLogin, created int64
+	var accessEnds sql.NullInt64
 	for rows.Next() {
 		if err := rows.Scan(&r.FirstName, &r.LastName, &r.Email, &r.Account, &r.Roles, &r.Status,
-			&r.LockReason, &r.LockedBy, &r.Phone, &r.JobTitle, &lastLogin, &created, &r.TwoFactor); err != nil {
+			&r.LockReason, &r.LockedBy, &r.Phone, &r.JobTitle, &lastLogin, &created, &accessEnds, &r.TwoFactor); err != nil {
 			return fmt.Errorf("store: export: %w", err)
 		}
 		r.LastLogin = time.Time{}
@@ -134,6 +136,7 @@ func (e *Export) Each(fn func(*ExportRow) error) error {
 			r.LastLogin = time.Unix(lastLogin, 0).UTC()
 		}
 		r.Created = time.Unix(created, 0).UTC()
+		r.AccessEnds = timeOrZero(accessEnds)
 		if err := fn(&r); err != nil {
 			return err
 		}

@@ -387,12 +387,13 @@ func bareCSV(b *testing.B, d *benchDB) int {
 	}
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
+	var accessEnds sql.NullInt64
 	var twoFactor bool
 	record := make([]string, len(export.Columns))
 	n := 0
 	for rows.Next() {
 		if err := rows.Scan(&record[0], &record[1], &record[2], &record[3], &roles, &record[5], &record[6],
-			&lockedBy, &record[7], &record[8], &lastLogin, &created, &twoFactor); err != nil {
+			&lockedBy, &record[7], &record[8], &lastLogin, &created, &accessEnds, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
 		record[4] = roles.String
@@ -401,7 +402,11 @@ func bareCSV(b *testing.B, d *benchDB) int {
 			record[9] = time.Unix(lastLogin, 0).UTC().Format("2006-01-02 15:04")
 		}
 		record[10] = time.Unix(created, 0).UTC().Format("2006-01-02 15:04")
-		record[11] = onOff(twoFactor)
+		record[11] = ""
+		if accessEnds.Valid {
+			record[11] = time.Unix(accessEnds.Int64, 0).UTC().Format("2006-01-02 15:04")
+		}
+		record[12] = onOff(twoFactor)
 		if err := w.Write(record); err != nil {
 			b.Fatal(err)
 		}
@@ -479,20 +484,24 @@ func bareExcel(b *testing.B, d *benchDB) int {
 	var first, last, email, account, status, reason, phone, job string
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
+	var accessEnds sql.NullInt64
 	var twoFactor bool
 	n := 0
 	for rows.Next() {
 		if err := rows.Scan(&first, &last, &email, &account, &roles, &status, &reason, &lockedBy, &phone, &job,
-			&lastLogin, &created, &twoFactor); err != nil {
+			&lastLogin, &created, &accessEnds, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
-		var login any
+		var login, ends any
 		if lastLogin != 0 {
 			login = excelize.Cell{StyleID: date, Value: time.Unix(lastLogin, 0).UTC()}
 		}
+		if accessEnds.Valid {
+			ends = excelize.Cell{StyleID: date, Value: time.Unix(accessEnds.Int64, 0).UTC()}
+		}
 		n++
 		err := sw.SetRow("A"+strconv.Itoa(n+1), []any{first, last, email, account, roles.String, status, reason,
-			phone, job, login, excelize.Cell{StyleID: date, Value: time.Unix(created, 0).UTC()}, onOff(twoFactor)})
+			phone, job, login, excelize.Cell{StyleID: date, Value: time.Unix(created, 0).UTC()}, ends, onOff(twoFactor)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -528,7 +537,7 @@ func BenchmarkExportPDF(b *testing.B) {
 
 // barePDF is maroto used the plain way: the same query and page setup (A4 landscape, Go
 // fonts, compression, a header repeated on every page, page numbers), one auto-height row
-// of nine text columns per contact, no stripes or wrapping decisions.
+// of ten text columns per contact, no stripes or wrapping decisions.
 func barePDF(b *testing.B, d *benchDB) int {
 	fonts, err := repository.New().
 		AddUTF8FontFromBytes("Go", fontstyle.Normal, goregular.TTF).
@@ -544,8 +553,9 @@ func barePDF(b *testing.B, d *benchDB) int {
 		WithPageNumber(props.PageNumber{Pattern: "Page {current} of {total}", Place: props.Bottom, Size: 7}).
 		WithCompression(true).Build()
 	m := maroto.New(cfg)
-	widths := []int{12, 22, 12, 8, 10, 8, 10, 9, 9}
-	titles := []string{"Name", "Email", "Account", "Roles", "Status", "Phone", "Job title", "Last login (UTC)", "Created (UTC)"}
+	widths := []int{11, 19, 11, 8, 9, 8, 7, 9, 9, 9}
+	titles := []string{"Name", "Email", "Account", "Roles", "Status", "Phone", "Job title", "Last login (UTC)", "Created (UTC)",
+		"Access ends (UTC)"}
 	header := make([]core.Col, len(titles))
 	for i, t := range titles {
 		header[i] = text.NewCol(widths[i], t, props.Text{Size: 7, Style: fontstyle.Bold})
@@ -563,20 +573,24 @@ func barePDF(b *testing.B, d *benchDB) int {
 	var first, last, email, account, status, reason, phone, job string
 	var roles, lockedBy sql.NullString
 	var lastLogin, created int64
+	var accessEnds sql.NullInt64
 	var twoFactor bool
 	n := 0
 	cell := props.Text{Size: 7, Left: 1, Right: 1, Top: 1, Bottom: 1}
 	for rows.Next() {
 		if err := rows.Scan(&first, &last, &email, &account, &roles, &status, &reason, &lockedBy, &phone, &job,
-			&lastLogin, &created, &twoFactor); err != nil {
+			&lastLogin, &created, &accessEnds, &twoFactor); err != nil {
 			b.Fatal(err)
 		}
-		login := ""
+		login, ends := "", ""
 		if lastLogin != 0 {
 			login = time.Unix(lastLogin, 0).UTC().Format("2006-01-02 15:04")
 		}
+		if accessEnds.Valid {
+			ends = time.Unix(accessEnds.Int64, 0).UTC().Format("2006-01-02 15:04")
+		}
 		values := []string{first + " " + last, email, account, roles.String, status + " " + reason + " " + onOff(twoFactor), phone, job,
-			login, time.Unix(created, 0).UTC().Format("2006-01-02 15:04")}
+			login, time.Unix(created, 0).UTC().Format("2006-01-02 15:04"), ends}
 		cols := make([]core.Col, len(values))
 		for i, v := range values {
 			cols[i] = text.NewCol(widths[i], v, cell)

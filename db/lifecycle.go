@@ -332,6 +332,8 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 			finished_at = CASE WHEN status = 'queued' THEN ? ELSE finished_at END
 			WHERE to_contact_id = ?`, []any{now, c.ID}},
 		{"mail about it", `UPDATE outbox SET about_name = '', about_email = '' WHERE about_id = ?`, []any{c.ID}},
+		{"its row in imports waiting for a preview", `DELETE FROM contact_import_rows WHERE email_key = ?`, []any{EmailKey(c.Email)}},
+		{"imports it uploaded", `DELETE FROM contact_imports WHERE contact_id = ?`, []any{c.ID}},
 		{"sign-ins under way", `DELETE FROM pending_signins WHERE contact_id = ?`, []any{c.ID}},
 		{"authenticator apps", `DELETE FROM totp_factors WHERE contact_id = ?`, []any{c.ID}},
 		{"passkeys", `DELETE FROM passkeys WHERE contact_id = ?`, []any{c.ID}},

@@ -40,9 +40,10 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 		line = appendCSVCell(append(line, ','), scratch)
 		line = appendCSVCell(append(line, ','), r.Phone)
 		line = appendCSVCell(append(line, ','), r.JobTitle)
+		line = append(appendAccessEnds(append(line, ',', '"'), r.AccessEnds), '"')
 		line = append(appendDate(append(line, ',', '"'), r.LastLogin), '"')
 		line = append(appendDate(append(line, ',', '"'), r.Created), '"')
-		line = append(append(append(line, ',', '"'), twoFactorLabel(r.TwoFactor)...), '"')
+		line = append(append(append(line, ',', '"'), twoFactorLabel(r.TwoFactor)...), '"') // never empty: see Columns
 		line = append(line, '\r', '\n')
 		n++
 		_, err := bw.Write(line)
@@ -58,7 +59,7 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 // doubled.
 func appendCSVCell(dst, v []byte) []byte {
 	dst = append(dst, '"')
-	if formulaLike(v) {
+	if neutralized(v) {
 		dst = append(dst, '\'')
 	}
 	for {

@@ -25,6 +25,9 @@ func TestNeutralizeCell(t *testing.T) {
 		{"a=b", "a=b"},
 		{" =1+1", " =1+1"},
 		{"'quoted", "'quoted"},
+		{"'=1+1", "''=1+1"},
+		{"''+44", "'''+44"},
+		{"'", "'"},
 		{"Zoë", "Zoë"},
 	}
 	for _, tt := range tests {
@@ -78,7 +81,7 @@ func TestCSVQuotesAndNeutralizes(t *testing.T) {
 				t.Errorf("column %s of %q: got %q, want %q", export.Columns[column], value, fields[column], want)
 			}
 		}
-		if got := fields[10]; got != "2026-11-22 09:30" {
+		if got := fields[11]; got != "2026-11-22 09:30" {
 			t.Errorf("Created: got %q, want 2026-11-22 09:30", got)
 		}
 	}
@@ -102,6 +105,49 @@ func FuzzCSVCell(f *testing.F) {
 			t.Errorf("cell %q starts like a formula", got)
 		}
 	})
+}
+
+// TestCSVAccessEndsAndLockReasons: an access end is written as the import reads it (to the
+// minute, or to the second when it has seconds), and every lock reason in words.
+func TestCSVAccessEndsAndLockReasons(t *testing.T) {
+	created := time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name       string
+		row        db.ExportRow
+		reason, at string
+	}{
+		{"access that doesn't end", db.ExportRow{Status: []byte(db.StatusActive)}, "", ""},
+		{"to the minute", db.ExportRow{Status: []byte(db.StatusActive), AccessEnds: time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC)},
+			"", "2026-12-31 17:00"},
+		{"with seconds", db.ExportRow{Status: []byte(db.StatusActive), AccessEnds: time.Date(2026, 12, 31, 17, 0, 9, 0, time.UTC)},
+			"", "2026-12-31 17:00:09"},
+		{"ended", db.ExportRow{Status: []byte(db.StatusLocked), LockReason: []byte(db.LockedAccessEnded),
+			AccessEnds: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}, "Access ended", "2026-11-01 00:00"},
+		{"with its organization", db.ExportRow{Status: []byte(db.StatusLocked), LockReason: []byte(db.LockedWithOrganization),
+			LockedBy: []byte("Maria Anders")}, "Locked with its organization by Maria Anders", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			row := tt.row
+			row.FirstName, row.LastName, row.Email, row.Created = []byte("Ann"), []byte("Lee"), []byte("ann@example.com"), created
+			var buf bytes.Buffer
+			if _, err := export.CSV(&buf, func(fn func(*db.ExportRow) error) error { return fn(&row) }); err != nil {
+				t.Fatal(err)
+			}
+			records, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(buf.String(), "\uFEFF"))).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := records[0][9]; got != "Access ends (UTC)" {
+				t.Errorf("header of column 10: got %q, want Access ends (UTC)", got)
+			}
+			if got := records[1][6]; got != tt.reason {
+				t.Errorf("Lock reason: got %q, want %q", got, tt.reason)
+			}
+			if got := records[1][9]; got != tt.at {
+				t.Errorf("Access ends: got %q, want %q", got, tt.at)
+			}
+		})
+	}
 }
 
 func TestThousands(t *testing.T) {

@@ -21,10 +21,11 @@ const SheetName = "Contacts"
 
 // columnWidths are in Excel's character units, one per column of Columns: wide enough for
 // typical values, so that nobody has to resize before reading.
-var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 12}
+var columnWidths = []float64{16, 18, 34, 28, 30, 10, 32, 20, 26, 18, 18, 18, 12}
 
-// lastLoginColumn and createdColumn are the date columns (1-based, as excelize counts).
-const lastLoginColumn, createdColumn = 10, 11
+// accessEndsColumn and createdColumn are the first and last date columns (1-based, as
+// excelize counts): Access ends, Last login, Created.
+const accessEndsColumn, createdColumn = 10, 12
 
 // excelDateFormat shows dates the same in every locale; the cells hold real dates, so
 // Excel sorts, filters and reformats them as dates.
@@ -115,7 +116,7 @@ func newExcelSheet(f *excelize.File) (*excelize.StreamWriter, error) {
 		return nil, err
 	}
 	// The date columns carry the date style, so each date cell needs only its number.
-	if err := sw.SetColStyle(lastLoginColumn, createdColumn, date); err != nil {
+	if err := sw.SetColStyle(accessEndsColumn, createdColumn, date); err != nil {
 		return nil, err
 	}
 	// Excel wants <col> elements in ascending order and calls the file damaged otherwise;
@@ -244,29 +245,52 @@ func excelCells(cells []any, r *db.ExportRow) {
 	}
 	cells[7] = textCell(r.Phone)
 	cells[8] = textCell(r.JobTitle)
-	cells[9] = excelDate(r.LastLogin)
-	cells[10] = excelDate(r.Created)
+	cells[9] = excelDate(r.AccessEnds)
+	cells[10] = excelDate(r.LastLogin)
+	cells[11] = excelDate(r.Created)
 	if r.TwoFactor {
-		cells[11] = cellTwoFactor[1]
+		cells[12] = cellTwoFactor[1]
 	} else {
-		cells[11] = cellTwoFactor[0]
+		cells[12] = cellTwoFactor[0]
 	}
 }
 
+// textCell is a text cell, or nil for an empty one. A cell of a workbook can't run as a
+// formula, so nothing is neutralised; but a value that starts with an apostrophe before a
+// formula's first character ("'=1") gets one more, as in the CSV, because the import takes
+// one such apostrophe off whatever the file (a CSV opened in a spreadsheet and saved as
+// .xlsx keeps the CSV's apostrophes as text).
 func textCell(b []byte) any {
 	if len(b) == 0 {
 		return nil
+	}
+	if b[0] == '\'' && neutralized(b) {
+		return "'" + string(b)
 	}
 	return string(b)
 }
 
 // excelDate is t as an Excel serial date (days since 1899-12-30, the 1900 date system),
 // or nil for the zero time. Computing it here, on the reading side, keeps the writer lean.
+//
+// The serial is rounded up to 10 decimals (under 9 µs): excelize writes a number with at
+// most 15 significant digits and cuts the rest off, and a time on the minute, whose serial
+// has endless decimals (17:30 is .7291666…), then landed a hair before it, which LibreOffice
+// shows as 17:29. Rounded up, it lands a hair after, which every reader shows as 17:30.
 func excelDate(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return float64(t.Unix())/86400 + 25569
+	const perDay, epoch = 86400, 25569 * 86400 // 1970-01-01 is day 25569
+	days, secs := (t.Unix()+epoch)/perDay, (t.Unix()+epoch)%perDay
+	tenBillionths := (secs*1e10 + perDay - 1) / perDay // the day's fraction, rounded up
+	if days >= 900_000 || secs < 0 {
+		// After the year 4364 or before 1900: beyond exact float arithmetic.
+		return float64(t.Unix())/perDay + 25569
+	}
+	// Exact in a float64 below 2^53, and one division rounds it to the double nearest the
+	// decimal, whose shortest form is that decimal.
+	return float64(days*1e10+tenBillionths) / 1e10
 }
 
 // docPropsCore is the package part that holds the workbook's core properties (OPC,

@@ -27,6 +27,7 @@ var (
 	excelGeneratedAt = time.Date(2026, 11, 23, 14, 5, 9, 0, time.UTC)
 	excelLastLogin   = time.Date(2026, 11, 20, 8, 15, 42, 0, time.UTC)
 	excelCreated     = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	excelAccessEnds  = time.Date(2027, 3, 31, 17, 30, 0, 0, time.UTC)
 )
 
 var excelContacts = []excelContact{
@@ -36,9 +37,10 @@ var excelContacts = []excelContact{
 			Account: []byte("Müller & Söhne"), Roles: []byte("Admin; Support"), Status: []byte(db.StatusLocked),
 			LockReason: []byte(db.LockedByAdmin), LockedBy: []byte("Anna Admin"), Phone: []byte("+44 20 7946 0958"),
 			JobTitle: []byte("Kundenbetreuerin"), LastLogin: excelLastLogin, Created: excelCreated, TwoFactor: true,
+			AccessEnds: excelAccessEnds,
 		},
 		cells: []any{"Zoë", "Ångström", "zoe@example.com", "Müller & Söhne", "Admin; Support", "Locked",
-			"Locked by Anna Admin", "+44 20 7946 0958", "Kundenbetreuerin", excelLastLogin, excelCreated, "On"},
+			"Locked by Anna Admin", "+44 20 7946 0958", "Kundenbetreuerin", excelAccessEnds, excelLastLogin, excelCreated, "On"},
 	},
 	{
 		row: db.ExportRow{
@@ -47,7 +49,7 @@ var excelContacts = []excelContact{
 			Created: excelCreated,
 		},
 		cells: []any{"太郎", "山田", "taro@example.jp", "Müller & Söhne", "Support", "Active",
-			nil, nil, nil, nil, excelCreated, "Off"},
+			nil, nil, nil, nil, nil, excelCreated, "Off"},
 	},
 	{
 		row: db.ExportRow{
@@ -56,7 +58,7 @@ var excelContacts = []excelContact{
 			LockReason: []byte(db.LockedByFailedLogins), LastLogin: excelLastLogin, Created: excelCreated,
 		},
 		cells: []any{`=HYPERLINK("http://x.example","y")`, "Żółć", "l@example.pl", "Müller & Söhne", "Billing", "Locked",
-			"Too many failed login attempts", nil, nil, excelLastLogin, excelCreated, "Off"},
+			"Too many failed login attempts", nil, nil, nil, excelLastLogin, excelCreated, "Off"},
 	},
 }
 
@@ -156,7 +158,7 @@ func checkWorkbookRead(t *testing.T, got workbookRead) {
 		{"modified", got.Modified, at},
 		{"frozen pane state", got.Frozen.State, "frozen"},
 		{"frozen pane top left cell", got.Frozen.TopLeftCell, "A2"},
-		{"auto filter", got.AutoFilter, "A1:L4"},
+		{"auto filter", got.AutoFilter, "A1:M4"},
 	} {
 		if p.got != p.want {
 			t.Errorf("%s: got %q, want %q", p.name, p.got, p.want)

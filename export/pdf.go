@@ -51,8 +51,8 @@ var pdfColumns = []struct {
 	title string
 	width int
 }{
-	{"Name", 11}, {"Email", 20}, {"Account", 11}, {"Roles", 8}, {"Status", 10}, {"Two-step verification", 6},
-	{"Phone", 8}, {"Job title", 8}, {"Last login (UTC)", 9}, {"Created (UTC)", 9},
+	{"Name", 11}, {"Email", 18}, {"Account", 10}, {"Roles", 8}, {"Status", 9}, {"Two-step verification", 6},
+	{"Phone", 7}, {"Job title", 7}, {"Access ends (UTC)", 8}, {"Last login (UTC)", 8}, {"Created (UTC)", 8},
 }
 
 const pdfGrid = 100
@@ -106,7 +106,8 @@ func PDF(w io.Writer, rows Rows, meta Meta) (int, error) {
 			string(r.FirstName) + " " + string(r.LastName), breakEmail(string(r.Email), pdfColumns[1].width),
 			string(r.Account), string(r.Roles),
 			status, twoFactorLabel(r.TwoFactor), string(r.Phone), string(r.JobTitle),
-			string(appendDate(nil, r.LastLogin)), string(appendDate(nil, r.Created)),
+			string(appendAccessEnds(nil, r.AccessEnds)), string(appendDate(nil, r.LastLogin)),
+			string(appendDate(nil, r.Created)),
 		}
 		cols := make([]core.Col, len(pdfColumns))
 		oneLine := true
@@ -116,7 +117,7 @@ func PDF(w io.Writer, rows Rows, meta Meta) (int, error) {
 			oneLine = oneLine && fits
 		}
 		// A row whose cells all fit on one line gets its height given: maroto then skips
-		// measuring its nine texts again, which is a fifth of its work.
+		// measuring its ten texts again, which is a fifth of its work.
 		line := row.New()
 		if oneLine {
 			line = row.New(pdfOneLineRow)

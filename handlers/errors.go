@@ -13,6 +13,7 @@ import (
 	"portal/components"
 	"portal/contacts"
 	"portal/db"
+	"portal/export"
 )
 
 // errorHandler is the one place errors become responses. It maps what it knows to a status
@@ -29,6 +30,9 @@ func errorHandler(d Deps) fiber.ErrorHandler {
 			setSecurityHeaders(c, d.Config.Secure())
 			c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 			message = messageFor(status)
+			if status == fiber.StatusRequestEntityTooLarge && isUpload(c) {
+				message = string(export.ProblemTooLarge)
+			}
 		}
 		if status >= 500 {
 			d.Log.Error("request failed", "method", c.Method(), "path", loggedPath(c), "status", status, "err", err)

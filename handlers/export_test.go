@@ -48,6 +48,9 @@ func newExportFixture(t *testing.T, engine portaltest.Engine) exportFixture {
 	return newExportFixtureWith(t, engine, 0)
 }
 
+// exportAccessEnds is when the access of the fixture's Zoë Ærø ends.
+var exportAccessEnds = time.Date(2026, 12, 31, 17, 0, 0, 0, time.UTC)
+
 // newExportFixtureWith is newExportFixture with generated more contacts in an account of
 // their own under Northwind Traders, loaded first: a bulk load is fast into an empty table.
 func newExportFixtureWith(t *testing.T, engine portaltest.Engine, generated int) exportFixture {
@@ -63,9 +66,12 @@ func newExportFixtureWith(t *testing.T, engine portaltest.Engine, generated int)
 	admin := env.Contact(north, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin, db.RoleIncidentContact)
 	member := env.Contact(north, "Łukasz", "Wójcik", "lukasz@northwind.example")
 	env.Contact(north, "=HYPERLINK(\"http://evil.example\",\"x\")", "+Plus", "formula@northwind.example")
-	env.Contact(nordic, "Zoë", "Ærø", "zoe@nordic.example")
+	zoe := env.Contact(nordic, "Zoë", "Ærø", "zoe@nordic.example")
 	locked := env.Contact(nordic, "Tomáš", "Škoda", "tomas@nordic.example", db.RoleIncidentContact)
 	err := env.Store.Write(env.Ctx, func(tx *db.Tx) error {
+		if err := tx.SetAccessEnds(env.Ctx, zoe.ID, exportAccessEnds); err != nil {
+			return err
+		}
 		_, err := tx.RecordLoginFailure(env.Ctx, locked.ID, 1, "192.0.2.1", "wrong password")
 		return err
 	})
@@ -163,10 +169,12 @@ func TestExportCSV(t *testing.T) {
 			{"maria@northwind.example", 4, "Contact admin; Incident contact"},
 			{"soren@northwind.example", 5, "Locked"},
 			{"soren@northwind.example", 6, "Locked by Maria Anders"},
-			{"maria@northwind.example", 9, "2026-11-22 09:00"}, // signed in for this export
-			{"maria@northwind.example", 10, "2026-11-22 09:00"},
+			{"maria@northwind.example", 10, "2026-11-22 09:00"}, // signed in for this export
+			{"maria@northwind.example", 11, "2026-11-22 09:00"},
 			{"lukasz@northwind.example", 0, "Łukasz"},
-			{"lukasz@northwind.example", 9, ""}, // never signed in
+			{"lukasz@northwind.example", 10, ""}, // never signed in
+			{"zoe@nordic.example", 9, "2026-12-31 17:00"},
+			{"lukasz@northwind.example", 9, ""}, // access that doesn't end
 		}
 		for _, tt := range tests {
 			row, ok := byEmail[tt.email]
@@ -265,18 +273,25 @@ func TestExportExcel(t *testing.T) {
 			{cell("G", "tomas@nordic.example"), "Too many failed login attempts"},
 			{cell("E", "maria@northwind.example"), "Contact admin; Incident contact"},
 			{cell("G", "soren@northwind.example"), "Locked by Maria Anders"},
-			{cell("J", "maria@northwind.example"), "2026-11-22 09:00"},
+			{cell("K", "maria@northwind.example"), "2026-11-22 09:00"},
+			{cell("K", "lukasz@northwind.example"), ""},
+			{cell("L", "lukasz@northwind.example"), "2026-11-22 09:00"},
+			{cell("J", "zoe@nordic.example"), "2026-12-31 17:00"},
 			{cell("J", "lukasz@northwind.example"), ""},
-			{cell("K", "lukasz@northwind.example"), "2026-11-22 09:00"},
 		} {
 			if got, _ := f.GetCellValue("Contacts", tt.cell); got != tt.want {
 				t.Errorf("%s: got %q, want %q", tt.cell, got, tt.want)
 			}
 		}
 		// A real date is a number (days since 1899-12-30) shown through a date format.
-		created := cell("K", "maria@northwind.example")
+		created := cell("L", "maria@northwind.example")
 		if got, _ := f.GetCellValue("Contacts", created, excelize.Options{RawCellValue: true}); got != "46348.375" {
 			t.Errorf("%s raw value: got %q, want the serial date 46348.375", created, got)
+		}
+		// On the minute: rounded up, never a hair before it (LibreOffice would show 16:59).
+		ends := cell("J", "zoe@nordic.example")
+		if got, _ := f.GetCellValue("Contacts", ends, excelize.Options{RawCellValue: true}); got != "46387.7083333334" {
+			t.Errorf("%s raw value: got %q, want the serial date 46387.7083333334", ends, got)
 		}
 
 		styleID, _ := f.GetCellStyle("Contacts", "A1")
@@ -290,7 +305,7 @@ func TestExportExcel(t *testing.T) {
 			t.Errorf("email column width: got %v, want room for an email", width)
 		}
 		sheetXML := zipEntry(t, resp.Body, "xl/worksheets/sheet1.xml")
-		if want := `<autoFilter ref="A1:L7"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
+		if want := `<autoFilter ref="A1:M7"`; !strings.Contains(strings.ReplaceAll(sheetXML, "$", ""), want) {
 			t.Errorf("sheet has no %s (an auto filter over header and every row)", want)
 		}
 		var mins []int
@@ -374,7 +389,7 @@ func TestExportPDF(t *testing.T) {
 		text := pages[0]
 		for _, want := range []string{
 			"Contacts of Northwind Traders", "Generated 2026-11-22 09:00 UTC", "Page 1 of 1",
-			"Name", "Email", "Account", "Roles", "Status", "Last login (UTC)",
+			"Name", "Email", "Account", "Roles", "Status", "Last login (UTC)", "Access ends (UTC)", "2026-12-31 17:00",
 			"Zoë Ærø", "Tomáš Škoda", "Łukasz Wójcik", "Maria Anders", "Northwind Logistics Nordic",
 			"Locked: Too many failed login attempts", "Locked: Locked by Maria Anders", "Contact admin; Incident contact",
 		} {

@@ -92,7 +92,10 @@ func (h *Lifecycle) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
 // BulkMessage is the one message after a bulk action, in SPEC 3.8's words: "37 contacts
 // have been locked out."
 func BulkMessage(n int, done string) string {
-	if n == 1 {
+	switch n {
+	case 0: // everyone was skipped: the list below says why
+		return "No contacts have been " + done + "."
+	case 1:
 		return "1 contact has been " + done + "."
 	}
 	return fmt.Sprintf("%s contacts have been %s.", export.Thousands(n), done)

@@ -26,7 +26,8 @@ type Deps struct {
 	CSRFKey  []byte // secret the CSRF tokens are derived from
 }
 
-// BodyLimit bounds request bodies: the largest form is a few kilobytes.
+// BodyLimit bounds request bodies: the largest form is a few kilobytes. The upload of
+// Import contacts alone takes more (MaxUploadBody, see requestLimits).
 const BodyLimit = 64 * 1024
 
 // New builds the Fiber app with every route and middleware.
@@ -41,6 +42,7 @@ func New(d Deps) *fiber.App {
 		DisableStartupMessage: true,
 		ReadBufferSize:        16 * 1024,
 	})
+	app.Server().HeaderReceived = requestLimits
 	app.Use(recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, e any) {
@@ -131,6 +133,16 @@ func New(d Deps) *fiber.App {
 	app.Get("/contacts/export.xlsx", sameOriginOnly, admin(exports.Excel))
 	app.Get("/contacts/export.pdf", sameOriginOnly, admin(exports.PDF))
 	app.Get("/audit/export.csv", sameOriginOnly, admin(exports.AuditCSV))
+
+	imports := &Imports{contacts: d.Contacts}
+	app.Get(importPath, admin(imports.Show))
+	app.Post(importPath, admin(imports.Upload))
+	app.Get(importPath+"/template.csv", admin(imports.TemplateCSV))
+	app.Get(importPath+"/template.xlsx", admin(imports.TemplateExcel))
+	app.Get(importPath+"/:id", admin(imports.Preview))
+	app.Post(importPath+"/:id", admin(imports.Commit))
+	app.Post(importPath+"/:id/cancel", admin(imports.Cancel))
+	app.Get(importPath+"/:id/rejected.csv", sameOriginOnly, admin(imports.Rejected))
 
 	// Contact ids are constrained to integers, so /contacts/export.* never reaches these.
 	people := &Contacts{contacts: d.Contacts}

@@ -11,12 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"portal/portaltest"
+	"portal/secrets"
 )
 
 // portalBinary builds the portal once per test run (with the race detector when the tests
@@ -38,8 +40,28 @@ var portalBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
+	// Servers on PostgreSQL make no secrets key file of their own: those on one database
+	// share one, as an operator gives it to them.
+	if err := os.WriteFile(filepath.Join(dir, "secrets-key"), []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
+		return "", err
+	}
 	return bin, nil
 })
+
+// portalCommand is `portal <args...>`, with the shared secrets key file when its database
+// is PostgreSQL.
+func portalCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := portalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "postgres://") }) {
+		cmd.Env = append(os.Environ(), "PORTAL_SECRETS_KEY_FILE="+filepath.Join(binDir, "secrets-key"))
+	}
+	return cmd
+}
 
 // process is `portal serve` running as its own process on a loopback port.
 type process struct {
@@ -47,7 +69,9 @@ type process struct {
 	cmd  *exec.Cmd
 	base string
 	logs *portaltest.LogBuffer
-	done chan error
+	done chan error // its exit, once
+	// exited is closed once the process has exited and done holds (or held) how.
+	exited chan struct{}
 }
 
 // startPortal runs `portal <args...> serve`-style commands and waits until /healthz answers.
@@ -61,28 +85,26 @@ func startPortal(t *testing.T, args ...string) *process {
 // launchPortal starts `portal <args...>` on a free loopback port without waiting for it.
 func launchPortal(t *testing.T, args ...string) *process {
 	t.Helper()
-	bin, err := portalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &process{t: t, base: "http://" + addr, logs: &portaltest.LogBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(bin, append(args, "--addr", addr)...)
+	p := &process{t: t, base: "http://" + addr, logs: &portaltest.LogBuffer{}, done: make(chan error, 1),
+		exited: make(chan struct{})}
+	p.cmd = portalCommand(t, append(args, "--addr", addr)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- p.cmd.Wait() }()
+	go func() {
+		p.done <- p.cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
-		if p.cmd.ProcessState == nil {
-			p.cmd.Process.Kill()
-			<-p.done
-		}
+		p.cmd.Process.Kill() // when it has exited already, this does nothing
+		<-p.exited
 	})
 	return p
 }
@@ -192,11 +214,7 @@ func bootstrap(t *testing.T, dbPath string, emails ...string) {
 // cli runs a command of the portal's command line to its end, stdin as its input.
 func cli(t *testing.T, stdin string, args ...string) {
 	t.Helper()
-	bin, err := portalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, args...)
+	cmd := portalCommand(t, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("portal %v: %v\n%s", args, err, out)

@@ -177,3 +177,28 @@
   document.addEventListener("DOMContentLoaded", function () { bulkForms(document); });
   document.addEventListener("htmx:afterSettle", function () { bulkForms(document); });
 })();
+
+// Import contacts: a file over the limit is refused before it is sent, in the server's own
+// words (the form carries them); without this script the server says so after the upload.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form.matches || !form.matches("form[data-max-bytes]")) return;
+    var input = form.querySelector("input[type=file]");
+    var file = input && input.files && input.files[0];
+    if (!file || file.size <= Number(form.getAttribute("data-max-bytes"))) return;
+    evt.preventDefault();
+    var error = document.getElementById("import-file-error");
+    if (!error) {
+      error = document.createElement("p");
+      error.id = "import-file-error";
+      error.className = "field-error";
+      input.parentNode.appendChild(error);
+      input.setAttribute("aria-describedby", (input.getAttribute("aria-describedby") || "") + " import-file-error");
+    }
+    error.textContent = form.getAttribute("data-too-large");
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  });
+})();
