@@ -52,6 +52,7 @@ import (
 	"portal/auth"
 	"portal/db"
 	"portal/demo"
+	"portal/secrets"
 )
 
 func main() {
@@ -126,10 +127,20 @@ func run(dsn string, instances, contacts, conns int, duration time.Duration, bur
 	var portalAddrs []string
 	servers := []*exec.Cmd{exec.Command(os.Args[0], "baseline", "--db", dbPath, "--addr", baseAddr, "--admin", fx.adminEmail)}
 	servers[0].Stderr = os.Stderr
+	var keyArgs []string
+	if dsn != "" {
+		// On PostgreSQL serve refuses to start without the secrets key file, which every
+		// instance must share (SQLite's is made beside its file).
+		keyFile := filepath.Join(dir, "portal.secrets-key")
+		if err := os.WriteFile(keyFile, []byte(secrets.NewKeyLine()+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write the secrets key file: %w", err)
+		}
+		keyArgs = []string{"--secrets-key-file", keyFile}
+	}
 	for range instances {
 		addr := freeAddr()
 		portalAddrs = append(portalAddrs, addr)
-		portal := exec.Command(portalBin, "serve", "--db", dbPath, "--addr", addr)
+		portal := exec.Command(portalBin, append([]string{"serve", "--db", dbPath, "--addr", addr}, keyArgs...)...)
 		portal.Stderr = io.Discard
 		servers = append(servers, portal)
 	}
