@@ -207,20 +207,15 @@ const accessJobInterval = 20 * time.Second
 // endExpiredAccess locks, every accessJobInterval, the contacts whose access has ended. It
 // keeps no state, so a restart loses nothing: what it missed it finds on its next run.
 func (a *App) endExpiredAccess(ctx context.Context) {
-	t := time.NewTicker(accessJobInterval)
-	defer t.Stop()
-	for {
+	end := func() {
 		if n, err := a.rules.EndExpiredAccess(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("end expired access", "err", err)
 		} else if n > 0 {
 			a.log.Info("access ended", "contacts", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	end() // at start too: what a stopped server missed is found at once
+	every(ctx, accessJobInterval, end)
 }
 
 // deleteAbandonedImports deletes, every minute, the uploaded files of Import contacts that
@@ -228,43 +223,43 @@ func (a *App) endExpiredAccess(ctx context.Context) {
 // preview refuses them from that hour on, and this takes their rows of personal data out of
 // the database soon after. Every server runs it; two at once just find less to delete.
 func (a *App) deleteAbandonedImports(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := a.rules.DeleteAbandonedImports(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("delete abandoned imports", "err", err)
-			} else if n > 0 {
-				a.log.Info("deleted abandoned imports", "count", n)
-			}
+	every(ctx, time.Minute, func() {
+		if n, err := a.rules.DeleteAbandonedImports(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("delete abandoned imports", "err", err)
+		} else if n > 0 {
+			a.log.Info("deleted abandoned imports", "count", n)
 		}
-	}
+	})
 }
 
 // sweep deletes expired sessions and the throttles' spent counters (PostgreSQL) every few
 // minutes; expiry itself is checked on every request, this only keeps the tables small.
 // Every server sweeps; the deletes of two at once just find less to do.
 func (a *App) sweep(ctx context.Context) {
-	t := time.NewTicker(5 * time.Minute)
+	every(ctx, 5*time.Minute, func() {
+		if n, err := a.store.DeleteExpiredSessions(ctx, a.sess.Limits()); err != nil {
+			a.log.Warn("sweep sessions", "err", err)
+		} else if n > 0 {
+			a.log.Debug("swept sessions", "count", n)
+		}
+		if n, err := a.store.PruneThrottles(ctx); err != nil {
+			a.log.Warn("prune throttles", "err", err)
+		} else if n > 0 {
+			a.log.Debug("pruned throttles", "count", n)
+		}
+	})
+}
+
+// every runs work each period until ctx ends.
+func every(ctx context.Context, period time.Duration, work func()) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := a.store.DeleteExpiredSessions(ctx, a.sess.Limits()); err != nil {
-				a.log.Warn("sweep sessions", "err", err)
-			} else if n > 0 {
-				a.log.Debug("swept sessions", "count", n)
-			}
-			if n, err := a.store.PruneThrottles(ctx); err != nil {
-				a.log.Warn("prune throttles", "err", err)
-			} else if n > 0 {
-				a.log.Debug("pruned throttles", "count", n)
-			}
+			work()
 		}
 	}
 }

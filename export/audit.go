@@ -28,18 +28,17 @@ const auditTimeLayout = "2006-01-02 15:04:05"
 // Each row is built in the output buffer, so memory does not grow with the log. It
 // returns how many events it wrote.
 func AuditCSV(w io.Writer, events AuditEvents, label func(action string) string) (int, error) {
-	bw, err := csvHeader(w, AuditColumns)
+	f, err := startCSV(w, AuditColumns)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
 	var field []byte // each text field, copied here to go through appendCSVCell
 	cell := func(line []byte, s string) []byte {
 		field = append(field[:0], s...)
 		return appendCSVCell(append(line, ','), field)
 	}
 	err = events(func(e *db.Event) error {
-		line := bw.AvailableBuffer()
+		line := f.line()
 		line = append(e.At.UTC().AppendFormat(append(line, '"'), auditTimeLayout), '"')
 		line = cell(line, label(e.Action))
 		line = cell(line, e.Action)
@@ -48,15 +47,9 @@ func AuditCSV(w io.Writer, events AuditEvents, label func(action string) string)
 		line = cell(line, e.AccountName)
 		line = cell(line, e.Detail)
 		line = cell(line, e.RemoteIP)
-		line = append(line, '\r', '\n')
-		n++
-		_, err := bw.Write(line)
-		return err
+		return f.row(line)
 	})
-	if err != nil {
-		return n, err
-	}
-	return n, bw.Flush()
+	return f.end(err)
 }
 
 // personOrID names the contact of an event: its name, "Contact #id" when it has none left,

@@ -21,15 +21,13 @@ const byteOrderMark = "\uFEFF"
 // contacts it wrote. Each row is built straight into the output buffer, with no allocation
 // per row or field: CSV runs close to the speed of SQLite itself.
 func CSV(w io.Writer, rows Rows) (int, error) {
-	bw, err := csvHeader(w, Columns)
+	f, err := startCSV(w, Columns)
 	if err != nil {
 		return 0, err
 	}
-
-	n := 0
 	var scratch []byte // the lock reason, which is built from two fields
 	err = rows(func(r *db.ExportRow) error {
-		line := bw.AvailableBuffer()
+		line := f.line()
 		line = appendCSVCell(line, r.FirstName)
 		line = appendCSVCell(append(line, ','), r.LastName)
 		line = appendCSVCell(append(line, ','), r.Email)
@@ -44,15 +42,9 @@ func CSV(w io.Writer, rows Rows) (int, error) {
 		line = append(appendDate(append(line, ',', '"'), r.LastLogin), '"')
 		line = append(appendDate(append(line, ',', '"'), r.Created), '"')
 		line = append(append(append(line, ',', '"'), twoFactorLabel(r.TwoFactor)...), '"') // never empty: see Columns
-		line = append(line, '\r', '\n')
-		n++
-		_, err := bw.Write(line)
-		return err
+		return f.row(line)
 	})
-	if err != nil {
-		return n, err
-	}
-	return n, bw.Flush()
+	return f.end(err)
 }
 
 // appendCSVCell appends v as one quoted CSV field, neutralised when formula-like, quotes
@@ -75,9 +67,15 @@ func appendCSVCell(dst, v []byte) []byte {
 	return append(dst, '"')
 }
 
-// csvHeader starts a CSV file on w: the byte order mark, so that Excel reads UTF-8, and the
-// header row of names. The rows go through the buffered writer it returns.
-func csvHeader(w io.Writer, names []string) (*bufio.Writer, error) {
+// csvFile is a CSV file being written: startCSV wrote the byte order mark, so that Excel
+// reads UTF-8, and the header row. Each row is built in the buffer's free space (line),
+// so that rows cost no allocation, and ended by row.
+type csvFile struct {
+	bw   *bufio.Writer
+	rows int
+}
+
+func startCSV(w io.Writer, names []string) (*csvFile, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := append(bw.AvailableBuffer(), byteOrderMark...)
 	for i, name := range names {
@@ -87,5 +85,23 @@ func csvHeader(w io.Writer, names []string) (*bufio.Writer, error) {
 		line = appendCSVCell(line, []byte(name))
 	}
 	_, err := bw.Write(append(line, '\r', '\n'))
-	return bw, err
+	return &csvFile{bw: bw}, err
+}
+
+// line is the buffer's free space, to build the next row in.
+func (f *csvFile) line() []byte { return f.bw.AvailableBuffer() }
+
+// row ends line as a row of the file.
+func (f *csvFile) row(line []byte) error {
+	f.rows++
+	_, err := f.bw.Write(append(line, '\r', '\n'))
+	return err
+}
+
+// end returns how many rows were written, and flushes them unless writing failed (err).
+func (f *csvFile) end(err error) (int, error) {
+	if err != nil {
+		return f.rows, err
+	}
+	return f.rows, f.bw.Flush()
 }

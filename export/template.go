@@ -10,11 +10,9 @@ import (
 // TemplateCSV writes the file Download a template gives: the header row of an import, in
 // UTF-8 with a byte order mark (so that Excel opens it as UTF-8), nothing else.
 func TemplateCSV(w io.Writer) error {
-	bw, err := csvHeader(w, ImportColumns[:])
-	if err != nil {
-		return err
-	}
-	return bw.Flush()
+	f, err := startCSV(w, ImportColumns[:])
+	_, err = f.end(err)
+	return err
 }
 
 // TemplateExcel writes the workbook Download a template gives: one sheet "Contacts" with
@@ -91,22 +89,22 @@ func RejectedCSV(w io.Writer, has [fieldCount]bool, rows []RejectedRow) error {
 			names = append(names, name)
 		}
 	}
-	bw, err := csvHeader(w, append(names, "Reason"))
+	f, err := startCSV(w, append(names, "Reason"))
 	if err != nil {
 		return err
 	}
-	var line []byte
 	for _, r := range rows {
-		line = line[:0]
+		line := f.line()
 		for i, cell := range r.Cells {
 			if has[i] {
 				line = append(appendCSVCell(line, []byte(cell)), ',')
 			}
 		}
 		line = appendCSVCell(line, []byte(r.Reason))
-		if _, err := bw.Write(append(line, '\r', '\n')); err != nil {
+		if err := f.row(line); err != nil {
 			return err
 		}
 	}
-	return bw.Flush()
+	_, err = f.end(nil)
+	return err
 }
