@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -216,10 +217,13 @@ var goRegularAdvances = sync.OnceValue(func() []float64 {
 })
 
 // newPDF sets up the document: page, fonts, metadata, and the header every page repeats.
+// Each document gets its own copy of the font files: gofpdf writes checksums into the bytes
+// it is given while it subsets a font, so two PDFs made at once from the shared
+// goregular.TTF would write into the same memory (a data race the race detector caught).
 func newPDF(meta Meta) (core.Maroto, error) {
 	fonts, err := repository.New().
-		AddUTF8FontFromBytes(pdfFont, fontstyle.Normal, goregular.TTF).
-		AddUTF8FontFromBytes(pdfFont, fontstyle.Bold, gobold.TTF).
+		AddUTF8FontFromBytes(pdfFont, fontstyle.Normal, bytes.Clone(goregular.TTF)).
+		AddUTF8FontFromBytes(pdfFont, fontstyle.Bold, bytes.Clone(gobold.TTF)).
 		Load()
 	if err != nil {
 		return nil, fmt.Errorf("pdf: fonts: %w", err)
