@@ -10,9 +10,11 @@ import (
 	"portal/export"
 )
 
-// TestPDFsAtOnce: PDFs made at the same time (two admins exporting at once) come out as
-// one made alone. Under -race this also shows that they share no memory they write: the
-// font files were once shared, and written into while being subset.
+// TestPDFsAtOnce: PDFs made at the same time (two admins exporting at once) share no memory
+// they write (the font files once were, and were written into while being subset): under
+// -race, as CI runs it, this test fails on such a share. Each comes out whole and the size of
+// one made alone; bytes are not compared, since gofpdf writes /ModDate from the clock and
+// lists the fonts in map order.
 func TestPDFsAtOnce(t *testing.T) {
 	meta := export.Meta{Account: "Northwind", GeneratedAt: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC), Total: 1}
 	write := func() ([]byte, error) {
@@ -39,8 +41,9 @@ func TestPDFsAtOnce(t *testing.T) {
 		if errs[i] != nil {
 			t.Fatalf("PDF %d of %d at once: %v", i+1, together, errs[i])
 		}
-		if !bytes.Equal(got[i], alone) {
-			t.Errorf("PDF %d of %d made at once differs from one made alone (%d vs %d bytes)", i+1, together, len(got[i]), len(alone))
+		if pdf := got[i]; len(pdf) != len(alone) || !bytes.HasPrefix(pdf, []byte("%PDF-")) || !bytes.HasSuffix(bytes.TrimSpace(pdf), []byte("%%EOF")) {
+			t.Errorf("PDF %d of %d made at once: %d bytes, starting %.8q, want a whole PDF of %d bytes like one made alone",
+				i+1, together, len(pdf), pdf, len(alone))
 		}
 	}
 }
