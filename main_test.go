@@ -126,7 +126,7 @@ func testCLI(t *testing.T, engine portaltest.Engine) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := store.ContactPage(ctx, sc, zoe.ID, 1)
+	page, err := store.ContactPage(ctx, sc, zoe.ID, db.SessionLimits{})
 	if tok := page.Invitation.Token; err != nil || tok.TTL() != 7*24*time.Hour {
 		t.Errorf("zoe's invitation: got %+v, %v; want a link valid 7 days", tok, err)
 	}

@@ -2143,7 +2143,7 @@ func ContactDetails(v contacts.Page) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = ContactAccess(v.Contact, v.Access).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = ContactAccess(v.Contact, v.Sessions, v.Logins).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

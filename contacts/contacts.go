@@ -12,9 +12,6 @@ import (
 	"portal/db"
 )
 
-// HistoryLength is how many audit events a contact's page shows.
-const HistoryLength = 50
-
 // Page is a contact's page as its viewer may act on it.
 type Page struct {
 	db.ContactPage
@@ -30,28 +27,22 @@ type Page struct {
 	// CanResetTwoFactor: Reset two-step verification is offered (the contact has it, and is
 	// not the viewer, who manages its own on Your profile).
 	CanResetTwoFactor bool
-	// Access: the contact's sessions and its last sign-ins (sessions.go).
-	Access Access
 }
 
 // Page reads the page of contact id in the actor's scope (ErrNotFound outside it).
 func (s *Service) Page(ctx context.Context, actor Actor, id int64) (Page, error) {
-	p, err := s.store.ContactPage(ctx, actor.Scope, id, HistoryLength)
+	p, err := s.store.ContactPage(ctx, actor.Scope, id, s.settings.SessionLimits)
 	if err != nil {
 		return Page{}, err
 	}
 	if p.Contact.Status == db.StatusRemoved {
 		return Page{}, ErrNotFound // a removed contact has no page: there is nothing left to show
 	}
-	access, err := s.access(ctx, actor, id)
-	if err != nil {
-		return Page{}, err
-	}
 	now := s.store.Now()
 	others := id != actor.ID() && !p.LastActiveAdmin
 	return Page{ContactPage: p, CanLock: others, CanRemove: others,
 		InvitationPending: p.Invitation.Pending(now), EmailChangePending: p.EmailChange.ID != 0 && p.EmailChange.Open(now),
-		CanResetTwoFactor: p.Contact.TwoFactor && id != actor.ID(), Access: access}, nil
+		CanResetTwoFactor: p.Contact.TwoFactor && id != actor.ID()}, nil
 }
 
 // List reads one page of one section of All Contacts in the actor's scope.

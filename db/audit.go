@@ -168,23 +168,29 @@ func auditQuery(sc Scope, f AuditFilter) (string, []any) {
 // locks, exports and denied access alike.
 func (s *Store) AuditLog(ctx context.Context, sc Scope, f AuditFilter, before int64, limit int) ([]Event, error) {
 	query, args := auditPageQuery(sc, f, before, limit)
-	rows, err := s.read.QueryContext(ctx, query, args...)
+	out, err := events(ctx, s.read, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: audit log: %w", classify(err))
+	}
+	return out, nil
+}
+
+// events runs a query of auditColumns and scans its events.
+func events(ctx context.Context, q rowsQueryer, query string, args ...any) ([]Event, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
 		var e Event
 		if err := scanEvent(rows, &e); err != nil {
-			return nil, fmt.Errorf("store: audit log: %w", err)
+			return nil, err
 		}
 		out = append(out, e)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: audit log: %w", classify(err))
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // auditPageQuery is AuditLog's statement: auditQuery after the cursor event before (if
@@ -210,31 +216,6 @@ func scanEvent(rows *sql.Rows, e *Event) error {
 	// A contact whose names were erased has none: not a blank.
 	e.ActorName, e.TargetName = strings.TrimSpace(e.ActorName), strings.TrimSpace(e.TargetName)
 	return err
-}
-
-// LoginHistory lists the last n sign-ins and failed sign-ins of contact id recorded in sc,
-// newest first (audit_by_target walks the contact's events from its newest end).
-func (s *Store) LoginHistory(ctx context.Context, sc Scope, id int64, n int) ([]Event, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+auditColumns+`
-		FROM audit_events e
-		WHERE e.target_id = ? AND e.action IN (?, ?) AND +e.account_id IN `+sc.inList()+`
-		ORDER BY e.id DESC LIMIT ?`, id, ActionLoginSucceeded, ActionLoginFailed, n)
-	if err != nil {
-		return nil, fmt.Errorf("store: login history of contact %d: %w", id, classify(err))
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var e Event
-		if err := scanEvent(rows, &e); err != nil {
-			return nil, fmt.Errorf("store: login history of contact %d: %w", id, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: login history of contact %d: %w", id, classify(err))
-	}
-	return out, nil
 }
 
 // AuditExport is a snapshot of the audit log of a scope under a filter, read in one

@@ -427,7 +427,11 @@ func RolesDetail(roles []Role) string {
 // parts agree with each other.
 type ContactPage struct {
 	Contact Contact
-	History []Event // newest first
+	History []Event // newest first, at most PageHistoryLength
+	// Sessions: where the contact is signed in, most recently active first.
+	Sessions []ContactSession
+	// Logins: its last PageLoginsLength sign-ins and failed sign-ins, newest first.
+	Logins []Event
 	// LastActiveAdmin: the contact is the only active contact admin of its account.
 	LastActiveAdmin bool
 	// Invitation is where a contact without a password stands with its set-your-password
@@ -448,52 +452,51 @@ type Invitation struct {
 // Pending reports whether the contact can still set its password with the newest link.
 func (i Invitation) Pending(now time.Time) bool { return i.Token.ID != 0 && i.Token.Usable(now) }
 
-// ContactPage reads the page of contact id of sc (ErrNotFound outside it) with the newest
-// historyLength events of its history.
-func (s *Store) ContactPage(ctx context.Context, sc Scope, id int64, historyLength int) (ContactPage, error) {
+// What a contact's page lists at most.
+const (
+	PageHistoryLength = 50 // events of its history
+	PageLoginsLength  = 20 // sign-ins and failed sign-ins (SPEC R-LIFECYCLE)
+)
+
+// ContactPage reads the page of contact id of sc (ErrNotFound outside it) in one snapshot:
+// the contact, its history, its sessions within lim and its login history.
+func (s *Store) ContactPage(ctx context.Context, sc Scope, id int64, lim SessionLimits) (ContactPage, error) {
 	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
 	if err != nil {
 		return ContactPage{}, fmt.Errorf("store: page of contact %d: %w", id, classify(err))
 	}
 	defer tx.Rollback()
-	p, err := contactPage(ctx, tx, sc, id, historyLength)
+	p, err := contactPage(ctx, tx, sc, id, s.now(), lim)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return ContactPage{}, fmt.Errorf("store: page of contact %d: %w", id, classify(err))
 	}
 	return p, err
 }
 
-func contactPage(ctx context.Context, tx txn, sc Scope, id int64, historyLength int) (ContactPage, error) {
+func contactPage(ctx context.Context, tx txn, sc Scope, id int64, now time.Time, lim SessionLimits) (ContactPage, error) {
 	var p ContactPage
 	var err error
+	inScope := sc.inList()
 	p.Contact, err = scanContact(tx.QueryRowContext(ctx,
-		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+sc.inList(), id))
+		`SELECT `+contactColumns+contactFrom+`WHERE c.id = ? AND c.account_id IN `+inScope, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, ErrNotFound
 	}
 	if err != nil {
 		return p, err
 	}
-	rows, err := tx.QueryContext(ctx, `
-		SELECT e.id, e.at, e.action, coalesce(e.actor_id, 0), coalesce(e.target_id, 0), coalesce(e.account_id, 0),
-			e.detail, e.remote_ip, coalesce((SELECT `+nameOf("a")+` FROM contacts a WHERE a.id = e.actor_id), '')
-		FROM audit_events e WHERE e.target_id = ?
-		ORDER BY e.id DESC LIMIT ?`, id, historyLength)
-	if err != nil {
+	if p.History, err = events(ctx, tx, `SELECT `+auditColumns+` FROM audit_events e WHERE e.target_id = ?
+		ORDER BY e.id DESC LIMIT ?`, id, PageHistoryLength); err != nil {
 		return p, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var e Event
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.Action, &e.ActorID, &e.TargetID, &e.AccountID, &e.Detail, &e.RemoteIP,
-			&e.ActorName); err != nil {
-			return p, err
-		}
-		e.At = time.Unix(at, 0).UTC()
-		p.History = append(p.History, e)
+	// Sign-ins recorded while the contact belonged to an account outside sc stay hidden;
+	// audit_by_target walks the contact's events from its newest end.
+	if p.Logins, err = events(ctx, tx, `SELECT `+auditColumns+` FROM audit_events e
+		WHERE e.target_id = ? AND e.action IN (?, ?) AND +e.account_id IN `+inScope+`
+		ORDER BY e.id DESC LIMIT ?`, id, ActionLoginSucceeded, ActionLoginFailed, PageLoginsLength); err != nil {
+		return p, err
 	}
-	if err := rows.Err(); err != nil {
+	if p.Sessions, err = contactSessions(ctx, tx, id, now, lim); err != nil {
 		return p, err
 	}
 	if p.Contact.IsAdmin() && !p.Contact.Locked() {

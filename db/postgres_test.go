@@ -57,7 +57,7 @@ func TestPostgresStoreBasics(t *testing.T) {
 	if err != nil || len(sc.Accounts()) != 2 || !sc.Contains(child.ID) {
 		t.Fatalf("scope: got %+v, %v", sc.Accounts(), err)
 	}
-	p, err := s.ContactPage(ctx, sc, id, 10)
+	p, err := s.ContactPage(ctx, sc, id, db.SessionLimits{})
 	if err != nil || len(p.History) != 1 {
 		t.Fatalf("contact page: got %+v, %v", p, err)
 	}

@@ -132,28 +132,27 @@ type ContactSession struct {
 	LastSeenAt time.Time
 }
 
-// MaxListedSessions is how many sessions of one contact ContactSessions lists at most: a
+// MaxListedSessions is how many sessions of one contact a page lists at most: a
 // script that signs in again and again leaves a session each time.
 const MaxListedSessions = 100
 
-// ContactSessions lists the sessions of a contact that are within lim (a zero limit does
-// not bound), most recently active first, at most MaxListedSessions. A session past its
+// contactSessions lists the sessions of a contact that are within lim at now (a zero limit
+// does not bound), most recently active first, at most MaxListedSessions. A session past its
 // limits is over, even before the sweep deletes its row.
-func (s *Store) ContactSessions(ctx context.Context, contactID int64, lim SessionLimits) ([]ContactSession, error) {
-	now := s.now().Unix()
+func contactSessions(ctx context.Context, q rowsQueryer, contactID int64, now time.Time, lim SessionLimits) ([]ContactSession, error) {
 	var seenAfter, createdAfter int64
 	if lim.Idle > 0 {
-		seenAfter = now - int64(lim.Idle/time.Second)
+		seenAfter = now.Unix() - int64(lim.Idle/time.Second)
 	}
 	if lim.Absolute > 0 {
-		createdAfter = now - int64(lim.Absolute/time.Second)
+		createdAfter = now.Unix() - int64(lim.Absolute/time.Second)
 	}
-	rows, err := s.read.QueryContext(ctx, `
+	rows, err := q.QueryContext(ctx, `
 		SELECT user_agent, remote_ip, created_at, last_seen_at FROM sessions
 		WHERE contact_id = ? AND last_seen_at > ? AND created_at > ?
 		ORDER BY last_seen_at DESC, created_at DESC LIMIT ?`, contactID, seenAfter, createdAfter, MaxListedSessions)
 	if err != nil {
-		return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, classify(err))
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ContactSession
@@ -161,15 +160,12 @@ func (s *Store) ContactSessions(ctx context.Context, contactID int64, lim Sessio
 		var cs ContactSession
 		var created, seen int64
 		if err := rows.Scan(&cs.UserAgent, &cs.Address, &created, &seen); err != nil {
-			return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, err)
+			return nil, err
 		}
 		cs.CreatedAt, cs.LastSeenAt = time.Unix(created, 0).UTC(), time.Unix(seen, 0).UTC()
 		out = append(out, cs)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: sessions of contact %d: %w", contactID, classify(err))
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // EndSessionsBut ends every session of a contact except the one whose id hash is keep (nil:
