@@ -57,12 +57,13 @@ func New(d Deps) *fiber.App {
 	app.Use("/cancel-email-change", noReferrer)
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
-	app.Use(compressText()) // after the static files, which come compressed already
 
 	// The session first: a signed-in contact's CSRF token is bound to its session, and a
 	// refused request is audited under its name.
 	app.Use(loadViewer(d.Sessions))
 	app.Use(csrf(d.CSRFKey))
+	app.Use(newTurns(pageTurns(d.Config)).middleware)
+	app.Use(compressText()) // after the static files, which come compressed already
 	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, h) }
 
 	login := &Login{log: d.Log, contacts: d.Contacts}

@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/gofiber/fiber/v2"
+
+	"portal/config"
+	"portal/db"
+)
+
+// turns lets at most a fixed number of requests run at once: the pages of signed-in
+// contacts, and sign-ins. The others wait their turn, in order of arrival within their
+// kind. While both kinds wait, a freed turn goes to the kind that did not get the last one.
+//
+// Without turns every request shares the cores with every other, and a sign-in's password
+// hash (22 ms of one core, bounded by its own slots in auth.Hasher) is slowed by all the
+// pages being made meanwhile: in the load test's mix of 32 connections on two cores a login
+// took 340 ms at p50. With turns a sign-in waits for at most one request to finish, not for
+// the queue of pages, and hashes beside few others; and because the kinds alternate, a storm
+// of sign-ins slows the pages of signed-in contacts without stopping them
+// (docs/PERFORMANCE.md, "Issue 13").
+type turns struct {
+	mu             sync.Mutex
+	free           int
+	signIns, pages []chan struct{} // waiting, oldest first
+	lastToSignIn   bool            // the last turn handed over went to a sign-in
+}
+
+func newTurns(n int) *turns { return &turns{free: max(1, n)} }
+
+// pageTurns is how many requests run at once: one per core the process may use on SQLite,
+// where making a page is work on this machine's cores from start to end; four per core on
+// PostgreSQL, where a page spends most of its time waiting for the database's answers,
+// which may come from another machine.
+func pageTurns(cfg config.Config) int {
+	n := runtime.GOMAXPROCS(0)
+	if db.IsPostgres(cfg.DBPath) {
+		n *= 4
+	}
+	return n
+}
+
+// middleware runs the requests of signed-in contacts and sign-ins in turns; everything else
+// (the login form, links opened from mail) goes straight through.
+func (t *turns) middleware(c *fiber.Ctx) error {
+	signIn := c.Method() == fiber.MethodPost && c.Path() == "/login"
+	if !signIn && viewerOf(c).contact == nil {
+		return c.Next()
+	}
+	t.take(signIn)
+	defer t.done()
+	return c.Next()
+}
+
+// take waits for a turn.
+func (t *turns) take(signIn bool) {
+	t.mu.Lock()
+	if t.free > 0 { // nobody waits while a turn is free
+		t.free--
+		t.mu.Unlock()
+		return
+	}
+	ready := make(chan struct{})
+	if signIn {
+		t.signIns = append(t.signIns, ready)
+	} else {
+		t.pages = append(t.pages, ready)
+	}
+	t.mu.Unlock()
+	<-ready
+}
+
+// done hands the turn to the next waiting request, or frees it.
+func (t *turns) done() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	toSignIn := len(t.signIns) > 0 && (len(t.pages) == 0 || !t.lastToSignIn)
+	switch {
+	case toSignIn:
+		close(t.signIns[0])
+		t.signIns = t.signIns[1:]
+	case len(t.pages) > 0:
+		close(t.pages[0])
+		t.pages = t.pages[1:]
+	default:
+		t.free++
+		return
+	}
+	t.lastToSignIn = toSignIn
+}
