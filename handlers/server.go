@@ -62,13 +62,14 @@ func New(d Deps) *fiber.App {
 	// refused request is audited under its name.
 	app.Use(loadViewer(d.Sessions))
 	app.Use(csrf(d.CSRFKey))
-	app.Use(newTurns(pageTurns(d.Config)).middleware)
+	turns := newTurns(pageTurns(d.Config))
+	app.Use(turns.pages)
 	app.Use(compressText()) // after the static files, which come compressed already
 	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, h) }
 
 	login := &Login{log: d.Log, contacts: d.Contacts}
 	app.Get("/login", login.Show)
-	app.Post("/login", login.Submit)
+	app.Post("/login", turns.signIn, login.Submit)
 	app.Post("/logout", login.Logout)
 
 	// After the password: the pages of a pending sign-in, and nothing else (SPEC 3.11).

@@ -24,8 +24,9 @@ import (
 type turns struct {
 	mu             sync.Mutex
 	free           int
-	signIns, pages []chan struct{} // waiting, oldest first
-	lastToSignIn   bool            // the last turn handed over went to a sign-in
+	waitingSignIns []chan struct{} // oldest first
+	waitingPages   []chan struct{}
+	lastToSignIn   bool // the last turn handed over went to a sign-in
 }
 
 func newTurns(n int) *turns { return &turns{free: max(1, n)} }
@@ -42,14 +43,24 @@ func pageTurns(cfg config.Config) int {
 	return n
 }
 
-// middleware runs the requests of signed-in contacts and sign-ins in turns; everything else
-// (the login form, links opened from mail) goes straight through.
-func (t *turns) middleware(c *fiber.Ctx) error {
-	signIn := c.Method() == fiber.MethodPost && c.Path() == "/login"
-	if !signIn && viewerOf(c).contact == nil {
+// pages runs the requests of signed-in contacts in turns; everything else (the login
+// form, links opened from mail) goes straight through.
+func (t *turns) pages(c *fiber.Ctx) error {
+	if viewerOf(c).contact == nil {
 		return c.Next()
 	}
-	t.take(signIn)
+	t.take(false)
+	defer t.done()
+	return c.Next()
+}
+
+// signIn runs a sign-in in a turn, ahead of the pages waiting. A contact signed in already
+// holds a turn for its request (pages).
+func (t *turns) signIn(c *fiber.Ctx) error {
+	if viewerOf(c).contact != nil {
+		return c.Next()
+	}
+	t.take(true)
 	defer t.done()
 	return c.Next()
 }
@@ -64,9 +75,9 @@ func (t *turns) take(signIn bool) {
 	}
 	ready := make(chan struct{})
 	if signIn {
-		t.signIns = append(t.signIns, ready)
+		t.waitingSignIns = append(t.waitingSignIns, ready)
 	} else {
-		t.pages = append(t.pages, ready)
+		t.waitingPages = append(t.waitingPages, ready)
 	}
 	t.mu.Unlock()
 	<-ready
@@ -76,14 +87,14 @@ func (t *turns) take(signIn bool) {
 func (t *turns) done() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	toSignIn := len(t.signIns) > 0 && (len(t.pages) == 0 || !t.lastToSignIn)
+	toSignIn := len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || !t.lastToSignIn)
 	switch {
 	case toSignIn:
-		close(t.signIns[0])
-		t.signIns = t.signIns[1:]
-	case len(t.pages) > 0:
-		close(t.pages[0])
-		t.pages = t.pages[1:]
+		close(t.waitingSignIns[0])
+		t.waitingSignIns = t.waitingSignIns[1:]
+	case len(t.waitingPages) > 0:
+		close(t.waitingPages[0])
+		t.waitingPages = t.waitingPages[1:]
 	default:
 		t.free++
 		return

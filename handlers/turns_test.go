@@ -16,7 +16,7 @@ func queued(t *testing.T, tr *turns, signIns, pages int) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		tr.mu.Lock()
-		s, p := len(tr.signIns), len(tr.pages)
+		s, p := len(tr.waitingSignIns), len(tr.waitingPages)
 		tr.mu.Unlock()
 		if s == signIns && p == pages {
 			return
@@ -78,8 +78,8 @@ func TestTurnsFreeWithoutWaiting(t *testing.T) {
 	tr.done()
 	tr.take(false)
 	tr.take(false)
-	if tr.free != 0 || len(tr.pages) != 0 || len(tr.signIns) != 0 {
-		t.Errorf("free %d, waiting %d pages and %d sign-ins; want none free, none waiting", tr.free, len(tr.pages), len(tr.signIns))
+	if tr.free != 0 || len(tr.waitingPages) != 0 || len(tr.waitingSignIns) != 0 {
+		t.Errorf("free %d, waiting %d pages and %d sign-ins; want none free, none waiting", tr.free, len(tr.waitingPages), len(tr.waitingSignIns))
 	}
 }
 
@@ -96,10 +96,10 @@ func TestTurnsMiddleware(t *testing.T) {
 		c.Locals(viewerKey, v)
 		return c.Next()
 	})
-	app.Use(tr.middleware)
+	app.Use(tr.pages)
 	ok := func(c *fiber.Ctx) error { return c.SendString("ok") }
 	app.Get("/login", ok)
-	app.Post("/login", ok)
+	app.Post("/login", tr.signIn, ok)
 	app.Get("/my-contacts", ok)
 
 	tr.take(false)
@@ -137,5 +137,12 @@ func TestTurnsMiddleware(t *testing.T) {
 	}
 	if tr.free != 1 {
 		t.Errorf("%d turns free after both answered, want 1", tr.free)
+	}
+	// A contact signed in already who posts the login form holds one turn, not two: with one
+	// turn in all, a second would never come.
+	req := httptest.NewRequest("POST", "/login", nil)
+	req.Header.Set("X-Signed-In", "1")
+	if resp, err := app.Test(req, 5000); err != nil || resp.StatusCode != 200 {
+		t.Errorf("signed-in POST /login with one turn: %v, %v", resp, err)
 	}
 }
