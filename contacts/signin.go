@@ -2,8 +2,11 @@ package contacts
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -174,6 +177,51 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		return SignInResult{}, ErrBadLogin
 	}
 	return result, nil
+}
+
+// passwordAccepted is what a right password of an active contact leads to, inside the
+// sign-in's transaction: signed in at once, or a pending sign-in when a second step, the
+// setup of a required factor or a longer password comes first. A pending sign-in leaves the
+// count of failed logins as it is: only its last step proves the sign-in, so that knowing
+// the password does not reset the count that wrong codes add to.
+func (s *Service) passwordAccepted(ctx context.Context, tx *db.Tx, contact db.Contact, newHash, remoteIP, next string,
+	result *SignInResult) error {
+	stage, detail := "", ""
+	switch {
+	case contact.TwoFactor:
+		stage, detail = db.StageVerify, "the second step is next"
+	default:
+		req, required, err := tx.TwoFactorRequirement(ctx, contact.AccountID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case required:
+			stage, detail = db.StageSetup, "two-step verification is required by "+req.AccountName+": its setup is next"
+		case contact.PasswordShort:
+			stage, detail = db.StagePassword, "the password is shorter than "+strconv.Itoa(auth.MinPasswordLength)+
+				" characters and two-step verification is off: a new password is next"
+		}
+	}
+	if stage == "" {
+		*result = SignInResult{Contact: contact}
+		return tx.RecordLoginSuccess(ctx, contact.ID, contact.AccountID, newHash, remoteIP)
+	}
+	if newHash != "" {
+		if err := tx.RehashPassword(ctx, contact.ID, newHash); err != nil {
+			return err
+		}
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw) // never fails: crypto/rand crashes the program rather than return an error
+	id := base64.RawURLEncoding.EncodeToString(raw)
+	if err := tx.CreatePendingSignIn(ctx, db.PendingSignIn{IDHash: pendingIDHash(id), ContactID: contact.ID, Stage: stage,
+		Next: next, ExpiresAt: tx.Now().Add(PendingSignInTTL)}); err != nil {
+		return err
+	}
+	*result = SignInResult{Contact: contact, Pending: id, Stage: stage}
+	return tx.Audit(ctx, db.Event{Action: db.ActionPasswordAccepted, ActorID: contact.ID, TargetID: contact.ID,
+		AccountID: contact.AccountID, RemoteIP: remoteIP, Detail: detail})
 }
 
 // SignOut records that the contact signed out; the caller ends the session.

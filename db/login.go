@@ -77,6 +77,15 @@ func (t *Tx) RecordLoginSuccess(ctx context.Context, contactID, accountID int64,
 		AccountID: accountID, RemoteIP: remoteIP})
 }
 
+// RehashPassword stores a stronger hash of the same password, found at a sign-in that
+// continues with a second step (RecordLoginSuccess does it for the others).
+func (t *Tx) RehashPassword(ctx context.Context, contactID int64, hash string) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE contacts SET password_hash = ? WHERE id = ?`, hash, contactID); err != nil {
+		return fmt.Errorf("store: rehash password of contact %d: %w", contactID, err)
+	}
+	return nil
+}
+
 // UnlockExpiredAutoLock lifts an automatic lock that is older than period (the optional
 // auto-unlock of SPEC R-AUTOLOCK), with its audit event. It reports whether it did.
 func (t *Tx) UnlockExpiredAutoLock(ctx context.Context, contactID int64, period time.Duration) (bool, error) {

@@ -527,12 +527,3 @@ func (s *Store) TwoFactorCounts(ctx context.Context, sc Scope) (with, without in
 	}
 	return with, without, nil
 }
-
-// RehashPassword stores a stronger hash of the same password, found at a sign-in that
-// continues with a second step (RecordLoginSuccess does it for the others).
-func (t *Tx) RehashPassword(ctx context.Context, contactID int64, hash string) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE contacts SET password_hash = ? WHERE id = ?`, hash, contactID); err != nil {
-		return fmt.Errorf("store: rehash password of contact %d: %w", contactID, err)
-	}
-	return nil
-}
