@@ -256,6 +256,9 @@ func (x *AuditExport) Each(fn func(*Event) error) error {
 	defer rows.Close()
 	var e Event
 	for rows.Next() {
+		if err := x.ctx.Err(); err != nil { // as in Export.Each
+			return fmt.Errorf("store: audit export: %w", err)
+		}
 		if err := scanEvent(rows, &e); err != nil {
 			return fmt.Errorf("store: audit export: %w", err)
 		}

@@ -127,6 +127,11 @@ func (e *Export) Each(fn func(*ExportRow) error) error {
 	var lastLogin, created int64
 	var accessEnds sql.NullInt64
 	for rows.Next() {
+		// The driver may hold the rest of the rows already: a cancelled export stops here,
+		// not when its rows are closed on another goroutine.
+		if err := e.ctx.Err(); err != nil {
+			return fmt.Errorf("store: export: %w", err)
+		}
 		if err := rows.Scan(&r.FirstName, &r.LastName, &r.Email, &r.Account, &r.Roles, &r.Status,
 			&r.LockReason, &r.LockedBy, &r.Phone, &r.JobTitle, &lastLogin, &created, &accessEnds, &r.TwoFactor); err != nil {
 			return fmt.Errorf("store: export: %w", err)
