@@ -29,18 +29,20 @@ type turns struct {
 	lastToSignIn   bool // the last turn handed over went to a sign-in
 }
 
-func newTurns(n int) *turns { return &turns{free: max(1, n)} }
+func newTurns(n int) *turns { return &turns{free: n} }
 
 // pageTurns is how many requests run at once: one per core the process may use on SQLite,
 // where making a page is work on this machine's cores from start to end; four per core on
 // PostgreSQL, where a page spends most of its time waiting for the database's answers,
-// which may come from another machine.
+// which may come from another machine. Never fewer than two: a long request (a PDF of
+// 10,000 contacts, a bulk action on as many) holds its turn while it runs, and must not
+// hold up everyone else's on a one-core machine.
 func pageTurns(cfg config.Config) int {
 	n := runtime.GOMAXPROCS(0)
 	if db.IsPostgres(cfg.DBPath) {
 		n *= 4
 	}
-	return n
+	return max(2, n)
 }
 
 // pages runs the requests of signed-in contacts in turns; everything else (the login
