@@ -17,8 +17,8 @@ import (
 // Without turns every request shares the cores with every other, and a sign-in's password
 // hash (22 ms of one core, bounded by its own slots in auth.Hasher) is slowed by all the
 // pages being made meanwhile: in the load test's mix of 32 connections on two cores a login
-// took 340 ms at p50. With turns a sign-in waits for at most one request to finish, not for
-// the queue of pages, and hashes beside few others; and because the kinds alternate, a storm
+// took 340 ms at p50. With turns a sign-in waits for the next turn to come free, not for
+// the queue of pages before it, and hashes beside few others; and because the kinds alternate, a storm
 // of sign-ins slows the pages of signed-in contacts without stopping them
 // (docs/PERFORMANCE.md, "Issue 13").
 type turns struct {
