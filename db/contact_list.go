@@ -566,18 +566,10 @@ func (s *Store) rowsByID(ctx context.Context, l listing, ids []int64) ([]ListRow
 }
 
 // readRows reads the lines of the contacts that ids (a SELECT of one column, id) yields, in
-// its order: in one statement where the engine keeps that order through a join, else by
-// reading the ids first.
+// its order, in one statement.
 func (s *Store) readRows(ctx context.Context, l listing, ids string, args ...any) ([]ListRow, error) {
-	from, ok := s.engine.pageFrom(ids)
-	if !ok {
-		list, err := s.queryIDs(ctx, ids, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store: list rows: %w", err)
-		}
-		return s.rowsByID(ctx, l, list)
-	}
-	return s.scanRows(ctx, l, from, "", args...)
+	from, orderBy := s.engine.pageFrom(ids)
+	return s.scanRows(ctx, l, from, orderBy, args...)
 }
 
 // scanRows reads the lines of the contacts c that from (pageFrom, pageOfIDs) joins to a page,

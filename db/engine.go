@@ -61,9 +61,8 @@ type engine interface {
 	// searchWalkRows rows fell short of a page.
 	probeMatches(ordered string, args []any, search string, limit int) (string, []any)
 	// pageFrom is a FROM clause that joins the contacts c of a page to page.id, the ids of
-	// the SELECT ids, keeping their order; ok is false when the engine keeps no subquery's
-	// order through a join, and the ids are read first.
-	pageFrom(ids string) (from string, ok bool)
+	// the SELECT ids, with the ORDER BY (possibly empty) that keeps their order.
+	pageFrom(ids string) (from, orderBy string)
 	// pageOfIDs is the same for ids given as a list, bound as the one argument arg, with the
 	// ORDER BY (possibly empty) that keeps their order.
 	pageOfIDs(ids []int64) (from, orderBy string, arg any, err error)

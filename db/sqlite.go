@@ -296,8 +296,8 @@ func (sqliteEngine) probeMatches(ordered string, args []any, search string, limi
 
 // pageFrom: SQLite runs a CROSS JOIN with its left side as the outer loop, so the page's rows
 // come in the order of ids.
-func (sqliteEngine) pageFrom(ids string) (string, bool) {
-	return `(` + ids + `) page CROSS JOIN contacts c ON c.id = page.id`, true
+func (sqliteEngine) pageFrom(ids string) (from, orderBy string) {
+	return `(` + ids + `) page CROSS JOIN contacts c ON c.id = page.id`, ""
 }
 
 // pageOfIDs: the ids travel as one JSON parameter, so the statement's text stays the same from
