@@ -100,14 +100,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
 	t := cfg.Throttles
+	turns := throttle.NewTurns(turnsFor(cfg))
 	rules := contacts.New(store, o.hasher, log, contacts.Settings{LockoutThreshold: cfg.LockoutThreshold,
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
 		LinkThrottle:  throttle.Rate{Burst: t.LinkBurst, Every: t.LinkInterval},
 		LoginBackoff:  t.LoginBackoff, LoginBackoffMax: t.LoginBackoffMax, SessionLimits: sess.Limits(),
-		Secrets: keys, BaseURL: cfg.BaseURL})
+		Secrets: keys, BaseURL: cfg.BaseURL, Turns: turns})
 	web := handlers.New(handlers.Deps{Log: log, Store: store, Contacts: rules, Sessions: sess, Config: cfg,
-		CSRFKey: []byte(secret)})
+		CSRFKey: []byte(secret), Turns: turns})
 	worker := mail.NewWorker(store, mail.NewSender(cfg, log), cfg.BaseURL, log)
 	return &App{cfg: cfg, log: log, store: store, rules: rules, web: web, sess: sess, hasher: o.hasher, mail: worker}, nil
 }
@@ -141,6 +142,20 @@ func NewHasher() *auth.Hasher {
 // logins beyond that waits for a slot.
 func HashingSlots() int {
 	return hashingSlots(runtime.GOMAXPROCS(0), hashingMemory, int64(auth.DefaultParams.Memory)<<10)
+}
+
+// turnsFor is how many requests of signed-in contacts and sign-ins' password checks run at
+// once (throttle.Turns): one per CPU the process may use on SQLite, where making a page is
+// work on this machine's cores from start to end; four per CPU on PostgreSQL, where a page
+// spends most of its time waiting for the database's answers, which may come from another
+// machine. Never fewer than two: a long request (a PDF of 10,000 contacts, a bulk action on
+// as many) holds its turn while it runs, and must not hold up everyone else's on one core.
+func turnsFor(cfg config.Config) int {
+	n := runtime.GOMAXPROCS(0)
+	if db.IsPostgres(cfg.DBPath) {
+		n *= 4
+	}
+	return max(2, n)
 }
 
 // hashingMemory is the memory the hashes running at once may hold together: about what the

@@ -39,6 +39,9 @@ type Settings struct {
 	// SessionLimits are the sessions' lifetimes: a contact's page lists its sessions within
 	// them. A zero limit does not bound.
 	SessionLimits db.SessionLimits
+	// Turns: a sign-in checks its password in a turn shared with the pages of signed-in
+	// contacts (throttle.Turns); nil: at once.
+	Turns *throttle.Turns
 }
 
 // The per-address limits unless the operator sets others: enough for an office behind one

@@ -40,6 +40,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next st
 	if err := s.backOff(ctx, name); err != nil {
 		return SignInResult{}, err
 	}
+	// The work takes a turn; the waits above must not hold one.
+	s.settings.Turns.TakeSignIn()
+	defer s.settings.Turns.Done()
 	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
 	switch {
 	case err == nil && result.Pending == "":

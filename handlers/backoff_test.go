@@ -52,3 +52,43 @@ func TestFailedLoginsSlowTheNextAttemptOnThatName(t *testing.T) {
 		}
 	})
 }
+
+// A sign-in waiting out its back-off holds no turn (throttle.Turns): however many wait at
+// once, the pages of signed-in contacts answer meanwhile. Before, a few attempts on one name
+// from a few addresses held every turn and stalled every page for the length of the wait.
+func TestSignInsWaitingOutABackOffHoldUpNoPage(t *testing.T) {
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		const backoff = 3 * time.Second
+		e := newLoginEnv(t, engine, portaltest.Options{Args: []string{"--trusted-proxies", appTestPeer + "/32",
+			"--login-backoff", backoff.String(), "--login-backoff-max", backoff.String()}})
+		admin := e.Login(e.admin.Email)
+		const name = "nobody@northwind.example"
+		if resp := loginVia(e.Browser(), []string{"203.0.113.1"}, name, "a wrong password"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("first wrong login: status %d, want 401", resp.StatusCode)
+		}
+		// Every attempt on the name now waits 3 s; more of them than there are turns.
+		const waiting = 8
+		done := make(chan int, waiting)
+		for i := range waiting {
+			go func() {
+				done <- loginVia(e.Browser(), []string{fmt.Sprintf("203.0.113.%d", 10+i)}, name, "a wrong password").StatusCode
+			}()
+		}
+		time.Sleep(300 * time.Millisecond) // long enough for all of them to be waiting out the back-off
+		start := time.Now()
+		resp := admin.Get("/profile")
+		if took := time.Since(start); resp.StatusCode != http.StatusOK || took > backoff/2 {
+			t.Errorf("a signed-in page while %d sign-ins wait out their back-off: status %d after %v, want 200 at once",
+				waiting, resp.StatusCode, took)
+		}
+		if len(done) != 0 {
+			t.Errorf("the page answered after %d of the sign-ins that waited out their back-off", len(done))
+		}
+		for range waiting {
+			if status := <-done; status != http.StatusUnauthorized {
+				t.Errorf("a waiting sign-in answered %d, want 401", status)
+			}
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"portal/db"
 	"portal/session"
 	"portal/static"
+	"portal/throttle"
 )
 
 const viewerKey = "viewer"
@@ -235,25 +236,29 @@ func requireSignedIn(c *fiber.Ctx) error {
 // actorHandler is a handler that acts for the signed-in contact.
 type actorHandler func(c *fiber.Ctx, actor contacts.Actor) error
 
-// signedIn lets signed-in contacts through to h (others go to the login page).
-func signedIn(h actorHandler) fiber.Handler {
+// asSignedIn lets signed-in contacts through to h, in turns (others go to the login page).
+func asSignedIn(turns *throttle.Turns, h actorHandler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v := viewerOf(c)
 		if v.contact == nil {
 			return requireSignedIn(c)
 		}
+		turns.TakePage()
+		defer turns.Done()
 		return h(c, v.actor)
 	}
 }
 
-// asAdmin lets only contact admins through to h (signed-out visitors go to the login page),
-// with the scope they manage resolved once for the request.
-func asAdmin(rules *contacts.Service, h actorHandler) fiber.Handler {
+// asAdmin lets only contact admins through to h, in turns (signed-out visitors go to the
+// login page), with the scope they manage resolved once for the request.
+func asAdmin(rules *contacts.Service, turns *throttle.Turns, h actorHandler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		v := viewerOf(c)
 		if v.contact == nil {
 			return requireSignedIn(c)
 		}
+		turns.TakePage()
+		defer turns.Done()
 		actor, err := rules.Admin(c.UserContext(), *v.contact, v.actor.RemoteIP)
 		if err != nil {
 			return err

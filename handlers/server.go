@@ -14,6 +14,7 @@ import (
 	"portal/contacts"
 	"portal/db"
 	"portal/session"
+	"portal/throttle"
 )
 
 // Deps are what the handlers need from main.
@@ -24,6 +25,8 @@ type Deps struct {
 	Sessions *session.Store
 	Config   config.Config
 	CSRFKey  []byte // secret the CSRF tokens are derived from
+	// Turns: the pages of signed-in contacts take turns with sign-ins (contacts.Settings).
+	Turns *throttle.Turns
 }
 
 // BodyLimit bounds request bodies: the largest form is a few kilobytes. The upload of
@@ -57,19 +60,18 @@ func New(d Deps) *fiber.App {
 	app.Use("/cancel-email-change", noReferrer)
 	app.Get("/healthz", health(d.Store))
 	app.Get(staticRoute, serveStatic)
+	app.Use(compressText()) // after the static files, which come compressed already
 
 	// The session first: a signed-in contact's CSRF token is bound to its session, and a
 	// refused request is audited under its name.
 	app.Use(loadViewer(d.Sessions))
 	app.Use(csrf(d.CSRFKey))
-	turns := newTurns(pageTurns(d.Config))
-	app.Use(turns.pages)
-	app.Use(compressText()) // after the static files, which come compressed already
-	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, h) }
+	signedIn := func(h actorHandler) fiber.Handler { return asSignedIn(d.Turns, h) }
+	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, d.Turns, h) }
 
 	login := &Login{log: d.Log, contacts: d.Contacts}
 	app.Get("/login", login.Show)
-	app.Post("/login", turns.signIn, login.Submit)
+	app.Post("/login", login.Submit)
 	app.Post("/logout", login.Logout)
 
 	// After the password: the pages of a pending sign-in, and nothing else (SPEC 3.11).

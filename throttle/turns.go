@@ -1,0 +1,76 @@
+package throttle
+
+import "sync"
+
+// Turns lets at most a fixed number of requests do their work at once: the pages of
+// signed-in contacts (handlers) and the password checks of sign-ins (contacts.SignIn). The
+// others wait their turn, in order of arrival within their kind; while both kinds wait, a
+// freed turn goes to the kind that did not get the last one. A nil *Turns lets everything
+// run at once (the command line, which serves no pages).
+//
+// Without turns every request shares the cores with every other, and a sign-in's password
+// hash (22 ms of one core) is slowed by all the pages being made meanwhile: in the load
+// test's mix of 32 connections on two cores a login took 150–340 ms at p50, most of it
+// queueing for a hashing slot while hashes crawled. With turns a sign-in waits behind the
+// sign-ins before it, not behind the queue of pages, and hashes beside few others; because
+// the kinds alternate, a storm of sign-ins slows pages without stopping them. Only the work
+// takes a turn: a sign-in's back-off sleeps before it takes one (docs/PERFORMANCE.md,
+// "Issue 13").
+type Turns struct {
+	mu             sync.Mutex
+	free           int
+	waitingSignIns []chan struct{} // oldest first
+	waitingPages   []chan struct{}
+	lastToSignIn   bool // the last turn handed over went to a sign-in
+}
+
+// NewTurns returns Turns of which n run at once.
+func NewTurns(n int) *Turns { return &Turns{free: n} }
+
+// TakePage waits for a turn for a page. Done gives it back.
+func (t *Turns) TakePage() { t.take(false) }
+
+// TakeSignIn waits for a turn for a sign-in's check of its password. Done gives it back.
+func (t *Turns) TakeSignIn() { t.take(true) }
+
+func (t *Turns) take(signIn bool) {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	if t.free > 0 { // nobody waits while a turn is free
+		t.free--
+		t.mu.Unlock()
+		return
+	}
+	ready := make(chan struct{})
+	if signIn {
+		t.waitingSignIns = append(t.waitingSignIns, ready)
+	} else {
+		t.waitingPages = append(t.waitingPages, ready)
+	}
+	t.mu.Unlock()
+	<-ready
+}
+
+// Done hands the turn to the next waiting request, or frees it.
+func (t *Turns) Done() {
+	if t == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	toSignIn := len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || !t.lastToSignIn)
+	switch {
+	case toSignIn:
+		close(t.waitingSignIns[0])
+		t.waitingSignIns = t.waitingSignIns[1:]
+	case len(t.waitingPages) > 0:
+		close(t.waitingPages[0])
+		t.waitingPages = t.waitingPages[1:]
+	default:
+		t.free++
+		return
+	}
+	t.lastToSignIn = toSignIn
+}

@@ -1,0 +1,113 @@
+package throttle
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// queued waits until signIns sign-ins and pages pages wait for a turn of tr.
+func queued(t *testing.T, tr *Turns, signIns, pages int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		tr.mu.Lock()
+		s, p := len(tr.waitingSignIns), len(tr.waitingPages)
+		tr.mu.Unlock()
+		if s == signIns && p == pages {
+			return
+		}
+	}
+	t.Fatalf("want %d sign-ins and %d pages waiting", signIns, pages)
+}
+
+// order lets the requests named in arrivals ask for a turn of a one-turn Turns, one after
+// the other, while the turn is taken by holder ("s…": a sign-in, else a page), then ends
+// the holder's turn, and returns the order in which the requests got theirs.
+func order(t *testing.T, holder string, arrivals ...string) []string {
+	tr := NewTurns(1)
+	take := func(name string) {
+		if name[0] == 's' {
+			tr.TakeSignIn()
+		} else {
+			tr.TakePage()
+		}
+	}
+	take(holder)
+	got := make(chan string)
+	var signIns, pages int
+	for _, name := range arrivals {
+		go func() {
+			take(name)
+			got <- name
+			tr.Done()
+		}()
+		if name[0] == 's' {
+			signIns++
+		} else {
+			pages++
+		}
+		queued(t, tr, signIns, pages)
+	}
+	tr.Done()
+	var out []string
+	for range arrivals {
+		out = append(out, <-got)
+	}
+	return out
+}
+
+func TestASignInDoesNotQueueBehindPages(t *testing.T) {
+	got := order(t, "p0", "p1", "p2", "p3", "s1")
+	if want := []string{"s1", "p1", "p2", "p3"}; !slices.Equal(got, want) {
+		t.Errorf("turns went to %v, want %v", got, want)
+	}
+}
+
+func TestTurnsAlternateWhileBothWait(t *testing.T) {
+	// A storm of sign-ins slows pages but does not stop them.
+	got := order(t, "p0", "p1", "p2", "p3", "s1", "s2", "s3", "s4")
+	if want := []string{"s1", "p1", "s2", "p2", "s3", "p3", "s4"}; !slices.Equal(got, want) {
+		t.Errorf("turns went to %v, want %v", got, want)
+	}
+}
+
+func TestAfterASignInThePageWaitingGoesFirst(t *testing.T) {
+	// The holder got its turn free, so nothing was handed over yet; the first hand-over goes
+	// to the sign-in, the second to the page although another sign-in waits.
+	got := order(t, "s0", "p1", "s1", "s2")
+	if want := []string{"s1", "p1", "s2"}; !slices.Equal(got, want) {
+		t.Errorf("turns went to %v, want %v", got, want)
+	}
+}
+
+func TestTurnsFreeWithoutWaiting(t *testing.T) {
+	tr := NewTurns(2)
+	took := make(chan struct{})
+	go func() {
+		tr.TakePage()
+		tr.TakeSignIn()
+		tr.Done()
+		tr.Done()
+		tr.TakePage()
+		tr.TakePage()
+		close(took)
+	}()
+	select {
+	case <-took:
+	case <-time.After(5 * time.Second):
+		t.Fatal("two turns of two free turns were not given at once")
+	}
+	if tr.free != 0 || len(tr.waitingPages) != 0 || len(tr.waitingSignIns) != 0 {
+		t.Errorf("free %d, waiting %d pages and %d sign-ins; want none free, none waiting",
+			tr.free, len(tr.waitingPages), len(tr.waitingSignIns))
+	}
+}
+
+func TestNilTurnsLetEverythingRun(t *testing.T) {
+	var tr *Turns
+	for range 3 {
+		tr.TakePage()
+		tr.TakeSignIn()
+	}
+	tr.Done()
+}
