@@ -146,14 +146,15 @@ func HashingSlots() int {
 
 // turnsFor is how many requests of signed-in contacts and sign-ins' password checks run at
 // once (throttle.Turns): one per CPU the process may use on SQLite, where making a page is
-// work on this machine's cores from start to end; four per CPU on PostgreSQL, where a page
-// spends most of its time waiting for the database's answers, which may come from another
-// machine. Never fewer than two: a long request (a PDF of 10,000 contacts, a bulk action on
+// work on this machine's cores from start to end; two per CPU on PostgreSQL, where part of
+// a page's time is waiting for the database's answers, which may come from another machine
+// (with the database on the same two cores, two turns per CPU took a login in the load
+// test's mix 55 ms at p50, four 76 ms, at the same rate of pages). Never fewer than two: a long request (a PDF of 10,000 contacts, a bulk action on
 // as many) holds its turn while it runs, and must not hold up everyone else's on one core.
 func turnsFor(cfg config.Config) int {
 	n := runtime.GOMAXPROCS(0)
 	if db.IsPostgres(cfg.DBPath) {
-		n *= 4
+		n *= 2
 	}
 	return max(2, n)
 }
