@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 
@@ -91,4 +92,28 @@ func TestSignInsWaitingOutABackOffHoldUpNoPage(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Every request of a signed-in contact gives its turn back (throttle.Turns), also when it
+// fails: after many more refusals than there are turns, pages still answer.
+func TestFailedPagesGiveTheirTurnBack(t *testing.T) {
+	e := newLoginEnv(t, portaltest.SQLite)
+	admin := e.Login(e.admin.Email)
+	answered := make(chan int)
+	go func() {
+		for range 8 * runtime.GOMAXPROCS(0) {
+			if resp := admin.Get("/contacts/999999"); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("a contact that does not exist: status %d, want 404", resp.StatusCode)
+			}
+		}
+		answered <- admin.Get("/profile").StatusCode
+	}()
+	select {
+	case status := <-answered:
+		if status != http.StatusOK {
+			t.Errorf("the profile after the refusals: status %d, want 200", status)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no answer a minute after the refusals: they kept their turns")
+	}
 }
