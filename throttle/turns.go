@@ -4,16 +4,17 @@ import "sync"
 
 // Turns lets at most a fixed number of requests do their work at once: the pages of
 // signed-in contacts (handlers) and the password checks of sign-ins (contacts.SignIn). The
-// others wait their turn, in order of arrival within their kind; while both kinds wait, a
-// freed turn goes to the kind that did not get the last one. A nil *Turns lets everything
-// run at once (the command line, which serves no pages).
+// others wait their turn, in order of arrival within their kind. A waiting sign-in gets the
+// next turn, except that while both kinds wait pages get PagesPerSignIn turns for each one
+// a sign-in gets. A nil *Turns lets everything run at once (the command line, which serves
+// no pages).
 //
 // Without turns every request shares the cores with every other, and a sign-in's password
 // hash (22 ms of one core) is slowed by all the pages being made meanwhile: in the load
 // test's mix of 32 connections on two cores a login took 150–340 ms at p50, most of it
 // queueing for a hashing slot while hashes crawled. With turns a sign-in waits behind the
 // sign-ins before it, not behind the queue of pages, and hashes beside few others; because
-// the kinds alternate, a storm of sign-ins slows pages without stopping them. Only the work
+// pages keep a share of the turns, a storm of sign-ins slows pages without stopping them. Only the work
 // takes a turn: a sign-in's back-off sleeps before it takes one (docs/PERFORMANCE.md,
 // "Issue 13").
 type Turns struct {
@@ -21,11 +22,18 @@ type Turns struct {
 	free           int
 	waitingSignIns []chan struct{} // oldest first
 	waitingPages   []chan struct{}
-	lastToSignIn   bool // the last turn handed over went to a sign-in
+	pagesInARow    int // turns handed to pages since one was handed to a sign-in
 }
 
+// PagesPerSignIn is how many turns pages get for each one a sign-in gets while both wait. A
+// sign-in holds its turn for a hash, 20–40 ms, a page for a few milliseconds: with turns
+// taken one for one, the pages asked for during a burst of 200 sign-ins waited 120–130 ms at
+// p99; four for one brings that down while the burst's sign-ins go almost as fast
+// (docs/PERFORMANCE.md, "Issue 13").
+const PagesPerSignIn = 4
+
 // NewTurns returns Turns of which n run at once.
-func NewTurns(n int) *Turns { return &Turns{free: n} }
+func NewTurns(n int) *Turns { return &Turns{free: n, pagesInARow: PagesPerSignIn} }
 
 // TakePage waits for a turn for a page. Done gives it back.
 func (t *Turns) TakePage() { t.take(false) }
@@ -60,17 +68,16 @@ func (t *Turns) Done() {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	toSignIn := len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || !t.lastToSignIn)
 	switch {
-	case toSignIn:
+	case len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || t.pagesInARow >= PagesPerSignIn):
 		close(t.waitingSignIns[0])
 		t.waitingSignIns = t.waitingSignIns[1:]
+		t.pagesInARow = 0
 	case len(t.waitingPages) > 0:
 		close(t.waitingPages[0])
 		t.waitingPages = t.waitingPages[1:]
+		t.pagesInARow++
 	default:
 		t.free++
-		return
 	}
-	t.lastToSignIn = toSignIn
 }
