@@ -5,7 +5,7 @@ import "sync"
 // Turns lets at most a fixed number of requests do their work at once: the pages of
 // signed-in contacts (handlers) and the password checks of sign-ins (contacts.SignIn). The
 // others wait their turn, in order of arrival within their kind. A waiting sign-in gets the
-// next turn, except that while both kinds wait pages get PagesPerSignIn turns for each one
+// next turn, except that while both kinds wait pages get pagesPerSignIn turns for each one
 // a sign-in gets. A nil *Turns lets everything run at once (the command line, which serves
 // no pages).
 //
@@ -25,15 +25,15 @@ type Turns struct {
 	pagesInARow    int // turns handed to pages since one was handed to a sign-in
 }
 
-// PagesPerSignIn is how many turns pages get for each one a sign-in gets while both wait. A
+// pagesPerSignIn is how many turns pages get for each one a sign-in gets while both wait. A
 // sign-in holds its turn for a hash, 20–40 ms, a page for a few milliseconds: with turns
 // taken one for one, the pages asked for during a burst of 200 sign-ins waited 120–130 ms at
 // p99; four for one brings that down while the burst's sign-ins go almost as fast
 // (docs/PERFORMANCE.md, "Issue 13").
-const PagesPerSignIn = 4
+const pagesPerSignIn = 4
 
 // NewTurns returns Turns of which n run at once.
-func NewTurns(n int) *Turns { return &Turns{free: n, pagesInARow: PagesPerSignIn} }
+func NewTurns(n int) *Turns { return &Turns{free: n, pagesInARow: pagesPerSignIn} }
 
 // TakePage waits for a turn for a page. Done gives it back.
 func (t *Turns) TakePage() { t.take(false) }
@@ -69,7 +69,7 @@ func (t *Turns) Done() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || t.pagesInARow >= PagesPerSignIn):
+	case len(t.waitingSignIns) > 0 && (len(t.waitingPages) == 0 || t.pagesInARow >= pagesPerSignIn):
 		close(t.waitingSignIns[0])
 		t.waitingSignIns = t.waitingSignIns[1:]
 		t.pagesInARow = 0

@@ -65,7 +65,7 @@ func TestASignInDoesNotQueueBehindPages(t *testing.T) {
 
 func TestPagesGetTheirShareWhileSignInsWait(t *testing.T) {
 	// A storm of sign-ins slows pages but does not stop them: while both wait, pages get
-	// PagesPerSignIn turns for each one a sign-in gets.
+	// pagesPerSignIn turns for each one a sign-in gets.
 	got := order(t, "p0", "p1", "p2", "p3", "p4", "p5", "p6", "s1", "s2", "s3")
 	if want := []string{"s1", "p1", "p2", "p3", "p4", "s2", "p5", "p6", "s3"}; !slices.Equal(got, want) {
 		t.Errorf("turns went to %v, want %v", got, want)
