@@ -3,7 +3,7 @@
 // counters live follows the database: on SQLite one server answers, and it counts in memory,
 // bounded in size; on PostgreSQL several servers answer for one portal, and they count in
 // the database (db/throttles.go), so that a limit holds however a client's requests are
-// spread over them.
+// spread over them. Turns (turns.go) bound how many requests work at once on one server.
 package throttle
 
 import (
