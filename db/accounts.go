@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"golang.org/x/text/secure/precis"
 )
 
 // Account is a customer organization; accounts form a tree through ParentID.
@@ -20,23 +18,6 @@ type Account struct {
 
 // ErrAccountExists is returned when an account of the same name (case-insensitively) exists.
 var ErrAccountExists = errors.New("an account with this name already exists")
-
-// FoldKey is the case-insensitive key under which account names are unique and sorted.
-func FoldKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
-
-// EmailKey is the key under which an email is a user name: unique across the portal, and
-// what signing in looks up. It is the address under PRECIS's UsernameCaseMapped profile
-// (RFC 8265): full-width letters mapped, lower case, NFC, so that "José" typed composed or
-// decomposed, or with an input method's full-width letters, is one user name. An address
-// the profile refuses (it holds control, format or direction characters, which validation
-// refuses on the way in) keeps its plain lower-case form, which no valid key equals.
-func EmailKey(email string) string {
-	email = strings.TrimSpace(email)
-	if key, err := precis.UsernameCaseMapped.String(email); err == nil {
-		return key
-	}
-	return strings.ToLower(email)
-}
 
 // CreateAccount adds an account under parentID (0 for a top-level account).
 func (s *Store) CreateAccount(ctx context.Context, name string, parentID int64) (Account, error) {

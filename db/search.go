@@ -1,30 +1,13 @@
 package db
 
-import (
-	"strings"
-	"unicode"
-)
+import "strings"
 
 // Search reads one column, contacts.search_text: the words of a contact's first name, last
-// name and email, folded by searchWords below and written as " word word ... ". The FTS5
+// name and email, folded by searchWords (keys.go) and written as " word word ... ". The FTS5
 // index over it uses the ascii tokenizer, which splits on ASCII punctuation and spaces only,
 // so its tokens are exactly these words: what FTS5 matches and what a plain substring test
 // on the column matches are the same thing, which lets a common word be found by walking
 // the sorted index instead of collecting all of its matches (see ListContacts).
-
-// searchWords folds text the way names sort (lower case, accents dropped, special letters
-// spelled out: Zoë → zoe, Ærø → aero) and splits it into words of letters and digits.
-func searchWords(s string) []string {
-	return strings.FieldsFunc(sortFold(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mc, r)
-	})
-}
-
-// SearchText is the search_text of a contact.
-func SearchText(first, last, email string) string {
-	words := append(append(searchWords(first), searchWords(last)...), searchWords(email)...)
-	return " " + strings.Join(words, " ") + " "
-}
 
 // searchPhrases turns what a user typed into phrases of folded words, at most maxTerms of
 // them: each typed word is one phrase ("anna.k" is the phrase "anna k"), and a contact

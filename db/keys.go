@@ -6,8 +6,32 @@ import (
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/secure/precis"
 	"golang.org/x/text/unicode/norm"
 )
+
+// The keys a contact and an account are stored under, computed from what was typed: the
+// user name an email is (EmailKey), where a name sorts (NameKey), the words it is found by
+// (SearchText), and where an account name sorts (FoldKey). They are columns, not
+// expressions in SQL, because SQLite and PostgreSQL fold differently and neither does
+// what these do; the migration at the end recomputes them when a rule changes.
+
+// FoldKey is the case-insensitive key under which account names are unique and sorted.
+func FoldKey(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// EmailKey is the key under which an email is a user name: unique across the portal, and
+// what signing in looks up. It is the address under PRECIS's UsernameCaseMapped profile
+// (RFC 8265): full-width letters mapped, lower case, NFC, so that "José" typed composed or
+// decomposed, or with an input method's full-width letters, is one user name. An address
+// the profile refuses (it holds control, format or direction characters, which validation
+// refuses on the way in) keeps its plain lower-case form, which no valid key equals.
+func EmailKey(email string) string {
+	email = strings.TrimSpace(email)
+	if key, err := precis.UsernameCaseMapped.String(email); err == nil {
+		return key
+	}
+	return strings.ToLower(email)
+}
 
 // letterFolds spells out letters that are not a base letter plus accents, so that they sort
 // where readers look for them: Ærø near "Aero", Łukasz near "Lukasz".
@@ -27,6 +51,20 @@ func sortFold(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// searchWords folds text the way names sort (lower case, accents dropped, special letters
+// spelled out: Zoë → zoe, Ærø → aero) and splits it into words of letters and digits.
+func searchWords(s string) []string {
+	return strings.FieldsFunc(sortFold(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsNumber(r) && !unicode.Is(unicode.Mc, r)
+	})
+}
+
+// SearchText is the search_text of a contact.
+func SearchText(first, last, email string) string {
+	words := append(append(searchWords(first), searchWords(last)...), searchWords(email)...)
+	return " " + strings.Join(words, " ") + " "
 }
 
 // migrateContactKeys is migration 50: every contact's name key and search text computed by
