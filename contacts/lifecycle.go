@@ -65,26 +65,18 @@ func accessEnded(c db.Contact, now time.Time) bool {
 // shows it, with how many of its contacts (its own and its children's) are in each state.
 type Organization struct {
 	db.Account
-	Active, Locked, LockedWithIt int
+	db.OrganizationCounts
 }
 
 // Organizations lists the organizations below the actor's own account, in the scope's order.
 func (s *Service) Organizations(ctx context.Context, actor Actor) ([]Organization, error) {
+	counts, err := s.store.OrganizationCounts(ctx, actor.Scope)
+	if err != nil {
+		return nil, err
+	}
 	var out []Organization
 	for _, a := range actor.Scope.Accounts()[1:] {
-		o := Organization{Account: a}
-		for _, n := range []struct {
-			status string
-			with   bool
-			into   *int
-		}{{db.StatusActive, false, &o.Active}, {db.StatusLocked, false, &o.Locked}, {db.StatusLocked, true, &o.LockedWithIt}} {
-			ids, err := s.store.OrganizationContacts(ctx, actor.Scope, a.ID, n.status, n.with)
-			if err != nil {
-				return nil, err
-			}
-			*n.into = len(ids)
-		}
-		out = append(out, o)
+		out = append(out, Organization{Account: a, OrganizationCounts: counts[a.ID]})
 	}
 	return out, nil
 }

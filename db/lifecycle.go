@@ -268,6 +268,84 @@ func (t *Tx) changedIDs(ctx context.Context, update string, args ...any) ([]int6
 	return scanIDs(rows)
 }
 
+// OrganizationCounts are the contacts of an organization and of the organizations below it,
+// by state: Active, Locked out, and how many of those Lock organization locked with it.
+type OrganizationCounts struct {
+	Active, Locked, LockedWithIt int
+}
+
+// OrganizationCounts counts the contacts of every account of sc and of the accounts below
+// it, in one snapshot. The states come from contact_counts, which triggers keep, so a
+// million contacts cost one row per account; only the contacts locked with an organization
+// are read, grouped.
+func (s *Store) OrganizationCounts(ctx context.Context, sc Scope) (map[int64]OrganizationCounts, error) {
+	tx, err := s.read.BeginTx(ctx, s.engine.snapshotOptions())
+	if err != nil {
+		return nil, fmt.Errorf("store: organization counts: %w", classify(err))
+	}
+	defer tx.Rollback()
+	own := map[int64]OrganizationCounts{} // each account's own contacts
+	withOrg := map[[2]int64]int{}         // {account, organization locked with} → contacts
+	rows, err := tx.QueryContext(ctx, `SELECT account_id, status, n FROM contact_counts
+		WHERE account_id IN `+sc.inList()+` AND status IN ('active', 'locked')`)
+	if err != nil {
+		return nil, fmt.Errorf("store: organization counts: %w", classify(err))
+	}
+	for rows.Next() {
+		var account int64
+		var status string
+		var n int
+		if err := rows.Scan(&account, &status, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: organization counts: %w", err)
+		}
+		c := own[account]
+		if status == StatusActive {
+			c.Active += n
+		} else {
+			c.Locked += n
+		}
+		own[account] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: organization counts: %w", classify(err))
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT account_id, locked_org_id, count(*) FROM contacts
+		WHERE account_id IN `+sc.inList()+` AND status = 'locked' AND lock_reason = 'organization'
+		AND locked_org_id IS NOT NULL GROUP BY account_id, locked_org_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: organization counts: %w", classify(err))
+	}
+	for rows.Next() {
+		var account, org int64
+		var n int
+		if err := rows.Scan(&account, &org, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: organization counts: %w", err)
+		}
+		withOrg[[2]int64{account, org}] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: organization counts: %w", classify(err))
+	}
+	// The scope lists accounts depth first: the accounts below accounts[i] are those that
+	// follow it deeper than it.
+	out := map[int64]OrganizationCounts{}
+	for i, org := range sc.accounts {
+		var total OrganizationCounts
+		for j := i; j < len(sc.accounts) && (j == i || sc.accounts[j].Depth > org.Depth); j++ {
+			a := sc.accounts[j].ID
+			total.Active += own[a].Active
+			total.Locked += own[a].Locked
+			total.LockedWithIt += withOrg[[2]int64{a, org.ID}]
+		}
+		out[org.ID] = total
+	}
+	return out, nil
+}
+
 // OrganizationContacts lists the ids of the contacts of account org and every account below
 // it, in sc, with status, in id order: what Lock organization and Unlock organization act
 // on (Unlock organization only on those it locked: lockedWith).

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -287,6 +288,8 @@ func TestLockOrganization(t *testing.T) {
 			t.Errorf("organizations listed: %q, want the three below Northwind Traders", got)
 		}
 
+		checkOrganizationCounts(t, f, admin, "before")
+
 		confirm := admin.Get(fmt.Sprintf("/organizations/%d/lock", f.child.ID))
 		if got := testText(t, confirm.Body, "confirm-organization"); !strings.Contains(got, "Lock Northwind Logistics?") ||
 			!strings.Contains(got, "The 5 active contacts of Northwind Logistics") {
@@ -334,6 +337,10 @@ func TestLockOrganization(t *testing.T) {
 		if n, _ := f.check.CountAudit(f.Ctx, db.ActionOrganizationLocked, 0); n != 1 {
 			t.Errorf("%d organization_locked rows, want 1", n)
 		}
+		rows := checkOrganizationCounts(t, f, admin, "after Lock organization")
+		if got, want := fmt.Sprint(rows), "[Northwind Logistics: 2 active, 4 locked out, unlock Northwind Logistics Nordics: 1 active, 1 locked out Northwind Retail: 2 active, 0 locked out]"; got != want {
+			t.Errorf("Organizations after Lock organization:\n got %s\nwant %s", got, want)
+		}
 		if r := zoe.Get("/"); r.StatusCode != http.StatusSeeOther {
 			t.Error("a locked contact's session still works")
 		}
@@ -368,6 +375,7 @@ func TestLockOrganization(t *testing.T) {
 		if n, _ := f.check.CountAudit(f.Ctx, db.ActionOrganizationUnlocked, 0); n != 1 {
 			t.Errorf("%d organization_unlocked rows, want 1", n)
 		}
+		checkOrganizationCounts(t, f, admin, "after Unlock organization")
 
 		// Its own account is not a child organization; another tenant's is not found; a
 		// child admin sees only what is below them.
@@ -393,6 +401,47 @@ func TestLockOrganization(t *testing.T) {
 			t.Errorf("a contact who is no admin opens Organizations: %d", r.StatusCode)
 		}
 	})
+}
+
+// checkOrganizationCounts checks every row of admin's Organizations page against the
+// contacts that Lock organization and Unlock organization would act on, and returns the
+// rows as "name: n active, n locked out[, unlock]".
+func checkOrganizationCounts(t *testing.T, f family, admin *portaltest.Browser, step string) []string {
+	t.Helper()
+	sc, err := f.Store.ScopeOf(f.Ctx, f.root.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(org int64, status string, lockedWith bool) int {
+		ids, err := f.Store.OrganizationContacts(f.Ctx, sc, org, status, lockedWith)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ids)
+	}
+	var rows []string
+	htmlDoc(t, admin.Get("/organizations").Body).Find(`[data-testid="organization-row"]`).Each(func(_ int, row *goquery.Selection) {
+		id, _ := strconv.ParseInt(row.AttrOr("data-org-id", ""), 10, 64)
+		cell := func(label string) string {
+			return strings.TrimSpace(row.Find(`td[data-label="` + label + `"]`).Text())
+		}
+		unlock := row.Find(`[data-testid="unlock-organization"]`).Length() > 0
+		got := fmt.Sprintf("%s active, %s locked out, unlock %v", cell("Active"), cell("Locked out"), unlock)
+		want := fmt.Sprintf("%d active, %d locked out, unlock %v", count(id, db.StatusActive, false),
+			count(id, db.StatusLocked, false), count(id, db.StatusLocked, true) > 0)
+		if got != want {
+			t.Errorf("%s: Organizations shows %s: %s, want %s", step, cell("Organization"), got, want)
+		}
+		line := fmt.Sprintf("%s: %s active, %s locked out", cell("Organization"), cell("Active"), cell("Locked out"))
+		if unlock {
+			line += ", unlock"
+		}
+		rows = append(rows, line)
+	})
+	if len(rows) == 0 {
+		t.Errorf("%s: Organizations lists no organization", step)
+	}
+	return rows
 }
 
 // TestLockOrganizationBesideBulkUnlock: Lock organization runs while another admin unlocks
