@@ -137,10 +137,13 @@ func (s *Service) emailTaken(ctx context.Context, actor Actor, email string) err
 // events name the fields that changed. On a refusal the contact comes back as it is
 // stored; on success as it is now, with the pending change when the email is to change.
 func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (Updated, error) {
-	f = clean(f)
+	typed := clean(f)
 	var before db.Contact
 	var pending db.EmailChange
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+		// The transaction may run again (a PostgreSQL serialization failure): every run
+		// starts from the fields as typed.
+		f, pending = typed, db.EmailChange{}
 		var err error
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
 			return err
@@ -191,7 +194,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		if newEmail == f.Email {
 			return nil
 		}
-		if err := s.notInScope(ctx, actor, id, newEmail); err != nil {
+		if err := notInScope(ctx, tx, actor, id, newEmail); err != nil {
 			return err
 		}
 		if err := withinLinkLimit(ctx, tx, id); err != nil {
@@ -223,8 +226,8 @@ type Updated struct {
 // notInScope is an EmailTakenError naming the contact of the actor's scope other than id
 // whose user name email is; nil when there is none. Contacts outside the scope are not
 // looked at: what happens to an email of theirs must not tell they exist.
-func (s *Service) notInScope(ctx context.Context, actor Actor, id int64, email string) error {
-	owner, err := s.store.ContactByEmail(ctx, email)
+func notInScope(ctx context.Context, tx *db.Tx, actor Actor, id int64, email string) error {
+	owner, err := tx.ContactByEmail(ctx, email)
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return nil

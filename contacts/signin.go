@@ -135,16 +135,18 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 			return SignInResult{}, err
 		}
 	}
-	failure := "wrong password"
-	if hash == "" {
-		failure = "no password set yet"
-	}
-	if contact.Locked() {
-		failure += " (contact is locked)"
-	}
 	var result SignInResult
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
-		if matched && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
+		// The hash was checked outside the transaction, which must not wait for it; what the
+		// rules decide on is read again here, so that a lock, an unlock or a new password
+		// that came in between counts, and a run again (PostgreSQL) starts afresh.
+		stored, storedHash, err := tx.Credentials(ctx, email)
+		if err != nil {
+			return err
+		}
+		right := matched && stored.ID == contact.ID && storedHash == hash
+		contact, result = stored, SignInResult{}
+		if right && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)
 			if err != nil {
 				return err
@@ -154,16 +156,23 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 			}
 		}
 		switch {
-		case matched && accessEnded(contact, tx.Now()):
+		case right && accessEnded(contact, tx.Now()):
 			contact.Status = db.StatusLocked // refused now, even before the access job locks it
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID, AccountID: contact.AccountID,
 				RemoteIP: remoteIP, Detail: "right password, but the contact's access ended on " +
 					contact.AccessEndsAt.Format("2 Jan 2006, 15:04 UTC")})
-		case matched && !contact.Locked():
+		case right && !contact.Locked():
 			return s.passwordAccepted(ctx, tx, contact, newHash, remoteIP, next, &result)
-		case matched:
+		case right:
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
 				AccountID: contact.AccountID, RemoteIP: remoteIP, Detail: "right password, but the contact is locked"})
+		}
+		failure := "wrong password"
+		if storedHash == "" {
+			failure = "no password set yet"
+		}
+		if contact.Locked() {
+			failure += " (contact is locked)"
 		}
 		f, err := tx.RecordLoginFailure(ctx, contact.ID, s.settings.LockoutThreshold, remoteIP, failure)
 		if err != nil || !f.AutoLocked {
@@ -173,10 +182,12 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		_, err = tx.QueueAutoLockNotices(ctx, contact)
 		return err
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return SignInResult{}, ErrBadLogin // removed, or its user name changed, meanwhile
+	case err != nil:
 		return SignInResult{}, err
-	}
-	if !matched || contact.Locked() {
+	case result.Contact.ID == 0:
 		return SignInResult{}, ErrBadLogin
 	}
 	return result, nil

@@ -257,8 +257,17 @@ func (s *Store) ContactByEmail(ctx context.Context, email string) (Contact, erro
 // Credentials reads the contact whose user name is email, for signing in, with its stored
 // password hash as a PHC string ("" when it has none yet).
 func (s *Store) Credentials(ctx context.Context, email string) (Contact, string, error) {
+	return credentials(ctx, s.read, email)
+}
+
+// Credentials reads them again inside tx, where the sign-in decides on them.
+func (t *Tx) Credentials(ctx context.Context, email string) (Contact, string, error) {
+	return credentials(ctx, t.tx, email)
+}
+
+func credentials(ctx context.Context, q queryer, email string) (Contact, string, error) {
 	var hash string
-	c, err := scanContact(s.read.QueryRowContext(ctx,
+	c, err := scanContact(q.QueryRowContext(ctx,
 		`SELECT `+contactColumns+`, c.password_hash`+contactFrom+`WHERE c.email_key = ?`, EmailKey(email)), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Contact{}, "", ErrNotFound
@@ -282,6 +291,12 @@ func (t *Tx) ContactForChange(ctx context.Context, sc Scope, id int64) (Contact,
 // ContactByID reads a contact inside tx by an id that came from a trusted place (a link).
 func (t *Tx) ContactByID(ctx context.Context, id int64) (Contact, error) {
 	return readContact(ctx, t.tx, fmt.Sprint("contact ", id), `WHERE c.id = ?`, id)
+}
+
+// ContactByEmail finds a contact inside tx by email, case-insensitively, across the whole
+// portal.
+func (t *Tx) ContactByEmail(ctx context.Context, email string) (Contact, error) {
+	return readContact(ctx, t.tx, "contact by email", `WHERE c.email_key = ?`, EmailKey(email))
 }
 
 // otherActiveAdmins counts the active contact admins of an account other than one contact.

@@ -1,0 +1,87 @@
+package contacts_test
+
+import (
+	"testing"
+	"time"
+
+	"portal/db"
+	"portal/db/dbtest"
+	"portal/portaltest"
+)
+
+// failFirst makes the first statement of the portal that inserts into table a row whose
+// action (or, for other tables, any row) matches fail with a serialization failure, as a
+// collision with another transaction would on PostgreSQL: db.Store.Write runs the whole
+// transaction again. A sequence counts the tries because it is not rolled back with them.
+func failFirst(t *testing.T, dsn, table, condition string) {
+	t.Helper()
+	dbtest.Exec(t, dsn, `CREATE SEQUENCE fail_first_`+table)
+	dbtest.Exec(t, dsn, `CREATE FUNCTION fail_first_`+table+`() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF (`+condition+`) AND nextval('fail_first_`+table+`') = 1 THEN
+				RAISE EXCEPTION 'a collision, for the test' USING ERRCODE = '40001';
+			END IF;
+			RETURN NEW;
+		END $$`)
+	dbtest.Exec(t, dsn, `CREATE TRIGGER fail_first BEFORE INSERT ON `+table+
+		` FOR EACH ROW EXECUTE FUNCTION fail_first_`+table+`()`)
+}
+
+// TestARunAgainStartsAfresh: a write transaction that runs again does what the first run
+// would have done, however far that run got.
+func TestARunAgainStartsAfresh(t *testing.T) {
+	t.Run("Update with a new email", func(t *testing.T) {
+		e := portaltest.New(t, portaltest.Options{Engine: portaltest.Postgres})
+		acc := e.Account("Northwind Traders", nil)
+		maria := e.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+		zoe := e.Contact(acc, "Zoë", "Ærø", "zoe@northwind.example")
+		failFirst(t, e.Config.DBPath, "email_changes", "true")
+
+		rules := e.App.Contacts()
+		actor, err := rules.Admin(e.Ctx, maria, "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		actor.AuthenticatedAt = e.Clock.Now()
+		f := zoe.Fields()
+		f.Email, f.JobTitle = "zoe.aero@northwind.example", "Buyer"
+		updated, err := rules.Update(e.Ctx, actor, zoe.ID, f, zoe.EditVersion())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if updated.EmailChange.NewEmail != f.Email {
+			t.Errorf("the update ran again and asked for no email change: %+v", updated.EmailChange)
+		}
+		now := e.Reload(zoe)
+		if now.Email != zoe.Email || now.JobTitle != "Buyer" {
+			t.Errorf("stored email %q, job title %q; want the old email until confirmed, and Buyer", now.Email, now.JobTitle)
+		}
+		if n, _ := e.Check().CountAudit(e.Ctx, db.ActionEmailChangeRequested, zoe.ID); n != 1 {
+			t.Errorf("%d email change requests in the audit log, want 1", n)
+		}
+	})
+
+	t.Run("sign-in that lifts an automatic lock", func(t *testing.T) {
+		e := portaltest.New(t, portaltest.Options{Engine: portaltest.Postgres, Args: []string{"--auto-unlock", "30m"}})
+		acc := e.Account("Northwind Traders", nil)
+		zoe := e.Contact(acc, "Zoë", "Ærø", "zoe@northwind.example")
+		dbtest.Exec(t, e.Config.DBPath, `UPDATE contacts SET status = 'locked', lock_reason = 'failed_logins',
+			locked_at = $1, failed_logins = 10 WHERE id = $2`, e.Clock.Now().Unix(), zoe.ID)
+		e.Clock.Advance(31 * time.Minute)
+		failFirst(t, e.Config.DBPath, "audit_events", "NEW.action = '"+db.ActionLoginSucceeded+"'")
+
+		result, err := e.App.Contacts().SignIn(e.Ctx, zoe.Email, portaltest.Password, "192.0.2.1", "")
+		if err != nil {
+			t.Fatalf("sign-in after the automatic lock expired: %v", err)
+		}
+		if result.Contact.ID != zoe.ID {
+			t.Errorf("signed in as %d, want %d", result.Contact.ID, zoe.ID)
+		}
+		if now := e.Reload(zoe); now.Locked() {
+			t.Errorf("signed in, but the contact is still %s (%s): the run again skipped the unlock", now.Status, now.LockReason)
+		}
+		if n, _ := e.Check().CountAudit(e.Ctx, db.ActionLoginSucceeded, zoe.ID); n != 1 {
+			t.Errorf("%d sign-ins in the audit log, want 1", n)
+		}
+	})
+}
