@@ -111,10 +111,10 @@ func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason
 				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
 			case c.Locked():
 				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAlreadyLocked})
-			case c.IsAdmin() && c.HasPassword && admins[c.AccountID] <= 1:
+			case c.ActiveAdmin() && admins[c.AccountID] <= 1:
 				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLastAdmin})
 			default:
-				if c.IsAdmin() && c.HasPassword {
+				if c.ActiveAdmin() {
 					admins[c.AccountID]--
 				}
 				lock = append(lock, c.ID)

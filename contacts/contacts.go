@@ -165,7 +165,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 		if losesAdmin && id == actor.ID() && !f.HasRole(db.RoleContactAdmin) {
 			return ErrDemoteSelf
 		}
-		if losesAdmin && !before.Locked() {
+		if losesAdmin && before.ActiveAdmin() {
 			n, err := tx.OtherActiveAdmins(ctx, before.AccountID, id)
 			if err != nil {
 				return err
@@ -254,7 +254,7 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 		case target.Locked():
 			return ErrAlreadyLocked
 		}
-		if target.IsAdmin() {
+		if target.ActiveAdmin() {
 			n, err := tx.OtherActiveAdmins(ctx, target.AccountID, id)
 			if err != nil {
 				return err

@@ -484,7 +484,6 @@ func judgeAdmins(actor Actor, rows []ImportRow, state db.ImportState) {
 	for k, v := range state.Admins {
 		admins[k] = v
 	}
-	counts := func(c db.Contact) bool { return c.IsAdmin() && !c.Locked() && c.HasPassword }
 	isAdminAfter := func(r *ImportRow) bool { return r.fields.HasRole(db.RoleContactAdmin) }
 	loses := func(r *ImportRow) bool {
 		return r.before.IsAdmin() && (!isAdminAfter(r) || r.fields.AccountID != r.before.AccountID)
@@ -500,16 +499,12 @@ func judgeAdmins(actor Actor, rows []ImportRow, state db.ImportState) {
 		if r.Kind != RowUpdate || !loses(r) {
 			continue
 		}
-		others := admins[r.before.AccountID]
-		if counts(r.before) {
-			others--
-		}
-		if !r.before.Locked() && others <= 0 {
+		if r.before.ActiveAdmin() && admins[r.before.AccountID] <= 1 {
 			r.Kind, r.Reason = RowError, r.before.Name()+" is the last active contact admin of "+r.before.AccountName+
 				" and must keep the Contact admin role there."
 			continue
 		}
-		if counts(r.before) {
+		if r.before.ActiveAdmin() {
 			admins[r.before.AccountID]--
 			if isAdminAfter(r) {
 				admins[r.fields.AccountID]++

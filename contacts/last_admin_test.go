@@ -142,3 +142,51 @@ func activeAdmins(t *testing.T, e *portaltest.Env, list []db.Contact) int {
 	}
 	return n
 }
+
+// TestAnInvitedAdminIsNoActiveAdmin: the account keeps one active contact admin who can
+// sign in, and a contact admin invited but without a password yet is not one. Every way to
+// lock or remove it follows the same rule: its page offers Lock, and Lock, Lock selected and
+// Remove all act, where the account has no other admin.
+func TestAnInvitedAdminIsNoActiveAdmin(t *testing.T) {
+	e := portaltest.New(t, portaltest.Options{})
+	top := e.Account("Northwind Traders", nil)
+	retail := e.Account("Northwind Retail", &top)
+	maria := e.Contact(top, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+	rules := e.App.Contacts()
+	actor, err := rules.Admin(e.Ctx, maria, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor.AuthenticatedAt = e.Clock.Now()
+	invite := func(first string) db.Contact {
+		c, err := rules.Create(e.Ctx, actor, db.ContactFields{AccountID: retail.ID, FirstName: first, LastName: "Invited",
+			Email: first + "@northwind.example", Roles: []db.Role{db.RoleContactAdmin}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	zoe := invite("zoe")
+	p, err := rules.Page(e.Ctx, actor, zoe.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LastActiveAdmin || !p.CanLock || !p.CanRemove {
+		t.Errorf("an invited admin's page: last active admin %v, Lock %v, Remove %v; want false, true, true",
+			p.LastActiveAdmin, p.CanLock, p.CanRemove)
+	}
+	if _, err := rules.Lock(e.Ctx, actor, zoe.ID); err != nil {
+		t.Errorf("Lock of an invited admin: %v", err)
+	}
+
+	ana := invite("ana")
+	if r, err := rules.LockContacts(e.Ctx, actor, []int64{ana.ID}); err != nil || r.Done != 1 {
+		t.Errorf("Lock selected of an invited admin: %d locked, skipped %v, %v", r.Done, r.Skipped, err)
+	}
+
+	ines := invite("ines")
+	if _, err := rules.Remove(e.Ctx, actor, ines.ID); err != nil {
+		t.Errorf("Remove of an invited admin: %v", err)
+	}
+}

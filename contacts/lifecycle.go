@@ -159,7 +159,7 @@ func (s *Service) Remove(ctx context.Context, actor Actor, id int64) (db.Contact
 			return ErrRemoveSelf
 		case !actor.Reauthenticated(tx.Now()):
 			return ErrReauthRequired
-		case target.IsAdmin() && !target.Locked() && target.HasPassword:
+		case target.ActiveAdmin():
 			n, err := tx.OtherActiveAdmins(ctx, target.AccountID, id)
 			if err != nil {
 				return err

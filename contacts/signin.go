@@ -136,6 +136,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		}
 	}
 	var result SignInResult
+	id := contact.ID
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
 		// The hash was checked outside the transaction, which must not wait for it; what the
 		// rules decide on is read again here, so that a lock, an unlock or a new password
@@ -144,7 +145,7 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 		if err != nil {
 			return err
 		}
-		right := matched && stored.ID == contact.ID && storedHash == hash
+		right := matched && stored.ID == id && storedHash == hash
 		contact, result = stored, SignInResult{}
 		if right && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)

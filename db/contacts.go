@@ -99,6 +99,11 @@ func (c Contact) HasRole(r Role) bool { return slices.Contains(c.Roles, r) }
 // IsAdmin reports whether the contact may manage contacts.
 func (c Contact) IsAdmin() bool { return c.HasRole(RoleContactAdmin) }
 
+// ActiveAdmin reports whether the contact is one of the active contact admins an account
+// keeps at least one of (otherActiveAdmins counts the others): an admin, not locked, who
+// can sign in. One invited but without a password yet can't manage anything.
+func (c Contact) ActiveAdmin() bool { return c.IsAdmin() && !c.Locked() && c.HasPassword }
+
 // Locked reports whether the contact is locked out.
 func (c Contact) Locked() bool { return c.Status == StatusLocked }
 
@@ -514,7 +519,7 @@ func contactPage(ctx context.Context, tx txn, sc Scope, id int64, now time.Time,
 	if p.Sessions, err = contactSessions(ctx, tx, id, now, lim); err != nil {
 		return p, err
 	}
-	if p.Contact.IsAdmin() && !p.Contact.Locked() {
+	if p.Contact.ActiveAdmin() {
 		var others int
 		if err := tx.QueryRowContext(ctx, otherActiveAdmins, p.Contact.AccountID, p.Contact.ID).Scan(&others); err != nil {
 			return p, err

@@ -112,6 +112,7 @@ func Seed(ctx context.Context, store *db.Store, hasher *auth.Hasher, bulk Bulk) 
 	var adminID int64
 	var created []int64 // the Northwind contacts, in creation order
 	err = store.Write(ctx, func(tx *db.Tx) error {
+		created = nil // a run again (PostgreSQL) starts afresh
 		var err error
 		adminID, err = tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: ids[RootAccount], FirstName: "Maria", LastName: "Anders", Email: AdminEmail, Phone: "+44 20 7946 0958", JobTitle: "Head of IT Services", Roles: []db.Role{db.RoleContactAdmin}}, PasswordHash: hash})
 		if err != nil {

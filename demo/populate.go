@@ -59,7 +59,6 @@ func Populate(ctx context.Context, store *db.Store, sc Scale) (Population, error
 		return Population{}, err
 	}
 	next++
-	rng := rand.New(rand.NewPCG(uint64(sc.Contacts), uint64(sc.Accounts)))
 	now := store.Now()
 	domains := make([]string, len(pop.Accounts))
 	for i, a := range pop.Accounts {
@@ -74,6 +73,8 @@ func Populate(ctx context.Context, store *db.Store, sc Scale) (Population, error
 	}
 	// One transaction for the whole load: the bulk insert rebuilds indexes once per call.
 	rows := func(yield func(db.BulkContact) bool) {
+		// Seeded here, so that a run again (PostgreSQL) makes the same contacts.
+		rng := rand.New(rand.NewPCG(uint64(sc.Contacts), uint64(sc.Accounts)))
 		for i := 0; i < sc.Contacts; i++ {
 			acc := i % len(pop.Accounts)
 			f, l := rng.IntN(len(bulkFirstNames)), rng.IntN(len(bulkLastNames))

@@ -368,6 +368,7 @@ func seed(ctx context.Context, dsn string, n int) (fixture, error) {
 	}
 	fx := fixture{accountID: pop.Root.ID, adminEmail: "load.admin@fabrikam.example", password: password}
 	err = store.Write(ctx, func(tx *db.Tx) error {
+		fx.contactIDs = nil // a run again (PostgreSQL) starts afresh
 		_, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: pop.Root.ID, FirstName: "Load", LastName: "Admin", Email: fx.adminEmail, Roles: []db.Role{db.RoleContactAdmin}}, PasswordHash: hash})
 		if err != nil {
 			return err
