@@ -3,6 +3,9 @@ package db
 import (
 	"context"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -370,6 +373,43 @@ func (s *Store) OrganizationContacts(ctx context.Context, sc Scope, org int64, s
 	return scanIDs(rows)
 }
 
+// emailInText finds the email addresses in an audit text.
+var emailInText = regexp.MustCompile(`[^\s;,:()<>"]+@[^\s;,:()<>"]+[^\s;,:()<>".]`)
+
+// emailsOf lists the emails contact c had or was to have besides its own: the addresses of
+// its email changes, and those its own audit events name.
+func (t *Tx) emailsOf(ctx context.Context, c Contact) ([]string, error) {
+	seen := map[string]bool{}
+	collect := func(query string, each func(string)) error {
+		rows, err := t.tx.QueryContext(ctx, query, c.ID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var text string
+			if err := rows.Scan(&text); err != nil {
+				return err
+			}
+			each(text)
+		}
+		return rows.Err()
+	}
+	add := func(e string) { seen[e] = true }
+	if err := collect(`SELECT new_email FROM email_changes WHERE contact_id = ?`, add); err != nil {
+		return nil, err
+	}
+	if err := collect(`SELECT detail FROM audit_events WHERE target_id = ? AND detail LIKE '%@%'`, func(detail string) {
+		for _, e := range emailInText.FindAllString(detail, -1) {
+			add(e)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	delete(seen, c.Email)
+	return slices.Sorted(maps.Keys(seen)), nil
+}
+
 // RemovedLabel is how a removed contact is named wherever its name was: "Removed contact #42".
 func RemovedLabel(id int64) string { return fmt.Sprintf("Removed contact #%d", id) }
 
@@ -420,17 +460,36 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 		{"recovery codes", `DELETE FROM recovery_codes WHERE contact_id = ?`, []any{c.ID}},
 	}
 	// The audit log's texts name it by name and by email (as stored, and as typed at a
-	// sign-in, which the key folds).
-	for _, text := range []string{c.Name(), c.Email, EmailKey(c.Email)} {
-		if strings.TrimSpace(text) == "" {
+	// sign-in, which the key folds). Its own events also name the addresses it had before
+	// and those it was to have ("from … to …", "… was told"): erased there, not elsewhere,
+	// where such an address may be someone else's by now.
+	earlier, err := t.emailsOf(ctx, c)
+	if err != nil {
+		return fmt.Errorf("store: remove contact %d: its emails: %w", c.ID, err)
+	}
+	type text struct {
+		text  string
+		where string // a condition on audit_events besides the text
+	}
+	var texts []text
+	for _, s := range []string{c.Name(), c.Email, EmailKey(c.Email)} {
+		texts = append(texts, text{s, "true"})
+	}
+	for _, e := range earlier {
+		texts = append(texts, text{e, "target_id = " + strconv.FormatInt(c.ID, 10)}, text{EmailKey(e), "target_id = " + strconv.FormatInt(c.ID, 10)})
+	}
+	// Longest first, so that replacing one never leaves part of a longer one behind.
+	slices.SortStableFunc(texts, func(a, b text) int { return len(b.text) - len(a.text) })
+	for _, x := range texts {
+		if strings.TrimSpace(x.text) == "" {
 			continue
 		}
 		steps = append(steps, struct {
 			what string
 			sql  string
 			args []any
-		}{"audit texts", `UPDATE audit_events SET detail = replace(detail, ?, ?) WHERE detail LIKE '%' || ? || '%'`,
-			[]any{text, label, text}})
+		}{"audit texts", `UPDATE audit_events SET detail = replace(detail, ?, ?) WHERE ` + x.where + ` AND detail LIKE '%' || ? || '%'`,
+			[]any{x.text, label, x.text}})
 	}
 	for _, step := range steps {
 		if _, err := t.tx.ExecContext(ctx, step.sql, step.args...); err != nil {
