@@ -182,8 +182,8 @@ func lastFailure(lastFailedAt, lockedAt time.Time) time.Time {
 	return lastFailedAt
 }
 
-// actionLabels name audit actions in the history; unknown ones (added by later features)
-// fall back to their stored name made readable.
+// actionLabels name audit actions in the history and in the audit log's Action filter, which
+// offers exactly these: every action the portal records has one (TestEveryActionHasALabel).
 var actionLabels = map[string]string{
 	db.ActionContactCreated:   "Created",
 	db.ActionContactEdited:    "Edited",
@@ -216,6 +216,18 @@ var actionLabels = map[string]string{
 	db.ActionReauthenticated:        "Confirmed who they are",
 	db.ActionSignedOutEverywhere:    "Signed out everywhere",
 	db.ActionAuditExported:          "Audit log exported",
+
+	db.ActionCreateRefused:        "Create refused",
+	db.ActionAccessEnded:          "Access ended",
+	db.ActionOrganizationLocked:   "Organization locked",
+	db.ActionOrganizationUnlocked: "Organization unlocked",
+	db.ActionContactRemoved:       "Removed",
+	db.ActionContactsImported:     "Contacts imported",
+	db.ActionEmailChangeRequested: "Email change requested",
+	db.ActionEmailChangeConfirmed: "Email change confirmed",
+	db.ActionEmailChangeCancelled: "Email change cancelled",
+	db.ActionEmailChangeFailed:    "Email change failed",
+	db.ActionEmailKeyConflict:     "User name conflict",
 }
 
 func actionLabel(action string) string {
