@@ -35,8 +35,19 @@ func Name(label, s string) error {
 		return Problem(label + " can have at most 100 characters.")
 	case hasControl(s) || !utf8.ValidString(s):
 		return Problem(label + " contains characters that can't be used.")
+	case !visible(s):
+		return Problem(label + " contains characters that can't be seen or that change the direction of text. Type it again.")
 	}
 	return nil
+}
+
+// visible reports whether s holds only characters that show as themselves: PRECIS's rules
+// for nicknames (RFC 8266) refuse those that can't be seen (zero-width spaces, soft
+// hyphens, byte order marks) or that turn text around (bidi controls), with which a name can
+// look empty or like another, and keep the joiners that Persian or Hindi names need.
+func visible(s string) bool {
+	_, err := precis.Nickname.String(s)
+	return err == nil
 }
 
 // Email checks an address that will receive mail and serve as a user name.
@@ -129,6 +140,9 @@ func JobTitle(s string) error {
 	}
 	if hasControl(s) || !utf8.ValidString(s) {
 		return Problem("Job title contains characters that can't be used.")
+	}
+	if strings.TrimSpace(s) != "" && !visible(s) {
+		return Problem("Job title contains characters that can't be seen or that change the direction of text. Type it again.")
 	}
 	return nil
 }
