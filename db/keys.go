@@ -61,11 +61,26 @@ func searchWords(s string) []string {
 	})
 }
 
-// SearchText is the search_text of a contact.
+// SearchText is the search_text of a contact. A word written with an apostrophe is also
+// there without it, at the end: people type O'Brien as "obrien" as often as "o'brien", and
+// while they type, "o'bri" still finds the words as split ("o bri").
 func SearchText(first, last, email string) string {
 	words := append(append(searchWords(first), searchWords(last)...), searchWords(email)...)
+	has := map[string]bool{}
+	for _, w := range words {
+		has[w] = true
+	}
+	for _, w := range searchWords(withoutApostrophes.Replace(first + " " + last + " " + email)) {
+		if !has[w] {
+			words, has[w] = append(words, w), true
+		}
+	}
 	return " " + strings.Join(words, " ") + " "
 }
+
+// withoutApostrophes drops the apostrophes names are written with (typed, typographic, and
+// the modifier letter).
+var withoutApostrophes = strings.NewReplacer("'", "", "\u2019", "", "\u02bc", "")
 
 // migrateContactKeys is migration 50: every contact's name key and search text computed by
 // today's NameKey and SearchText. When either rule changes, a new migration calls
@@ -88,13 +103,18 @@ func migrateContactKeys(ctx context.Context, tx *Tx) error {
 	if rules == "name 2, search 1" {
 		return nil
 	}
-	return tx.refreshContactKeys(ctx)
+	return tx.refreshContactKeys(ctx, true)
 }
 
+// migrateApostrophes is migration 98: search texts gain the words written with an
+// apostrophe without it (SearchText). Few contacts change, and their search index entries
+// follow through its trigger on SQLite.
+func migrateApostrophes(ctx context.Context, tx *Tx) error { return tx.refreshContactKeys(ctx, false) }
+
 // refreshContactKeys recomputes every contact's name key and search text and writes those
-// that changed. When search texts change, the search index is rebuilt once instead of row
-// by row.
-func (t *Tx) refreshContactKeys(ctx context.Context) error {
+// that changed. With rebuild (SQLite, where the search index was not built from the stored
+// search texts), the index is rebuilt once instead of row by row.
+func (t *Tx) refreshContactKeys(ctx context.Context, rebuild bool) error {
 	rows, err := t.tx.QueryContext(ctx, `SELECT id, first_name, last_name, email, name_key, search_text FROM contacts`)
 	if err != nil {
 		return err
@@ -122,6 +142,7 @@ func (t *Tx) refreshContactKeys(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	searchChanged = searchChanged && rebuild
 	var restoreTrigger string
 	if searchChanged {
 		// Row-by-row index updates would first "delete" texts the index never held.

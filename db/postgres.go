@@ -112,7 +112,8 @@ func (postgresEngine) snapshotOptions() *sql.TxOptions {
 func (postgresEngine) skipLocked() string { return ` FOR UPDATE SKIP LOCKED` }
 
 func (postgresEngine) migrations() ([]migration, error) {
-	return migrationList(postgresMigrations, "migrations/postgres")
+	return migrationList(postgresMigrations, "migrations/postgres",
+		migration{version: 98, name: "0098 words with an apostrophe also without it (Go)", run: migrateApostrophes})
 }
 
 func (postgresEngine) schemaVersionTable() string {

@@ -115,7 +115,8 @@ func (sqliteEngine) migrations() ([]migration, error) {
 		migration{version: 50, name: "0050 contact keys (Go)", run: migrateContactKeys},
 		migration{version: 71, name: "0071 user names keyed under PRECIS (Go)", run: migrateEmailKeys},
 		migration{version: 85, name: "0085 a contact's whole life (Go: contacts built anew)", run: migrateContactLifecycle,
-			foreignKeysOff: true})
+			foreignKeysOff: true},
+		migration{version: 98, name: "0098 words with an apostrophe also without it (Go)", run: migrateApostrophes})
 }
 
 func (sqliteEngine) schemaVersionTable() string {
