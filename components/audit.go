@@ -93,7 +93,7 @@ func (v AuditView) contactChoices() []db.ContactName {
 			return choices
 		}
 	}
-	selected := db.ContactName{ID: v.Contact.ID, FirstName: v.Contact.FirstName, LastName: v.Contact.LastName, Email: v.Contact.Email}
+	selected := db.ContactName{ID: v.Contact.ID, FirstName: v.Contact.Name(), Email: v.Contact.Email}
 	return append([]db.ContactName{selected}, choices...)
 }
 
@@ -123,8 +123,11 @@ func actionChoices(current string) []actionChoice {
 
 // contactChoiceLabel names a contact in the filter: name and email, since names repeat.
 func contactChoiceLabel(c db.ContactName) string {
-	if c.Name() == "" {
+	switch {
+	case c.Name() == "":
 		return c.Email
+	case c.Email == "": // a removed contact, "Removed contact #id"
+		return c.Name()
 	}
 	return c.Name() + " (" + c.Email + ")"
 }

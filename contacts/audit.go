@@ -31,7 +31,7 @@ func (s *Service) filterContact(ctx context.Context, actor Actor, f db.AuditFilt
 	if f.ContactID == 0 {
 		return db.Contact{}, nil
 	}
-	return s.store.ContactInScope(ctx, actor.Scope, f.ContactID)
+	return s.store.AuditedContact(ctx, actor.Scope, f.ContactID)
 }
 
 // AuditContacts are the contacts the audit log's filter offers to choose from: the scope's,

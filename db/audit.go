@@ -291,23 +291,24 @@ type ContactName struct {
 // Name is the contact's full name.
 func (c ContactName) Name() string { return strings.TrimSpace(c.FirstName + " " + c.LastName) }
 
-// ContactNames lists the contacts of sc that are not removed, by name, when there are at most
-// limit of them; with more, it lists none and reports false (a choice among thousands is no
-// choice: the caller offers another way). The count comes from contact_counts, one row per
-// account, so a large scope costs no more than a small one.
+// ContactNames lists the contacts of sc by name, and after them the removed ones as
+// "Removed contact #id", when there are at most limit of them; with more, it lists none and
+// reports false (a choice among thousands is no choice: the caller offers another way). The
+// count comes from contact_counts, one row per account, so a large scope costs no more than
+// a small one.
 func (s *Store) ContactNames(ctx context.Context, sc Scope, limit int) ([]ContactName, bool, error) {
 	var total int
 	err := s.read.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM contact_counts
-		WHERE status <> ? AND account_id IN `+sc.inList(), StatusRemoved).Scan(&total)
+		WHERE account_id IN `+sc.inList()).Scan(&total)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, classify(err))
 	}
 	if total > limit {
 		return nil, false, nil
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT c.id, c.first_name, c.last_name, c.email FROM contacts c
-		WHERE c.account_id IN `+sc.inList()+` AND c.status <> ?
-		ORDER BY c.name_key, c.id LIMIT ?`, StatusRemoved, limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT c.id, `+nameOf("c")+`, '', c.email FROM contacts c
+		WHERE c.account_id IN `+sc.inList()+`
+		ORDER BY c.status = 'removed', c.name_key, c.id LIMIT ?`, limit)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: contact names of account %d: %w", sc.root, classify(err))
 	}

@@ -91,7 +91,13 @@ type Lock struct {
 }
 
 // Name is how the contact is addressed on screen: "First Last".
-func (c Contact) Name() string { return strings.TrimSpace(c.FirstName + " " + c.LastName) }
+// A removed contact's names are erased: it is named RemovedLabel's words.
+func (c Contact) Name() string {
+	if c.Status == StatusRemoved {
+		return RemovedLabel(c.ID)
+	}
+	return strings.TrimSpace(c.FirstName + " " + c.LastName)
+}
 
 // HasRole reports whether the contact holds r.
 func (c Contact) HasRole(r Role) bool { return slices.Contains(c.Roles, r) }
@@ -252,6 +258,12 @@ func (s *Store) ContactByID(ctx context.Context, id int64) (Contact, error) {
 func (s *Store) ContactInScope(ctx context.Context, sc Scope, id int64) (Contact, error) {
 	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList()+
 		` AND c.status <> 'removed'`, id)
+}
+
+// AuditedContact reads a contact of sc whose events the audit log shows: also a removed one,
+// whose rows the audit log keeps.
+func (s *Store) AuditedContact(ctx context.Context, sc Scope, id int64) (Contact, error) {
+	return readContact(ctx, s.read, fmt.Sprint("contact ", id), `WHERE c.id = ? AND c.account_id IN `+sc.inList(), id)
 }
 
 // ContactByEmail finds a contact by email, case-insensitively, across the whole portal.

@@ -627,6 +627,26 @@ func TestRemoveContact(t *testing.T) {
 		if !strings.Contains(audit, db.RemovedLabel(quentin.ID)) {
 			t.Error("the audit log doesn't name him Removed contact #id")
 		}
+		// His history can still be pulled up: the Contact filter offers him by that name, and
+		// filters and exports by him.
+		label := db.RemovedLabel(quentin.ID)
+		option := htmlDoc(t, audit).Find(fmt.Sprintf(`[data-testid="filter-contact"] option[value="%d"]`, quentin.ID))
+		if got := strings.TrimSpace(option.Text()); got != label {
+			t.Errorf("the Contact filter offers him as %q, want %q", got, label)
+		}
+		filtered := admin.Get(fmt.Sprintf("/audit?contact=%d", quentin.ID))
+		rows := htmlDoc(t, filtered.Body).Find(`[data-testid="audit-row"]`).Length()
+		if filtered.StatusCode != http.StatusOK || rows < 6 {
+			t.Errorf("the audit log filtered by him: %d with %d rows, want 200 with his history", filtered.StatusCode, rows)
+		}
+		if sel := htmlDoc(t, filtered.Body).Find(`[data-testid="filter-contact"] option[selected]`); strings.TrimSpace(sel.Text()) != label {
+			t.Errorf("the filter by him shows %q chosen, want %q", strings.TrimSpace(sel.Text()), label)
+		}
+		if r := admin.Get(fmt.Sprintf("/audit/export.csv?contact=%d", quentin.ID)); r.StatusCode != http.StatusOK ||
+			strings.Count(strings.TrimSpace(r.Body), "\n") < rows || strings.Contains(strings.ToLower(r.Body), "oyelaran") {
+			t.Errorf("the audit export filtered by him: %d, %d lines; want 200, his %d events and no trace of him", r.StatusCode,
+				strings.Count(strings.TrimSpace(r.Body), "\n"), rows)
+		}
 		if r := admin.Get(path); r.StatusCode != http.StatusNotFound {
 			t.Errorf("his page: %d, want 404", r.StatusCode)
 		}
