@@ -19,10 +19,10 @@ type BulkAction struct {
 }
 
 // Question is the confirmation's title: "Lock 37 contacts?"
-func (a BulkAction) Question(n int) string { return a.Verb + " " + countOf(n, "contact") + "?" }
+func (a BulkAction) Question(n int) string { return a.Verb + " " + Count(n, "contact") + "?" }
 
-// countOf is "1 contact", "1,234 contacts".
-func countOf(n int, noun string) string {
+// Count is a number of things in words: "1 contact", "1,234 contacts".
+func Count(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}

@@ -259,11 +259,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
-// contactsOf counts contacts in words: "The 1 active contact", "The 5 active contacts".
-func contactsOf(n int, noun string) string {
-	if n == 1 {
-		return "The 1 " + noun
-	}
-	return "The " + export.Thousands(n) + " " + noun + "s"
-}

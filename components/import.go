@@ -76,14 +76,6 @@ func (v ImportPreviewView) pageURL(show string, page int) templ.SafeURL {
 	return templ.SafeURL(v.path() + "?" + q.Encode())
 }
 
-// importButton is the commit button's words: "Import 37 contacts".
-func importButton(n int) string {
-	if n == 1 {
-		return "Import 1 contact"
-	}
-	return "Import " + export.Thousands(n) + " contacts"
-}
-
 func rowKindLabel(k contacts.RowKind) string {
 	switch k {
 	case contacts.RowNew:

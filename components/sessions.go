@@ -8,6 +8,7 @@ import (
 	"github.com/medama-io/go-useragent/agents"
 
 	"portal/db"
+	"portal/export"
 )
 
 // browserWords says which browser on what a session was signed in from, in words ("Chrome
@@ -56,10 +57,10 @@ func loginResult(e db.Event) string {
 // auditOfContact is the audit log filtered to one contact.
 func auditOfContact(id int64) string { return fmt.Sprintf("/audit?contact=%d", id) }
 
-// sessionCount says how many sessions a list shows.
-func sessionCount(n int) string {
+// loginsShown says what a contact's login history lists.
+func loginsShown(n int) string {
 	if n == 1 {
-		return "1 session"
+		return "The only sign-in or failed sign-in recorded."
 	}
-	return fmt.Sprintf("%d sessions", n)
+	return "The last " + export.Thousands(n) + " sign-ins and failed sign-ins, newest first."
 }

@@ -12,6 +12,7 @@ import (
 
 	"portal/contacts"
 	"portal/db"
+	"portal/export"
 )
 
 // ReauthView is the confirmation of who one is that a form asks for before a change that
@@ -120,4 +121,13 @@ func codesLeft(n int) string {
 
 func passkeyPath(id int64, suffix string) string {
 	return fmt.Sprintf("/profile/passkeys/%d%s", id, suffix)
+}
+
+// twoStepCounts says how many active contacts have two-step verification and how many don't.
+func twoStepCounts(with, without int) string {
+	verb := " have"
+	if with == 1 {
+		verb = " has"
+	}
+	return Count(with, "active contact") + verb + " two-step verification, " + export.Thousands(without) + " don't."
 }

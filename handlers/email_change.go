@@ -7,6 +7,7 @@ import (
 
 	"portal/components"
 	"portal/contacts"
+	"portal/db"
 )
 
 // EmailChanges handles the two links of an email change (SPEC R-EDIT): the new address
@@ -76,7 +77,7 @@ func (h *EmailChanges) Resend(c *fiber.Ctx, actor contacts.Actor) error {
 	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
-		return flashRedirect(c, flashSuccess, "A confirmation link has been sent to "+ch.NewEmail+" again. The link is valid for 24 hours.", contactHref(id))
+		return flashRedirect(c, flashSuccess, "A confirmation link has been sent to "+ch.NewEmail+" again. The link is valid for "+components.Duration(db.EmailChangeTTL)+".", contactHref(id))
 	case errors.Is(err, contacts.ErrNoEmailChange):
 		return flashRedirect(c, flashInfo, "No change of the email address is waiting.", contactHref(id))
 	case errors.As(err, &tooMany):

@@ -176,8 +176,8 @@ func TestImportCreatesUpdatesAndRefuses(t *testing.T) {
 			line          int
 			kind, outcome string
 		}{
-			{2, "New", "Created, and sent an email to set a password."},
-			{3, "New", "Created"},
+			{2, "New", "Will be created, and sent an email to set a password."},
+			{3, "New", "Will be created"},
 			{4, "Update", "Phone: — → 030 1234 Job title: — → Lead Roles: Incident contact → Contact admin, Incident contact"},
 			{5, "Unchanged", "Nothing to change."},
 			{6, "Error", "Enter a valid email address, like name@example.com."},

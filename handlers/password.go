@@ -11,6 +11,7 @@ import (
 	"portal/auth"
 	"portal/components"
 	"portal/contacts"
+	"portal/db"
 )
 
 // Passwords handles the links that set a password: Forgot password?, the page a link opens,
@@ -58,7 +59,7 @@ func (h *Passwords) SubmitForgot(c *fiber.Ctx) error {
 func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
 	link, err := h.contacts.OpenLink(c.UserContext(), c.Params("token"))
 	if err != nil {
-		return linkAnswer(c, err)
+		return linkAnswer(c, err, h.contacts.InviteTTL())
 	}
 	return setPasswordPage(c, fiber.StatusOK, components.SetPasswordForm{Token: c.Params("token"),
 		Invite: link.Invite, Email: link.Contact.Email, MinLength: auth.MinLength(link.Contact.TwoFactor)})
@@ -73,7 +74,7 @@ func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 		return render(c, fiber.StatusOK, components.PasswordSetPage(shell(c, "Your password has been set", "login")), nil)
 	}
 	if errors.Is(err, contacts.ErrLinkInvalid) {
-		return linkAnswer(c, err)
+		return linkAnswer(c, err, h.contacts.InviteTTL())
 	}
 	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite,
 		MinLength: auth.MinLength(link.Contact.TwoFactor)}
@@ -96,11 +97,11 @@ func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 
 // linkAnswer is the one page for a link that can't be used (unknown, expired, used, or
 // replaced by a newer link), or the error.
-func linkAnswer(c *fiber.Ctx, err error) error {
+func linkAnswer(c *fiber.Ctx, err error, inviteTTL time.Duration) error {
 	if !errors.Is(err, contacts.ErrLinkInvalid) {
 		return err
 	}
-	return render(c, fiber.StatusGone, components.LinkInvalidPage(shell(c, "This link can't be used", "login")), nil)
+	return render(c, fiber.StatusGone, components.LinkInvalidPage(shell(c, "This link can't be used", "login"), inviteTTL), nil)
 }
 
 func setPasswordPage(c *fiber.Ctx, status int, f components.SetPasswordForm) error {
@@ -150,7 +151,7 @@ func lockedNoLink(name string) string {
 
 // ResetSentMessage is the confirmation an admin sees, word for word from SPEC R-RESET.
 func ResetSentMessage(email string) string {
-	return "A password reset link has been sent to " + email + ". The link is valid for 12 hours."
+	return "A password reset link has been sent to " + email + ". The link is valid for " + components.Duration(db.ResetLinkTTL) + "."
 }
 
 // SendResetLink is "Send password reset link" on a contact's page.

@@ -109,6 +109,18 @@ func TestCreatedContactIsInvitedAndCanSetItsPassword(t *testing.T) {
 		if got := testID(t, details.Body, "invitation-mail"); !strings.Contains(got, "waiting to be sent") {
 			t.Errorf("got invitation mail %q, want waiting", got)
 		}
+		// An invitation a lock ended is not called expired.
+		resp = b.PostForm("/contacts", url.Values{"first_name": {"Ola"}, "last_name": {"Dahl"}, "email": {"ola@northwind.example"},
+			"account_id": {itoa(e.account.ID)}})
+		ola, err := e.Store.ContactByEmail(e.Ctx, "ola@northwind.example")
+		if err != nil {
+			t.Fatalf("create Ola: %d, %v", resp.StatusCode, err)
+		}
+		e.Lock(e.admin, ola)
+		if got := testID(t, b.Get(resp.Header.Get("Location")).Body, "invitation-status"); !strings.Contains(got, "Invitation ended") ||
+			!strings.Contains(got, "by a newer link or a lock, before it expired") {
+			t.Errorf("a locked invitee's invitation status %q, want ended", got)
+		}
 		nina, err := e.Store.ContactByEmail(e.Ctx, "nina@northwind.example")
 		if err != nil {
 			t.Fatal(err)
@@ -127,6 +139,9 @@ func TestCreatedContactIsInvitedAndCanSetItsPassword(t *testing.T) {
 		}
 		if resp := setPassword(visitor, path, newPassword); resp.StatusCode != http.StatusOK {
 			t.Fatalf("set password: got %d", resp.StatusCode)
+		}
+		if got := testID(t, visitor.Get(path).Body, "link-invalid"); !strings.Contains(got, "valid for 12 hours, the links in an invitation for 7 days, and each works once") {
+			t.Errorf("the used invitation link says %q", got)
 		}
 		if resp := e.Browser().Login(nina.Email, newPassword); resp.StatusCode != http.StatusSeeOther {
 			t.Errorf("login: got %d, want 303", resp.StatusCode)

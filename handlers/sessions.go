@@ -28,24 +28,17 @@ func (h *Sessions) SignOutEverywhere(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	name := p.Contact.Name()
-	flash := components.Flash{Kind: flashSuccess, Text: fmt.Sprintf("%s has been signed out everywhere (%s ended).", name, sessionsEnded(ended))}
+	flash := components.Flash{Kind: flashSuccess, Text: fmt.Sprintf("%s has been signed out everywhere (%s ended).", name, components.Count(int(ended), "session"))}
 	switch {
 	case ended == 0 && id == actor.ID():
 		flash = components.Flash{Kind: flashInfo, Text: "You are not signed in anywhere else."}
 	case ended == 0:
 		flash = components.Flash{Kind: flashInfo, Text: name + " was not signed in anywhere."}
 	case id == actor.ID():
-		flash.Text = fmt.Sprintf("You have been signed out everywhere else (%s ended); this browser stays signed in.", sessionsEnded(ended))
+		flash.Text = fmt.Sprintf("You have been signed out everywhere else (%s ended); this browser stays signed in.", components.Count(int(ended), "session"))
 	}
 	if !isFragment(c) {
 		return flashRedirect(c, flash.Kind, flash.Text, contactHref(id))
 	}
 	return render(c, fiber.StatusOK, components.ContactDetailsFragment(p, &flash), nil)
-}
-
-func sessionsEnded(n int64) string {
-	if n == 1 {
-		return "1 session"
-	}
-	return fmt.Sprintf("%d sessions", n)
 }

@@ -57,7 +57,7 @@ func (h *TwoStep) at(stage string, next pendingHandler) fiber.Handler {
 // expired answers for a pending sign-in that can't go on: the login page, saying why.
 func (h *TwoStep) expired(c *fiber.Ctx) error {
 	viewerOf(c).sess.ClearPending(c)
-	form := components.LoginForm{Error: "Your sign-in took longer than 5 minutes, or was ended. Log in again."}
+	form := components.LoginForm{Error: "Your sign-in took longer than " + components.Duration(contacts.PendingSignInTTL) + ", or was ended. Log in again."}
 	if c.Method() != fiber.MethodGet || htmx(c) {
 		return render(c, fiber.StatusUnauthorized, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 	}
