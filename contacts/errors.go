@@ -32,6 +32,9 @@ var (
 	ErrEditConflict  = errors.New("contact was changed since the form was filled")
 	ErrContactLocked = errors.New("contact is locked out")
 	ErrHasPassword   = errors.New("contact has set a password already")
+	// ErrNoPasswordYet: a reset link is for a password; an invited contact gets its
+	// invitation again instead (as Send reset links skips it).
+	ErrNoPasswordYet = errors.New("contact has not set a password yet")
 
 	ErrNotAnEmail       = errors.New("not an email address")
 	ErrLinkInvalid      = db.ErrLinkInvalid

@@ -37,7 +37,7 @@ func withinLinkLimit(ctx context.Context, tx *db.Tx, id int64) error {
 // SendResetLink queues a password reset link for the contact whose user name is email, on
 // the request of a contact admin: it must be an active contact of the actor's scope
 // (ErrNotFound otherwise, in the same words for contacts outside the scope as for unknown
-// ones; ErrContactLocked for a locked one).
+// ones; ErrContactLocked for a locked one) with a password (ErrNoPasswordYet).
 func (s *Service) SendResetLink(ctx context.Context, actor Actor, email string) (db.Contact, error) {
 	email = strings.TrimSpace(email)
 	if validate.Email(email) != nil {
@@ -63,8 +63,11 @@ func (s *Service) SendResetLinkTo(ctx context.Context, actor Actor, id int64) (d
 }
 
 func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact) error {
-	if contact.Locked() {
+	switch {
+	case contact.Locked():
 		return ErrContactLocked
+	case !contact.HasPassword:
+		return ErrNoPasswordYet
 	}
 	return s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {

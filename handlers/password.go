@@ -137,6 +137,8 @@ func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
 		form.Error = "None of your contacts has the user name " + form.Email + ". Check the spelling, or look the contact up in Manage your contacts."
 	case errors.Is(err, contacts.ErrContactLocked):
 		form.Error = lockedNoLink(contact.Name())
+	case errors.Is(err, contacts.ErrNoPasswordYet):
+		form.Error = noPasswordNoLink(contact.Name())
 	case errors.As(err, &tooMany):
 		form.Error = tooManyLinks(tooMany, contact.Email)
 	default:
@@ -147,6 +149,10 @@ func (h *Passwords) SubmitReset(c *fiber.Ctx, actor contacts.Actor) error {
 
 func lockedNoLink(name string) string {
 	return name + " is locked out, so no reset link was sent. Unlock the contact first."
+}
+
+func noPasswordNoLink(name string) string {
+	return name + " has not set a password yet, so no reset link was sent. Resend the invitation from their page instead."
 }
 
 // ResetSentMessage is the confirmation an admin sees, word for word from SPEC R-RESET.
@@ -167,6 +173,8 @@ func (h *Passwords) SendResetLink(c *fiber.Ctx, actor contacts.Actor) error {
 		return flashRedirect(c, flashSuccess, ResetSentMessage(contact.Email), contactHref(id))
 	case errors.Is(err, contacts.ErrContactLocked):
 		return flashRedirect(c, flashError, lockedNoLink(contact.Name()), contactHref(id))
+	case errors.Is(err, contacts.ErrNoPasswordYet):
+		return flashRedirect(c, flashError, noPasswordNoLink(contact.Name()), contactHref(id))
 	case errors.As(err, &tooMany):
 		return flashRedirect(c, flashError, tooManyLinks(tooMany, contact.Email), contactHref(id))
 	}

@@ -173,6 +173,14 @@ func TestAdminResetRefusals(t *testing.T) {
 		parentMember := e.member
 		locked := e.Contact(child, "Søren", "Nielsen", "soren@northwind.example")
 		lockDirectly(t, e.Env, locked.ID)
+		err := e.Store.Write(e.Ctx, func(tx *db.Tx) error { // invited, no password yet
+			_, err := tx.CreateContact(e.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: child.ID,
+				FirstName: "Ines", LastName: "Dubois", Email: "ines@northwind.example"}})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		tests := []struct {
 			name, admin, email, wantError string
@@ -183,6 +191,8 @@ func TestAdminResetRefusals(t *testing.T) {
 			{"other company", e.admin.Email, outside.Email, "None of your contacts has the user name olga@contoso.example."},
 			{"parent account", childAdmin.Email, parentMember.Email, "None of your contacts has the user name lukasz@northwind.example."},
 			{"locked", e.admin.Email, locked.Email, "Søren Nielsen is locked out, so no reset link was sent."},
+			{"no password yet", e.admin.Email, "ines@northwind.example",
+				"Ines Dubois has not set a password yet, so no reset link was sent. Resend the invitation from their page instead."},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

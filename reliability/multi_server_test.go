@@ -372,6 +372,7 @@ func TestServersStartedTogetherMigrateOnce(t *testing.T) {
 		}
 		want[v] = true
 	}
+	want[98] = true // the one step in Go (db/postgres.go): words with an apostrophe also without it
 	rows, err := raw.Query(`SELECT version, count(*) FROM schema_version GROUP BY version ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +385,7 @@ func TestServersStartedTogetherMigrateOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n != 1 || !want[version] {
-			t.Errorf("schema_version holds version %d %d times, want once and only versions of db/migrations/postgres", version, n)
+			t.Errorf("schema_version holds version %d %d times, want once and only versions of db/migrations/postgres and 98", version, n)
 		}
 		got[version] = true
 	}
