@@ -142,6 +142,22 @@ func (s *Service) UnlockOrganization(ctx context.Context, actor Actor, id int64)
 		RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s: %d contacts unlocked", org.Name, r.Done)})
 }
 
+// RemovalPage reads the page of contact id of the actor's scope to confirm Remove this
+// contact, refused as Remove would refuse it: yourself (ErrRemoveSelf), the last active
+// contact admin (ErrLastAdmin).
+func (s *Service) RemovalPage(ctx context.Context, actor Actor, id int64) (Page, error) {
+	p, err := s.Page(ctx, actor, id)
+	switch {
+	case err != nil:
+		return p, err
+	case id == actor.ID():
+		return p, ErrRemoveSelf
+	case p.LastActiveAdmin:
+		return p, ErrLastAdmin
+	}
+	return p, nil
+}
+
 // Remove removes contact id of the actor's scope: its personal data is erased and its
 // sessions, links and queued mail end, in one transaction; the audit log keeps its rows,
 // naming it "Removed contact #id". Nobody removes themselves, and an account keeps an active

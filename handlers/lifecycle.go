@@ -107,12 +107,24 @@ func (h *Lifecycle) ConfirmRemove(c *fiber.Ctx, actor contacts.Actor) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.contacts.Page(c.UserContext(), actor, id)
+	p, err := h.contacts.RemovalPage(c.UserContext(), actor, id)
 	if err != nil {
-		return err
+		return removeRefused(c, err, p.Contact)
 	}
 	return render(c, fiber.StatusOK, components.ConfirmRemovePage(shell(c, "Remove "+p.Contact.Name(), "my-contacts"), p.Contact,
 		reauthView(h.contacts, actor, "")), nil)
+}
+
+// removeRefused answers a Remove this contact that the rules refuse, on contact's page.
+func removeRefused(c *fiber.Ctx, err error, contact db.Contact) error {
+	switch {
+	case errors.Is(err, contacts.ErrRemoveSelf):
+		return flashRedirect(c, flashError, "You can't remove yourself.", contactHref(contact.ID))
+	case errors.Is(err, contacts.ErrLastAdmin):
+		return flashRedirect(c, flashError, contact.Name()+" is the last active contact admin of "+contact.AccountName+
+			" and can't be removed. Make someone else a contact admin first.", contactHref(contact.ID))
+	}
+	return err
 }
 
 // Remove is Remove this contact.
@@ -134,11 +146,8 @@ func (h *Lifecycle) Remove(c *fiber.Ctx, actor contacts.Actor) error {
 	switch {
 	case err == nil:
 		return flashRedirect(c, flashSuccess, removed.Name()+" has been removed, and their personal data erased.", "/contacts")
-	case errors.Is(err, contacts.ErrRemoveSelf):
-		return flashRedirect(c, flashError, "You can't remove yourself.", contactHref(id))
-	case errors.Is(err, contacts.ErrLastAdmin):
-		return flashRedirect(c, flashError, removed.Name()+" is the last active contact admin of "+removed.AccountName+
-			" and can't be removed. Make someone else a contact admin first.", contactHref(id))
+	case errors.Is(err, contacts.ErrRemoveSelf), errors.Is(err, contacts.ErrLastAdmin):
+		return removeRefused(c, err, removed)
 	case errors.Is(err, contacts.ErrReauthRequired):
 		p, err := h.contacts.Page(c.UserContext(), actor, id)
 		if err != nil {

@@ -684,6 +684,18 @@ func TestRemoveContact(t *testing.T) {
 		if got := testText(t, admin.Get(resp.Header.Get("Location")).Body, "alert-error"); !strings.Contains(got, "is the last active contact admin of Northwind Logistics") {
 			t.Errorf("remove the last admin: %q", got)
 		}
+		// Nor does the confirmation ask, when its address is typed: it says why at once.
+		for _, tc := range []struct {
+			c    db.Contact
+			want string
+		}{{f.maria, "You can't remove yourself."}, {f.soren, "is the last active contact admin of Northwind Logistics"}} {
+			resp = admin.Get(fmt.Sprintf("/contacts/%d/remove", tc.c.ID))
+			if resp.StatusCode != http.StatusSeeOther || hasTestID(t, resp.Body, "confirm-remove") {
+				t.Errorf("the confirmation for %s: %d, want 303 to the page", tc.c.Email, resp.StatusCode)
+			} else if got := testText(t, admin.Get(resp.Header.Get("Location")).Body, "alert-error"); !strings.Contains(got, tc.want) {
+				t.Errorf("the confirmation for %s says %q, want %q", tc.c.Email, got, tc.want)
+			}
+		}
 		if f.Reload(f.maria).Status == db.StatusRemoved || f.Reload(f.soren).Status == db.StatusRemoved {
 			t.Error("a refused removal removed")
 		}
