@@ -85,6 +85,22 @@ func (s *Service) SetTwoFactorRequired(ctx context.Context, actor Actor, require
 	})
 }
 
+// TwoFactorResetPage reads the page of contact id of the actor's scope to confirm Reset
+// two-step verification, refused as the reset would be: yourself (ErrResetSelf), a contact
+// without it (ErrNoTwoFactor).
+func (s *Service) TwoFactorResetPage(ctx context.Context, actor Actor, id int64) (Page, error) {
+	p, err := s.Page(ctx, actor, id)
+	switch {
+	case err != nil:
+		return p, err
+	case id == actor.ID():
+		return p, ErrResetSelf
+	case !p.Contact.TwoFactor:
+		return p, ErrNoTwoFactor
+	}
+	return p, nil
+}
+
 // ResetTwoFactor is Reset two-step verification on a contact's page: every factor of
 // contact id of the actor's scope is removed (authenticator app, passkeys, recovery codes),
 // every session of it ends, and it is mailed why. It needs the admin's password or second

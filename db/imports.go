@@ -2,9 +2,7 @@ package db
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,21 +38,10 @@ type ImportRow struct {
 // 65,535 parameters and SQLite 32,766, and a contact takes 16.
 const importBatch = 500
 
-func newImportID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
-}
-
 // SaveImport stores an uploaded file's rows as the one pending import of its admin
 // (any older one of theirs goes) and returns its id.
 func (t *Tx) SaveImport(ctx context.Context, p PendingImport) (string, error) {
-	id, err := newImportID()
-	if err != nil {
-		return "", err
-	}
+	id := newID()
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM contact_imports WHERE contact_id = ?`, p.ContactID); err != nil {
 		return "", fmt.Errorf("store: replace pending import of contact %d: %w", p.ContactID, err)
 	}
@@ -365,10 +352,7 @@ func (t *Tx) InviteNew(ctx context.Context, list []Contact, ttl time.Duration, r
 		mail := make([]any, 0, 12*len(batch))
 		events := make([]Event, 0, len(batch))
 		for _, c := range batch {
-			mailID, err := newMailID()
-			if err != nil {
-				return err
-			}
+			mailID := newID()
 			m := OutboxMail{Kind: MailInvite, ToContactID: c.ID, ToEmail: c.Email, ToName: c.Name(), TokenID: tokens[c.ID]}
 			if requestedBy != nil {
 				m.AboutID, m.AboutName, m.AboutEmail = requestedBy.ID, requestedBy.Name(), requestedBy.Email

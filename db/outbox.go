@@ -60,22 +60,18 @@ var (
 	ErrLinkSuperseded = errors.New("the link was used or voided before the mail could be sent")
 )
 
-func newMailID() (string, error) {
+// newID is a random id, 16 bytes in hex: an outbox mail's (its Message-ID too) or an
+// import's.
+func newID() string {
 	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b), nil
+	rand.Read(b) // never fails: crypto/rand crashes the program rather than return an error
+	return hex.EncodeToString(b)
 }
 
 // QueueMail adds m to the outbox inside t, due at once, and returns its id.
 func (t *Tx) QueueMail(ctx context.Context, m OutboxMail) (string, error) {
-	id, err := newMailID()
-	if err != nil {
-		return "", err
-	}
-	now := unix(t.now)
-	_, err = t.tx.ExecContext(ctx, `
+	id, now := newID(), unix(t.now)
+	_, err := t.tx.ExecContext(ctx, `
 		INSERT INTO outbox(id, kind, to_contact_id, to_email, to_name, about_id, about_name, about_email,
 			token_id, email_change_id, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -20,7 +20,8 @@ import (
 )
 
 // Export serves the contacts list as a file: every contact in the admin's scope, active and
-// locked (SPEC R-EXPORT). Rows flow from one read transaction of SQLite to the response.
+// locked (SPEC R-EXPORT). Rows flow from one read transaction (one snapshot, on either
+// engine) to the response.
 type Export struct {
 	log      *slog.Logger
 	contacts *contacts.Service

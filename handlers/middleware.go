@@ -252,19 +252,13 @@ func asSignedIn(turns *throttle.Turns, h actorHandler) fiber.Handler {
 // asAdmin lets only contact admins through to h, in turns (signed-out visitors go to the
 // login page), with the scope they manage resolved once for the request.
 func asAdmin(rules *contacts.Service, turns *throttle.Turns, h actorHandler) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		v := viewerOf(c)
-		if v.contact == nil {
-			return requireSignedIn(c)
-		}
-		turns.TakePage()
-		defer turns.Done()
-		actor, err := rules.Admin(c.UserContext(), *v.contact, v.actor.RemoteIP)
+	return asSignedIn(turns, func(c *fiber.Ctx, signedIn contacts.Actor) error {
+		actor, err := rules.Admin(c.UserContext(), signedIn.Contact, signedIn.RemoteIP)
 		if err != nil {
 			return err
 		}
-		actor.AuthenticatedAt = v.actor.AuthenticatedAt
-		v.actor = actor
+		actor.AuthenticatedAt = signedIn.AuthenticatedAt
+		viewerOf(c).actor = actor
 		return h(c, actor)
-	}
+	})
 }

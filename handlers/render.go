@@ -15,8 +15,8 @@ import (
 // and CSRF token.
 type viewer struct {
 	contact *db.Contact // nil when signed out
-	// actor is the signed-in contact acting, with its scope once requireAdmin has let a
-	// contact admin through.
+	// actor is the signed-in contact acting, with its scope once asAdmin has let a contact
+	// admin through.
 	actor contacts.Actor
 	sess  *session.Current
 	csrf  string

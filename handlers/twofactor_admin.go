@@ -7,6 +7,7 @@ import (
 
 	"portal/components"
 	"portal/contacts"
+	"portal/db"
 )
 
 // TwoFactorAdmin is a contact admin's part of two-step verification: requiring it for the
@@ -50,12 +51,13 @@ func (h *TwoFactorAdmin) SetPolicy(c *fiber.Ctx, actor contacts.Actor) error {
 // ShowReset confirms Reset two-step verification, asking for the admin's password when its
 // last proof is older than contacts.ReauthWindow.
 func (h *TwoFactorAdmin) ShowReset(c *fiber.Ctx, actor contacts.Actor) error {
-	p, err := (&Contacts{contacts: h.contacts}).page(c, actor)
+	id, err := contactID(c)
 	if err != nil {
 		return err
 	}
-	if !p.CanResetTwoFactor {
-		return flashRedirect(c, flashInfo, p.Contact.Name()+" has no two-step verification to reset.", contactHref(p.Contact.ID))
+	p, err := h.contacts.TwoFactorResetPage(c.UserContext(), actor, id)
+	if err != nil {
+		return resetRefused(c, err, p.Contact)
 	}
 	v := components.ResetTwoFactorView{Contact: p.Contact, Reauth: reauthView(h.contacts, actor, "")}
 	return render(c, fiber.StatusOK, components.ResetTwoFactorPage(shell(c, "Reset two-step verification", "my-contacts"), v), nil)
@@ -78,10 +80,8 @@ func (h *TwoFactorAdmin) Reset(c *fiber.Ctx, actor contacts.Actor) error {
 		case err == nil:
 			return flashRedirect(c, flashSuccess, "The two-step verification of "+target.Name()+
 				" has been reset. Their sessions have ended and they have been emailed.", contactHref(id))
-		case errors.Is(err, contacts.ErrNoTwoFactor):
-			return flashRedirect(c, flashInfo, target.Name()+" has no two-step verification to reset.", contactHref(id))
-		case errors.Is(err, contacts.ErrResetSelf):
-			return flashRedirect(c, flashInfo, "You manage your own two-step verification on Your profile.", "/profile")
+		case errors.Is(err, contacts.ErrNoTwoFactor), errors.Is(err, contacts.ErrResetSelf):
+			return resetRefused(c, err, target)
 		case errors.Is(err, contacts.ErrReauthRequired):
 			problem = "Enter your password to confirm it's you."
 		default:
@@ -94,6 +94,17 @@ func (h *TwoFactorAdmin) Reset(c *fiber.Ctx, actor contacts.Actor) error {
 	}
 	v := components.ResetTwoFactorView{Contact: p.Contact, Reauth: reauthView(h.contacts, actor, problem)}
 	return render(c, fiber.StatusUnprocessableEntity, components.ResetTwoFactorPage(shell(c, "Reset two-step verification", "my-contacts"), v), nil)
+}
+
+// resetRefused answers a Reset two-step verification that the rules refuse.
+func resetRefused(c *fiber.Ctx, err error, contact db.Contact) error {
+	switch {
+	case errors.Is(err, contacts.ErrNoTwoFactor):
+		return flashRedirect(c, flashInfo, contact.Name()+" has no two-step verification to reset.", contactHref(contact.ID))
+	case errors.Is(err, contacts.ErrResetSelf):
+		return flashRedirect(c, flashInfo, "You manage your own two-step verification on Your profile.", "/profile")
+	}
+	return err
 }
 
 // reauthView is the re-authentication field of a form for actor: shown when its last proof

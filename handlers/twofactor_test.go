@@ -444,8 +444,9 @@ func TestAdminResetsAColleaguesTwoStepVerification(t *testing.T) {
 			t.Errorf("after the reset the colleague's password leads to %q, want /", resp.Header.Get("Location"))
 		}
 		// Nobody resets their own; and there is nothing to reset twice.
-		if resp := admin.Get("/contacts/" + itoa(e.admin.ID) + "/two-step/reset"); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("the admin's own reset page: status %d, want 303 away", resp.StatusCode)
+		if resp := admin.Get("/contacts/" + itoa(e.admin.ID) + "/two-step/reset"); resp.StatusCode != http.StatusSeeOther ||
+			resp.Header.Get("Location") != "/profile" {
+			t.Errorf("the admin's own reset page: status %d to %q, want 303 to Your profile", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 }

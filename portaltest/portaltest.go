@@ -452,10 +452,10 @@ func (l *LogBuffer) String() string {
 	return l.b.String()
 }
 
-// Populate adds generated contacts as demo.Populate does. On PostgreSQL, until the bulk
-// loader runs there, they go in one by one through CreateContact, which suits a few
-// thousand: the accounts are made as demo.Populate makes them, the contacts have names with
-// letters outside ASCII, and one in thirty is locked.
+// Populate adds generated contacts as demo.Populate does. On PostgreSQL they go in one by
+// one through CreateContact, as they did before the bulk loader ran there, and the tests on
+// PostgreSQL count on these: the accounts are made as demo.Populate makes them, the contacts
+// have names with letters outside ASCII, and one in thirty is locked.
 func (e *Env) Populate(sc demo.Scale) demo.Population {
 	e.T.Helper()
 	if !e.Store.Postgres() {

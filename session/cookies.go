@@ -9,8 +9,9 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Cookies are the names of the portal's two cookies: the signed-in session's, and the
-// pre-session cookie that anonymous forms' CSRF tokens are bound to (handlers/csrf.go).
+// Cookies are the names of the portal's cookies: the signed-in session's, the pre-session
+// cookie that anonymous forms' CSRF tokens are bound to (handlers/csrf.go), and the pending
+// sign-in's between the password and the second step.
 type Cookies struct {
 	Session    string
 	PreSession string
