@@ -276,9 +276,9 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 		return SignedIn{}, err
 	}
 	var signedIn SignedIn
-	var failed bool
+	var failed, locked bool
 	err := s.store.Write(ctx, func(tx *db.Tx) error {
-		signedIn, failed = SignedIn{}, false
+		signedIn, failed, locked = SignedIn{}, false, false
 		detail, ok, err := check(tx)
 		if err != nil {
 			return err
@@ -292,6 +292,7 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 		if err != nil || !f.AutoLocked {
 			return err
 		}
+		locked = true
 		if _, err := tx.QueueAutoLockNotices(ctx, actor.Contact); err != nil {
 			return err
 		}
@@ -301,6 +302,9 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 	switch {
 	case err != nil:
 		return SignedIn{}, err
+	case failed && locked:
+		s.countAttempt(ctx, name, true)
+		return SignedIn{}, ErrSignInExpired // that failure locked the contact: its sign-in is over
 	case failed:
 		s.countAttempt(ctx, name, true)
 		return SignedIn{}, ErrWrongCode

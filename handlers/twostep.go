@@ -94,17 +94,13 @@ func (h *TwoStep) VerifyCode(c *fiber.Ctx, actor contacts.Actor, p contacts.Pend
 }
 
 // stepAnswer signs the contact in after a passed step, or shows the step's page again with
-// what went wrong (a wrong code counts toward the lockout: a locked contact's sign-in ends).
+// what went wrong (a wrong code counts toward the lockout; the one that locks the contact
+// ends its sign-in, ErrSignInExpired).
 func (h *TwoStep) stepAnswer(c *fiber.Ctx, done contacts.SignedIn, err error, again func(status int, problem string) error) error {
 	if errors.Is(err, contacts.ErrSignInExpired) {
 		return h.expired(c)
 	}
 	if problem, status := codeProblem(err); problem != "" {
-		if errors.Is(err, contacts.ErrWrongCode) {
-			if _, _, gone := h.contacts.PendingActor(c.UserContext(), viewerOf(c).sess.PendingID(c), clientIP(c)); gone != nil {
-				return h.expired(c) // that failure locked the contact: its sign-in is over
-			}
-		}
 		return again(status, problem)
 	}
 	if err != nil {
