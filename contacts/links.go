@@ -169,6 +169,10 @@ type Link struct {
 	Invite  bool // a set-your-password link for a new contact, not a reset
 }
 
+// MinPasswordLength is how long the password set through the link must be at least: less
+// with a second factor (SPEC 3.6).
+func (l Link) MinPasswordLength() int { return auth.MinLength(l.Contact.TwoFactor) }
+
 // OpenLink reads the link of token raw without using it: mail scanners open links, and
 // that must not use them up. ErrLinkInvalid when it can't set a password now (unknown,
 // expired, used, voided, or its contact is locked out in a way a link can't lift).

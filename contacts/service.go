@@ -109,6 +109,10 @@ type Actor struct {
 	pending *db.PendingSignIn
 }
 
+// MinPasswordLength is how long the actor's new password must be at least: less with a
+// second factor (SPEC 3.6).
+func (a Actor) MinPasswordLength() int { return auth.MinLength(a.Contact.TwoFactor) }
+
 // ID is the acting contact's id, 0 for the system.
 func (a Actor) ID() int64 { return a.Contact.ID }
 

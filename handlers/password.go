@@ -62,7 +62,7 @@ func (h *Passwords) ShowSetPassword(c *fiber.Ctx) error {
 		return linkAnswer(c, err, h.contacts.InviteTTL())
 	}
 	return setPasswordPage(c, fiber.StatusOK, components.SetPasswordForm{Token: c.Params("token"),
-		Invite: link.Invite, Email: link.Contact.Email, MinLength: auth.MinLength(link.Contact.TwoFactor)})
+		Invite: link.Invite, Email: link.Contact.Email, MinLength: link.MinPasswordLength()})
 }
 
 // SubmitSetPassword sets the password of a link's contact. It does not sign the contact in:
@@ -77,7 +77,7 @@ func (h *Passwords) SubmitSetPassword(c *fiber.Ctx) error {
 		return linkAnswer(c, err, h.contacts.InviteTTL())
 	}
 	form := components.SetPasswordForm{Token: token, Email: link.Contact.Email, Invite: link.Invite,
-		MinLength: auth.MinLength(link.Contact.TwoFactor)}
+		MinLength: link.MinPasswordLength()}
 	var policy *auth.PolicyError
 	status := fiber.StatusUnprocessableEntity
 	switch {

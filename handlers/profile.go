@@ -42,7 +42,7 @@ func (h *Profile) ShowPassword(c *fiber.Ctx, actor contacts.Actor) error {
 }
 
 func (h *Profile) passwordPage(c *fiber.Ctx, actor contacts.Actor, status int, problems map[string]string) error {
-	f := components.ChangePasswordForm{Email: actor.Contact.Email, MinLength: auth.MinLength(actor.Contact.TwoFactor),
+	f := components.ChangePasswordForm{Email: actor.Contact.Email, MinLength: actor.MinPasswordLength(),
 		Errors: problems}
 	return render(c, status, components.ChangePasswordPage(shell(c, "Change password", "profile"), f), nil)
 }
