@@ -68,24 +68,27 @@ func (s *Service) UnlockContacts(ctx context.Context, actor Actor, ids []int64) 
 func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) (BulkResult, error) {
 	return s.inBatches(ctx, actor, ids, "send reset links", func(tx *db.Tx, found []db.Contact, r *BulkResult) error {
 		for _, c := range found {
-			var tooMany *TooManyLinksError
-			switch err := withinLinkLimit(ctx, tx, c.ID); {
-			case c.Locked():
+			if c.Locked() {
 				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLocked})
-			case !c.HasPassword:
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
-			case errors.As(err, &tooMany):
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
-			case err != nil:
-				return err
-			default:
-				if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
-					RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
-					Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
-					return err
-				}
-				r.Done++
+				continue
 			}
+			if !c.HasPassword {
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipNoPassword})
+				continue
+			}
+			var tooMany *TooManyLinksError
+			if err := withinLinkLimit(ctx, tx, c.ID); errors.As(err, &tooMany) {
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipMailLimit})
+				continue
+			} else if err != nil {
+				return err
+			}
+			if _, err := tx.IssueLink(ctx, db.LinkRequest{Contact: c, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+				RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP,
+				Detail: "by " + actor.Contact.Name() + " (Send reset links)"}); err != nil {
+				return err
+			}
+			r.Done++
 		}
 		return nil
 	})
