@@ -1,9 +1,12 @@
 package contacts_test
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
+	"portal/auth"
 	"portal/db"
 	"portal/db/dbtest"
 	"portal/portaltest"
@@ -82,6 +85,48 @@ func TestARunAgainStartsAfresh(t *testing.T) {
 		}
 		if n, _ := e.Check().CountAudit(e.Ctx, db.ActionLoginSucceeded, zoe.ID); n != 1 {
 			t.Errorf("%d sign-ins in the audit log, want 1", n)
+		}
+	})
+}
+
+// TestSignInsAtOnceWhileTheHashIsRenewed: two sign-ins with the right password at the same
+// moment, while the stored hash is weaker than today's. Both check the old hash; the first
+// to commit stores a new one. The other must then check again, not be refused or counted as
+// a failure (which it was, about one round in three, when it compared the hashes only).
+func TestSignInsAtOnceWhileTheHashIsRenewed(t *testing.T) {
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		e := portaltest.New(t, portaltest.Options{Engine: engine, Args: []string{"--login-throttle-burst", "1000"}})
+		acc := e.Account("Northwind Traders", nil)
+		zoe := e.Contact(acc, "Zoë", "Ærø", "zoe@northwind.example")
+		weaker := portaltest.FastParams
+		weaker.Memory /= 2
+		old := auth.NewHasher(weaker, 2)
+		rules := e.App.Contacts()
+		for round := range 12 {
+			hash, err := old.Hash(e.Ctx, portaltest.Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dbtest.Exec(t, e.Config.DBPath, `UPDATE contacts SET password_hash = $1 WHERE id = $2`, hash, zoe.ID)
+			var errs [2]error
+			var start, done sync.WaitGroup
+			start.Add(1)
+			for i := range errs {
+				done.Add(1)
+				go func() {
+					defer done.Done()
+					start.Wait()
+					_, errs[i] = rules.SignIn(e.Ctx, zoe.Email, portaltest.Password, fmt.Sprintf("192.0.2.%d", i+1), "")
+				}()
+			}
+			start.Done()
+			done.Wait()
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatalf("round %d: the sign-ins ended with %v", round, errs)
+			}
+			if c := e.Reload(zoe); c.FailedLogins != 0 || c.Locked() {
+				t.Fatalf("round %d: %d failed logins, %s; want none", round, c.FailedLogins, c.Status)
+			}
 		}
 	})
 }

@@ -111,6 +111,26 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 	if len(password) > 4*auth.MaxPasswordLength {
 		return SignInResult{}, ErrBadLogin // longer than any password we accept: no hash spent on it
 	}
+	result, err := s.checkOnce(ctx, email, password, remoteIP, next)
+	if errors.Is(err, errCredentialsChanged) {
+		// A sign-in at the same moment stored a stronger hash of the same password, or the
+		// password or the user name changed: check against what is stored now.
+		result, err = s.checkOnce(ctx, email, password, remoteIP, next)
+	}
+	if errors.Is(err, errCredentialsChanged) {
+		return SignInResult{}, ErrBadLogin // changing under every try: refused, counted nowhere
+	}
+	return result, err
+}
+
+// errCredentialsChanged: the user name's contact or password hash changed between the check
+// of the password and the transaction that acts on it.
+var errCredentialsChanged = errors.New("credentials changed during the sign-in")
+
+// checkOnce checks the password against the stored hash, outside any transaction (a hash
+// takes tens of milliseconds, which the one writer must not wait for), and then acts on the
+// result in a transaction that reads the contact again.
+func (s *Service) checkOnce(ctx context.Context, email, password, remoteIP, next string) (SignInResult, error) {
 	contact, hash, err := s.store.Credentials(ctx, email)
 	if errors.Is(err, db.ErrNotFound) {
 		if err := s.hasher.VerifyDummy(ctx, password); err != nil {
@@ -138,14 +158,16 @@ func (s *Service) checkCredentials(ctx context.Context, email, password, remoteI
 	var result SignInResult
 	id := contact.ID
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
-		// The hash was checked outside the transaction, which must not wait for it; what the
-		// rules decide on is read again here, so that a lock, an unlock or a new password
-		// that came in between counts, and a run again (PostgreSQL) starts afresh.
+		// What the rules decide on is read again here, so that a lock or an unlock that came
+		// in between counts, and a run again (PostgreSQL) starts afresh.
 		stored, storedHash, err := tx.Credentials(ctx, email)
 		if err != nil {
 			return err
 		}
-		right := matched && stored.ID == id && storedHash == hash
+		if stored.ID != id || storedHash != hash {
+			return errCredentialsChanged
+		}
+		right := matched
 		contact, result = stored, SignInResult{}
 		if right && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)

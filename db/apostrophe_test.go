@@ -25,7 +25,7 @@ func TestNamesWithAnApostropheAreFoundWithout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var zoe, dan int64
+		var zoe, dan, removed int64
 		err = store.Write(ctx, func(tx *db.Tx) error {
 			if zoe, err = tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID,
 				FirstName: "Zoë", LastName: "O’Brien", Email: "zoe@northwind.example"}}); err != nil {
@@ -54,6 +54,24 @@ func TestNamesWithAnApostropheAreFoundWithout(t *testing.T) {
 		finds("new", zoe, "obrien", "O'Brien", "o’brien", "o'bri", "obri", "brien", "zoe obrien")
 		finds("new", dan, "dangelo", "D'Angelo", "angelo")
 
+		// A removed contact, whose search text is erased and must stay so.
+		err = store.Write(ctx, func(tx *db.Tx) error {
+			id, err := tx.CreateContact(ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: acc.ID,
+				FirstName: "Ola", LastName: "O'Neill", Email: "ola@northwind.example"}})
+			if err != nil {
+				return err
+			}
+			ola, err := tx.ContactByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			removed = id
+			return tx.RemoveContact(ctx, ola)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
 		// Dan as an older portal stored him: his search text without the joined word.
 		if _, err := plain.Exec(`UPDATE contacts SET search_text = ' dan d angelo dan northwind example ' WHERE id = $1`, dan); err != nil {
 			t.Fatal(err)
@@ -69,5 +87,9 @@ func TestNamesWithAnApostropheAreFoundWithout(t *testing.T) {
 		}
 		finds("after migration 98", dan, "dangelo", "D'Angelo", "d'ang", "angelo")
 		finds("after migration 98", zoe, "obrien")
+		var text string
+		if err := plain.QueryRow(`SELECT search_text FROM contacts WHERE id = $1`, removed).Scan(&text); err != nil || text != "" {
+			t.Errorf("a removed contact's search text after migration 98: %q, %v; want it still erased", text, err)
+		}
 	})
 }

@@ -112,10 +112,11 @@ func migrateContactKeys(ctx context.Context, tx *Tx) error {
 func migrateApostrophes(ctx context.Context, tx *Tx) error { return tx.refreshContactKeys(ctx, false) }
 
 // refreshContactKeys recomputes every contact's name key and search text and writes those
-// that changed. With rebuild (SQLite, where the search index was not built from the stored
+// that changed (a removed contact's stay erased). With rebuild (SQLite, where the search index was not built from the stored
 // search texts), the index is rebuilt once instead of row by row.
 func (t *Tx) refreshContactKeys(ctx context.Context, rebuild bool) error {
-	rows, err := t.tx.QueryContext(ctx, `SELECT id, first_name, last_name, email, name_key, search_text FROM contacts`)
+	rows, err := t.tx.QueryContext(ctx, `SELECT id, first_name, last_name, email, name_key, search_text FROM contacts
+		WHERE status <> 'removed'`)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Lock reasons and a status of a contact's whole life (SPEC R-LIFECYCLE), beside the lock
@@ -459,24 +461,38 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 		{"passkey user handle", `DELETE FROM passkey_users WHERE contact_id = ?`, []any{c.ID}},
 		{"recovery codes", `DELETE FROM recovery_codes WHERE contact_id = ?`, []any{c.ID}},
 	}
-	// The audit log's texts name it by name and by email (as stored, and as typed at a
-	// sign-in, which the key folds). Its own events also name the addresses it had before
-	// and those it was to have ("from … to …", "… was told"): erased there, not elsewhere,
-	// where such an address may be someone else's by now.
+	// The addresses it had before and was to have, read before its email changes go.
 	earlier, err := t.emailsOf(ctx, c)
 	if err != nil {
 		return fmt.Errorf("store: remove contact %d: its emails: %w", c.ID, err)
 	}
+	for _, step := range steps {
+		if _, err := t.tx.ExecContext(ctx, step.sql, step.args...); err != nil {
+			return fmt.Errorf("store: remove contact %d: %s: %w", c.ID, step.what, err)
+		}
+	}
+	if err := t.eraseFromAudit(ctx, c, earlier, label); err != nil {
+		return fmt.Errorf("store: remove contact %d: audit texts: %w", c.ID, err)
+	}
+	return nil
+}
+
+// eraseFromAudit puts label where the audit log's texts name contact c: by name where it
+// acted or was acted on ("by Maria Anders (Reset password)"); by its email (as stored, and as
+// typed at a sign-in, which the key folds) wherever it stands; by the addresses it had
+// before or was to have (earlier) in its own events ("from … to …", "… was told"), not
+// elsewhere, where such an address may be someone else's by now. Only whole names and
+// addresses are replaced: removing ann@example.com leaves joann@example.com alone.
+func (t *Tx) eraseFromAudit(ctx context.Context, c Contact, earlier []string, label string) error {
 	type text struct {
-		text  string
-		where string // a condition on audit_events besides the text
+		text, where string // where: which audit rows may name it, besides holding the text
+		email       bool
 	}
-	var texts []text
-	for _, s := range []string{c.Name(), c.Email, EmailKey(c.Email)} {
-		texts = append(texts, text{s, "true"})
-	}
+	own := "(actor_id = " + strconv.FormatInt(c.ID, 10) + " OR target_id = " + strconv.FormatInt(c.ID, 10) + ")"
+	texts := []text{{c.Name(), own, false}, {c.Email, "true", true}, {EmailKey(c.Email), "true", true}}
 	for _, e := range earlier {
-		texts = append(texts, text{e, "target_id = " + strconv.FormatInt(c.ID, 10)}, text{EmailKey(e), "target_id = " + strconv.FormatInt(c.ID, 10)})
+		texts = append(texts, text{e, "target_id = " + strconv.FormatInt(c.ID, 10), true},
+			text{EmailKey(e), "target_id = " + strconv.FormatInt(c.ID, 10), true})
 	}
 	// Longest first, so that replacing one never leaves part of a longer one behind.
 	slices.SortStableFunc(texts, func(a, b text) int { return len(b.text) - len(a.text) })
@@ -484,19 +500,64 @@ func (t *Tx) RemoveContact(ctx context.Context, c Contact) error {
 		if strings.TrimSpace(x.text) == "" {
 			continue
 		}
-		steps = append(steps, struct {
-			what string
-			sql  string
-			args []any
-		}{"audit texts", `UPDATE audit_events SET detail = replace(detail, ?, ?) WHERE ` + x.where + ` AND detail LIKE '%' || ? || '%'`,
-			[]any{x.text, label, x.text}})
-	}
-	for _, step := range steps {
-		if _, err := t.tx.ExecContext(ctx, step.sql, step.args...); err != nil {
-			return fmt.Errorf("store: remove contact %d: %s: %w", c.ID, step.what, err)
+		rows, err := t.tx.QueryContext(ctx, `SELECT id, detail FROM audit_events WHERE `+x.where+
+			` AND detail LIKE '%' || ? || '%'`, x.text)
+		if err != nil {
+			return err
+		}
+		changed := map[int64]string{}
+		for rows.Next() {
+			var id int64
+			var detail string
+			if err := rows.Scan(&id, &detail); err != nil {
+				rows.Close()
+				return err
+			}
+			if after := replaceWhole(detail, x.text, label, x.email); after != detail {
+				changed[id] = after
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for id, detail := range changed {
+			if _, err := t.tx.ExecContext(ctx, `UPDATE audit_events SET detail = ? WHERE id = ?`, detail, id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// replaceWhole replaces the occurrences of old in s that stand as a whole name (or, with
+// email, a whole address) with label: not inside a longer word or address.
+func replaceWhole(s, old, label string, email bool) string {
+	inWord := func(r rune) bool {
+		return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) ||
+			email && strings.ContainsRune("._%+-'@", r)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		rest := s[i+len(old):]
+		next, size := utf8.DecodeRuneInString(rest)
+		afterDot, _ := utf8.DecodeRuneInString(rest[size:])
+		continues := rest != "" && (inWord(next) && next != '.' || next == '.' && rest[size:] != "" && inWord(afterDot) && afterDot != '.')
+		if (i == 0 || !inWord(before)) && !continues {
+			b.WriteString(s[:i] + label)
+			s = rest
+			continue
+		}
+		_, first := utf8.DecodeRuneInString(s[i:])
+		b.WriteString(s[:i+first])
+		s = s[i+first:]
+	}
 }
 
 // SetAccessEnds sets when contact id's access ends (zero: never).

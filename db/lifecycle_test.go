@@ -134,3 +134,29 @@ func TestContactsBuiltAnewKeepEverything(t *testing.T) {
 		t.Errorf("counts after an unlock: %+v, %v; the count triggers are gone", counts, err)
 	}
 }
+
+// TestReplaceWholeLeavesLongerNamesAlone: removing a contact erases its name and addresses
+// where they stand whole, never inside someone else's.
+func TestReplaceWholeLeavesLongerNamesAlone(t *testing.T) {
+	const label = "Removed contact #5"
+	for _, tc := range []struct {
+		s, old string
+		email  bool
+		want   string
+	}{
+		{"by Ann Lee (Reset password)", "Ann Lee", false, "by Removed contact #5 (Reset password)"},
+		{"by Ann Leeds (Reset password)", "Ann Lee", false, "by Ann Leeds (Reset password)"},
+		{"by Joann Lee", "Ann Lee", false, "by Joann Lee"},
+		{"Ann Lee", "Ann Lee", false, label},
+		{"from ann@x.example to b@x.example", "ann@x.example", true, "from Removed contact #5 to b@x.example"},
+		{"from joann@x.example to ann@x.example.", "ann@x.example", true, "from joann@x.example to Removed contact #5."},
+		{"unknown user name jo.ann@x.example", "ann@x.example", true, "unknown user name jo.ann@x.example"},
+		{"mail to ann@x.example.au not sent", "ann@x.example", true, "mail to ann@x.example.au not sent"},
+		{"ann@x.example and ann@x.example; ann@x.example", "ann@x.example", true, label + " and " + label + "; " + label},
+		{"Zoë Ærø, Zoë Ærøe", "Zoë Ærø", false, label + ", Zoë Ærøe"},
+	} {
+		if got := replaceWhole(tc.s, tc.old, label, tc.email); got != tc.want {
+			t.Errorf("replaceWhole(%q, %q) = %q, want %q", tc.s, tc.old, got, tc.want)
+		}
+	}
+}
