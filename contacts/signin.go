@@ -167,9 +167,8 @@ func (s *Service) checkOnce(ctx context.Context, email, password, remoteIP, next
 		if stored.ID != id || storedHash != hash {
 			return errCredentialsChanged
 		}
-		right := matched
 		contact, result = stored, SignInResult{}
-		if right && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
+		if matched && contact.Locked() && contact.LockReason == db.LockedByFailedLogins && s.settings.AutoUnlockAfter > 0 {
 			unlocked, err := tx.UnlockExpiredAutoLock(ctx, contact.ID, s.settings.AutoUnlockAfter)
 			if err != nil {
 				return err
@@ -179,14 +178,14 @@ func (s *Service) checkOnce(ctx context.Context, email, password, remoteIP, next
 			}
 		}
 		switch {
-		case right && accessEnded(contact, tx.Now()):
+		case matched && accessEnded(contact, tx.Now()):
 			contact.Status = db.StatusLocked // refused now, even before the access job locks it
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID, AccountID: contact.AccountID,
 				RemoteIP: remoteIP, Detail: "right password, but the contact's access ended on " +
 					contact.AccessEndsAt.Format("2 Jan 2006, 15:04 UTC")})
-		case right && !contact.Locked():
+		case matched && !contact.Locked():
 			return s.passwordAccepted(ctx, tx, contact, newHash, remoteIP, next, &result)
-		case right:
+		case matched:
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID,
 				AccountID: contact.AccountID, RemoteIP: remoteIP, Detail: "right password, but the contact is locked"})
 		}
