@@ -255,6 +255,10 @@ func (c commands) contactAdd(args []string) int {
 		if password = strings.TrimRight(string(raw), "\r\n"); password == "" {
 			return c.fail("contact add: password refused: standard input held no password")
 		}
+		if strings.ContainsAny(password, "\r\n") {
+			// A password field holds one line: a password with a line break in it could never be typed to sign in.
+			return c.fail("contact add: password refused: standard input held more than one line; give the password on one line")
+		}
 	}
 
 	store, err := c.openStore(*dbPath)

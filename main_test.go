@@ -59,6 +59,8 @@ func testCLI(t *testing.T, engine portaltest.Engine) {
 			"--account", "Northwind Traders", "--email", "MARIA@northwind.example", "--first", "M", "--last", "A", "--password-stdin"}, 1, "already exists"},
 		{"short password", "short pass\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
 			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--password-stdin"}, 1, "at least 15 characters"},
+		{"password of two lines", "glacier umber copper raven\nsecond line\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
+			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--password-stdin"}, 1, "more than one line"},
 		{"password with the account name", "northwind forever and ever\n", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
 			"--email", "anna@northwind.example", "--first", "Anna", "--last", "K", "--password-stdin"}, 1, "organization"},
 		{"unknown role", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",

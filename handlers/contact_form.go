@@ -132,6 +132,11 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 		if errors.Is(err, contacts.ErrEditConflict) {
 			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(), ""
 		}
+		var tooMany *contacts.TooManyLinksError
+		if errors.As(err, &tooMany) { // the new email's confirmation would be one link too many
+			v.Problem = tooManyLinks(tooMany, updated.Contact.Email) + " Nothing was saved: save without the new email, or change it later."
+			return renderForm(c, fiber.StatusTooManyRequests, v)
+		}
 		return refuseForm(c, v, err)
 	}
 	text := "Contact " + updated.Contact.Name() + " has been successfully updated."
@@ -146,7 +151,6 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 	var fields contacts.FieldErrors
 	var taken *contacts.EmailTakenError
-	var tooMany *contacts.TooManyLinksError
 	status := fiber.StatusUnprocessableEntity
 	switch {
 	case errors.As(err, &fields):
@@ -172,8 +176,6 @@ func refuseForm(c *fiber.Ctx, v components.ContactFormView, err error) error {
 		v.Problem = "This contact is the last active contact admin of its account: keep the Contact admin role and the account, or make someone else a contact admin first."
 	case errors.Is(err, contacts.ErrThrottled):
 		v.Problem, status = "You have created many contacts in a short time. Wait a minute and try again.", fiber.StatusTooManyRequests
-	case errors.As(err, &tooMany):
-		v.Problem, status = tooManyLinks(tooMany, v.Values.Email), fiber.StatusTooManyRequests
 	default:
 		var policy *auth.PolicyError
 		if errors.As(err, &policy) {

@@ -246,6 +246,17 @@ func TestLinksPerContactAreLimited(t *testing.T) {
 		if got := len(e.SMTP.MessagesTo("nina@northwind.example")); got != 3 {
 			t.Errorf("mails to nina: got %d, want 3", got)
 		}
+		// A new email's confirmation would be a fourth link to her: refused, naming the
+		// address the links went to, and nothing of the edit saved.
+		resp = changeEmail(t, e.Env, admin, nina, "nina.berg@northwind.example")
+		problem := testText(t, resp.Body, "form-problem")
+		if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(problem, "sent to nina@northwind.example in the last hour") ||
+			!strings.Contains(problem, "Nothing was saved") {
+			t.Errorf("email change over the limit: %d %q", resp.StatusCode, problem)
+		}
+		if got := e.Reload(nina); got.Email != "nina@northwind.example" {
+			t.Errorf("email after the refused change: %q", got.Email)
+		}
 		e.Clock.Advance(time.Hour + time.Second)
 		admin = e.Login(e.admin.Email)
 		admin.PostForm(invitation, nil)
