@@ -34,7 +34,8 @@ Usage:
                                          move a stopped installation from SQLite into an
                                          empty PostgreSQL database (see docs/OPERATIONS.md)
 
-Run "portal serve -h" for the server flags; each has an environment variable.
+Run "portal serve -h" for the server flags (each has an environment variable), and
+"portal demo -h", "portal contact add -h" and so on for each command's own.
 `
 
 // run is the whole program with its inputs and outputs passed in, so tests run it in-process.
@@ -65,6 +66,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case args[0] == "account" || args[0] == "contact" || args[0] == "secrets":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "help") {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "portal %s: say what to do: see the lines that start with \"portal %s\" below\n\n%s", args[0], args[0], usage)
+		return 2
 	}
 	fmt.Fprintf(stderr, "portal: unknown command %q\n\n%s", args[0], usage)
 	return 2

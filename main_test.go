@@ -70,6 +70,10 @@ func testCLI(t *testing.T, engine portaltest.Engine) {
 		{"bad email and missing names", "", []string{"contact", "add", "--db", dbPath, "--account", "Northwind Traders",
 			"--email", "not-an-email"}, 1, "valid email address"},
 		{"unknown command", "", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{"a command group without its command", "", []string{"contact"}, 2, `portal contact: say what to do`},
+		{"a database that can't be reached", "", []string{"account", "add", "X", "--db", "postgres://portal@127.0.0.1:1/nowhere?sslmode=disable"},
+			1, "cannot reach the database"},
+		{"a command group's help", "", []string{"account", "-h"}, 0, "portal account add NAME"},
 		{"bad server flag", "", []string{"serve", "--lockout-threshold", "101", "--db", dbPath}, 1, "want a number from 1 to 100"},
 		{"bad smtp tls", "", []string{"serve", "--smtp-tls", "maybe", "--db", dbPath}, 1, "want none, starttls or tls"},
 	}

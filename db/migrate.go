@@ -59,6 +59,12 @@ func migrationList(files embed.FS, dir string, goSteps ...migration) ([]migratio
 // applied version is recorded, not only the highest, so a migration numbered below one
 // that is already applied (work that landed out of order) still runs.
 func (s *Store) Migrate(ctx context.Context) error {
+	// Reaching the database is the first thing that can fail, and the one an operator can
+	// act on from its message: say so, not which statement found out.
+	var one int
+	if err := s.write.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("cannot reach the database: %w", err)
+	}
 	err := s.Write(ctx, func(tx *Tx) error {
 		if err := s.engine.lockMigrations(ctx, tx.tx); err != nil {
 			return err
