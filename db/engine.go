@@ -122,6 +122,14 @@ func (t txn) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error
 	return t.Tx.PrepareContext(ctx, t.engine.rebind(query))
 }
 
+// Busy reports whether err means the database can't serve now and may in a moment (ErrBusy):
+// locked, a collision, or not reachable. It looks through err as well as the ErrBusy that
+// some store methods wrap around it.
+func Busy(err error) bool { return errors.Is(classify(err), ErrBusy) }
+
+// Full reports whether err means the database is out of room (ErrFull).
+func Full(err error) bool { return errors.Is(classify(err), ErrFull) }
+
 // classify maps the engines' resource errors to ErrBusy and ErrFull, so that the web layer
 // can answer 503 and 507 without knowing the engine.
 func classify(err error) error {
@@ -137,15 +145,18 @@ func classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03", strings.HasPrefix(pe.Code, "08"):
-			// serialization failure, deadlock, lock not available, connection exceptions
+		case pe.Code == "40001", pe.Code == "40P01", pe.Code == "55P03", strings.HasPrefix(pe.Code, "08"),
+			strings.HasPrefix(pe.Code, "57P"):
+			// serialization failure, deadlock, lock not available, connection exceptions, the
+			// server shutting down or starting
 			return fmt.Errorf("%w: %w", ErrBusy, err)
 		case pe.Code == "53100", pe.Code == "53200":
 			// disk full, out of memory
 			return fmt.Errorf("%w: %w", ErrFull, err)
 		}
 	}
-	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
 		return fmt.Errorf("%w: %w", ErrBusy, err)
 	}
 	return err

@@ -149,9 +149,9 @@ func classifyError(err error) (int, string) {
 		return fiber.StatusNotFound, messageFor(fiber.StatusNotFound)
 	case errors.Is(err, contacts.ErrNotAdmin):
 		return fiber.StatusForbidden, "Only contact admins can manage contacts."
-	case errors.Is(err, db.ErrBusy), errors.Is(err, context.DeadlineExceeded):
+	case db.Busy(err), errors.Is(err, context.DeadlineExceeded):
 		return fiber.StatusServiceUnavailable, messageFor(fiber.StatusServiceUnavailable)
-	case errors.Is(err, db.ErrFull):
+	case db.Full(err):
 		return fiber.StatusInsufficientStorage, messageFor(fiber.StatusInsufficientStorage)
 	case errors.As(err, &fe):
 		// Fiber's router answers unmatched routes with "Cannot GET /path": ours reads better.

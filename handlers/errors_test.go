@@ -1,17 +1,29 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/mattn/go-sqlite3"
 
 	"portal/db"
 )
 
 func TestClassifyErrorNeverShowsInternals(t *testing.T) {
+	// A PostgreSQL that is down: nothing listens on port 1 of the loopback.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, unreachable := pgconn.Connect(ctx, "postgres://portal@127.0.0.1:1/portal?sslmode=disable")
+	if unreachable == nil {
+		conn.Close(ctx)
+		t.Fatal("something answers PostgreSQL on 127.0.0.1:1")
+	}
 	for _, tc := range []struct {
 		err        error
 		wantStatus int
@@ -20,6 +32,8 @@ func TestClassifyErrorNeverShowsInternals(t *testing.T) {
 		{fmt.Errorf("store: contact 42: %w", db.ErrNotFound), 404, "does not exist"},
 		{fmt.Errorf("store: lock: %w: database is locked", db.ErrBusy), 503, "busy"},
 		{fmt.Errorf("store: create: %w: database or disk is full", db.ErrFull), 507, "storage is full"},
+		{fmt.Errorf("store: credentials: %w", sqlite3.Error{Code: sqlite3.ErrBusy}), 503, "busy"},
+		{fmt.Errorf("store: credentials: %w", unreachable), 503, "busy"},
 		{errors.New("sql: near \"SELEC\": syntax error"), 500, "went wrong on our side"},
 		{fiber.NewError(fiber.StatusForbidden, "Only contact admins can manage contacts."), 403, "Only contact admins"},
 		{fiber.NewError(fiber.StatusInternalServerError, "secret internal detail"), 500, "went wrong on our side"},
@@ -30,7 +44,7 @@ func TestClassifyErrorNeverShowsInternals(t *testing.T) {
 		if status != tc.wantStatus || !strings.Contains(msg, tc.wantWords) {
 			t.Errorf("classifyError(%v) = %d %q, want %d and a message with %q", tc.err, status, msg, tc.wantStatus, tc.wantWords)
 		}
-		for _, leak := range []string{"store:", "sql", "database is locked", "secret", "disk is full", "Cannot GET"} {
+		for _, leak := range []string{"store:", "sql", "database is locked", "secret", "disk is full", "Cannot GET", "127.0.0.1"} {
 			if strings.Contains(msg, leak) {
 				t.Errorf("classifyError(%v) message %q leaks %q", tc.err, msg, leak)
 			}
