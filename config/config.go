@@ -111,8 +111,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 			},
 		}
 		var errs []error
-		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-			errs = append(errs, fmt.Errorf("--addr %q: want host:port", c.Addr))
+		if _, port, err := net.SplitHostPort(c.Addr); err != nil || !validPort(port) {
+			errs = append(errs, fmt.Errorf("--addr %q: want host:port, with a port from 0 to 65535", c.Addr))
 		}
 		if c.DBPath == "" {
 			errs = append(errs, errors.New("--db: must not be empty"))
@@ -262,4 +262,10 @@ func withSSLMode(dsn, mode string) (string, error) {
 	q.Set("sslmode", mode)
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// validPort reports whether port is a port number (0: any free port).
+func validPort(port string) bool {
+	_, err := strconv.ParseUint(port, 10, 16)
+	return err == nil
 }

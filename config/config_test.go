@@ -94,6 +94,7 @@ func TestInvalidValues(t *testing.T) {
 		{[]string{"--smtp-tls", "ssl"}, "none, starttls or tls"},
 		{[]string{"--base-url", "portal.example.com"}, "absolute http or https URL"},
 		{[]string{"--addr", "8080"}, "host:port"},
+		{[]string{"--addr", "127.0.0.1:80808"}, "port from 0 to 65535"},
 		{[]string{"--session-secret", "short"}, "32 characters"},
 		{[]string{"--invite-ttl", "5m"}, "invite-ttl"},
 		{[]string{"--smtp-from", "nobody"}, "email address"},
