@@ -375,13 +375,13 @@ func (c commands) copyDB(args []string) int {
 		return c.fail("copy: %v", err)
 	}
 	if len(report) > 0 {
-		fmt.Fprintf(c.stdout, "\n%-20s %10s %10s  %-16s  %-16s\n", "table", "SQLite", "PostgreSQL", "SHA-256 SQLite", "SHA-256 Postgres")
+		fmt.Fprintf(c.stdout, "\n%-24s %10s %10s  %-16s  %-16s\n", "table", "SQLite", "PostgreSQL", "SHA-256 SQLite", "SHA-256 Postgres")
 		for _, r := range report {
 			verdict := "same"
 			if !r.Same() {
 				verdict = "DIFFERENT"
 			}
-			fmt.Fprintf(c.stdout, "%-20s %10d %10d  %.16s  %.16s  %s\n", r.Table, r.SourceRows, r.TargetRows, r.SourceSum, r.TargetSum, verdict)
+			fmt.Fprintf(c.stdout, "%-24s %10d %10d  %.16s  %.16s  %s\n", r.Table, r.SourceRows, r.TargetRows, r.SourceSum, r.TargetSum, verdict)
 		}
 	}
 	if err != nil {

@@ -108,7 +108,7 @@ func Copy(ctx context.Context, from, to *Store, progress io.Writer) ([]TableCopy
 			if err != nil {
 				return fmt.Errorf("table %s: %w", tb.name, err)
 			}
-			fmt.Fprintf(progress, "copied %-20s %9d rows in %v\n", tb.name, n, time.Since(start).Round(time.Millisecond))
+			fmt.Fprintf(progress, "copied %-24s %9d rows in %v\n", tb.name, n, time.Since(start).Round(time.Millisecond))
 		}
 		start := time.Now()
 		if err := t.reattach(ctx, off...); err != nil {
