@@ -93,6 +93,15 @@ func (m Mail) resetReason() string {
 	return "Someone, hopefully you, asked to reset the password of your account " + m.ToEmail + " on the " + ProductName + "."
 }
 
+// resetIgnore says what ignoring a reset mail does: nothing changes. An admin's request is
+// not the reader's, so it is not called one they may not have made.
+func (m Mail) resetIgnore() string {
+	if m.AboutName != "" {
+		return "If you don't want a new password, ignore this email: your password stays as it is."
+	}
+	return "If you did not ask for it, ignore this email: your password stays as it is."
+}
+
 // changeReason says who changes which account's email to what.
 func (m Mail) changeReason() string {
 	who := "A contact admin of your organization"
@@ -124,7 +133,7 @@ func MailText(m Mail) string {
 		line(m.Link)
 		line()
 		line("The link is valid for ", m.Validity(), " (until ", formatTime(m.ExpiresAt), ") and works once.")
-		line("If you did not ask for it, ignore this email: your password stays as it is.")
+		line(m.resetIgnore())
 	case db.MailInvite:
 		line("An account on the ", ProductName, " was created for you. Your user name is ", m.ToEmail, ".")
 		line()

@@ -109,8 +109,9 @@ func TestAdminResetEndToEnd(t *testing.T) {
 
 		path := mailedLink(t, e.Env, e.member.Email)
 		msg := e.SMTP.MessagesTo(e.member.Email)[0]
-		if !strings.Contains(msg.Text, "Maria Anders, a contact admin of your organization") {
-			t.Errorf("mail doesn't say who asked:\n%s", msg.Text)
+		if !strings.Contains(msg.Text, "Maria Anders, a contact admin of your organization") ||
+			!strings.Contains(msg.Text, "If you don't want a new password, ignore this email") || strings.Contains(msg.Text, "did not ask") {
+			t.Errorf("mail doesn't say who asked, or says the reader may not have:\n%s", msg.Text)
 		}
 		visitor := e.Browser()
 		for i := range 2 { // opening the link (a mail scanner, then the person) doesn't use it up
@@ -249,6 +250,9 @@ func TestForgotPasswordAnswersTheSameAndSendsAtMostThreeAnHour(t *testing.T) {
 		e.DeliverMail()
 		if got := len(e.SMTP.Messages()); got != 1 || len(e.SMTP.MessagesTo(e.member.Email)) != 1 {
 			t.Fatalf("got %d mails, want 1 to %s", got, e.member.Email)
+		}
+		if text := e.SMTP.MessagesTo(e.member.Email)[0].Text; !strings.Contains(text, "If you did not ask for it, ignore this email") {
+			t.Errorf("the self-service reset mail doesn't say what to do if you did not ask:\n%s", text)
 		}
 		for i := 2; i <= 4; i++ {
 			e.Clock.Advance(time.Minute)
