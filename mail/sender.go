@@ -4,6 +4,7 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -109,7 +110,8 @@ func build(m Message, from, domain string, now time.Time) (*gomail.Msg, error) {
 		return nil, fmt.Errorf("mail: sender address %q: %w", from, err)
 	}
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	msg.FromMailAddress(&netmail.Address{Name: "Customer Support Portal", Address: sender.Address})
+	// The operator's display name, when --smtp-from gives one ("Northwind IT <it@…>").
+	msg.FromMailAddress(&netmail.Address{Name: cmp.Or(headerText(sender.Name), "Customer Support Portal"), Address: sender.Address})
 	msg.ToMailAddress(&netmail.Address{Name: headerText(m.ToName), Address: to.Address})
 	msg.Subject(headerText(m.Subject))
 	msg.SetMessageIDWithValue(m.ID + "@" + domain)

@@ -421,3 +421,30 @@ func TestStartTLSModeSendsNothingInTheClear(t *testing.T) {
 		}
 	})
 }
+
+// TestSenderNameFromTheOperator: mail comes from the portal's name, unless --smtp-from
+// gives a display name of its own.
+func TestSenderNameFromTheOperator(t *testing.T) {
+	for _, tc := range []struct {
+		from, wantName, wantAddress string
+	}{
+		{"", "Customer Support Portal", ""},
+		{"Northwind IT <it@northwind.example>", "Northwind IT", "it@northwind.example"},
+	} {
+		var args []string
+		if tc.from != "" {
+			args = []string{"--smtp-from", tc.from}
+		}
+		env := portaltest.New(t, portaltest.Options{Args: args})
+		acc := env.Account("Northwind Traders", nil)
+		zoe := env.Contact(acc, "Zoë", "Ærø", "zoe@northwind.example")
+		issueLink(t, env, zoe, db.PurposeReset, db.ResetLinkTTL)
+		if r := env.DeliverMail(); r.Sent != 1 {
+			t.Fatalf("%q: got %+v, want 1 sent", tc.from, r)
+		}
+		from, err := env.SMTP.Messages()[0].Header.AddressList("From")
+		if err != nil || len(from) != 1 || from[0].Name != tc.wantName || tc.wantAddress != "" && from[0].Address != tc.wantAddress {
+			t.Errorf("--smtp-from %q: From %v (%v), want %q <%s>", tc.from, from, err, tc.wantName, tc.wantAddress)
+		}
+	}
+}
