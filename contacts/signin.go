@@ -41,7 +41,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next st
 		return SignInResult{}, err
 	}
 	// The work takes a turn; the waits above must not hold one.
-	s.settings.Turns.TakeSignIn()
+	if err := s.settings.Turns.TakeSignIn(); err != nil {
+		return SignInResult{}, err
+	}
 	defer s.settings.Turns.Done()
 	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
 	switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"portal/db"
+	"portal/throttle"
 )
 
 func TestClassifyErrorNeverShowsInternals(t *testing.T) {
@@ -34,6 +35,7 @@ func TestClassifyErrorNeverShowsInternals(t *testing.T) {
 		{fmt.Errorf("store: create: %w: database or disk is full", db.ErrFull), 507, "storage is full"},
 		{fmt.Errorf("store: credentials: %w", sqlite3.Error{Code: sqlite3.ErrBusy}), 503, "busy"},
 		{fmt.Errorf("store: credentials: %w", unreachable), 503, "busy"},
+		{throttle.ErrNoTurn, 503, "busy"},
 		{errors.New("sql: near \"SELEC\": syntax error"), 500, "went wrong on our side"},
 		{fiber.NewError(fiber.StatusForbidden, "Only contact admins can manage contacts."), 403, "Only contact admins"},
 		{fiber.NewError(fiber.StatusInternalServerError, "secret internal detail"), 500, "went wrong on our side"},

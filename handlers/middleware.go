@@ -243,7 +243,9 @@ func asSignedIn(turns *throttle.Turns, h actorHandler) fiber.Handler {
 		if v.contact == nil {
 			return requireSignedIn(c)
 		}
-		turns.TakePage()
+		if err := turns.TakePage(); err != nil {
+			return err
+		}
 		defer turns.Done()
 		return h(c, v.actor)
 	}

@@ -1,6 +1,12 @@
 package throttle
 
-import "sync"
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
 
 // Turns lets at most a fixed number of requests do their work at once: the pages of
 // signed-in contacts (handlers) and the password checks of sign-ins (contacts.SignIn). The
@@ -17,7 +23,12 @@ import "sync"
 // pages keep a share of the turns, a storm of sign-ins slows pages without stopping them. Only the work
 // takes a turn: a sign-in's back-off sleeps before it takes one (docs/PERFORMANCE.md,
 // "Issue 13").
+//
+// A request that has waited maxWait for its turn gets ErrNoTurn instead: a queue that long
+// means more work arrives than the machine does, and its user is better told "busy, try again"
+// than kept waiting until a proxy gives up.
 type Turns struct {
+	maxWait        time.Duration
 	mu             sync.Mutex
 	free           int
 	waitingSignIns []chan struct{} // oldest first
@@ -32,33 +43,55 @@ type Turns struct {
 // (docs/PERFORMANCE.md, "Issue 13").
 const pagesPerSignIn = 4
 
-// NewTurns returns Turns of which n run at once.
-func NewTurns(n int) *Turns { return &Turns{free: n, pagesInARow: pagesPerSignIn} }
+// ErrNoTurn: no turn came within the wait Turns allow. It is a context.DeadlineExceeded, which
+// the web layer answers as busy.
+var ErrNoTurn = fmt.Errorf("throttle: no turn came in time: %w", context.DeadlineExceeded)
 
-// TakePage waits for a turn for a page. Done gives it back.
-func (t *Turns) TakePage() { t.take(false) }
+// NewTurns returns Turns of which n run at once, and which a request waits for at most
+// maxWait.
+func NewTurns(n int, maxWait time.Duration) *Turns {
+	return &Turns{maxWait: maxWait, free: n, pagesInARow: pagesPerSignIn}
+}
 
-// TakeSignIn waits for a turn for a sign-in's check of its password. Done gives it back.
-func (t *Turns) TakeSignIn() { t.take(true) }
+// TakePage waits for a turn for a page. Done gives it back; after ErrNoTurn there is none
+// to give back.
+func (t *Turns) TakePage() error { return t.take(false) }
 
-func (t *Turns) take(signIn bool) {
+// TakeSignIn waits for a turn for a sign-in's check of its password. Done gives it back;
+// after ErrNoTurn there is none to give back.
+func (t *Turns) TakeSignIn() error { return t.take(true) }
+
+func (t *Turns) take(signIn bool) error {
 	if t == nil {
-		return
+		return nil
 	}
 	t.mu.Lock()
 	if t.free > 0 { // nobody waits while a turn is free
 		t.free--
 		t.mu.Unlock()
-		return
+		return nil
 	}
 	ready := make(chan struct{})
+	queue := &t.waitingPages
 	if signIn {
-		t.waitingSignIns = append(t.waitingSignIns, ready)
-	} else {
-		t.waitingPages = append(t.waitingPages, ready)
+		queue = &t.waitingSignIns
 	}
+	*queue = append(*queue, ready)
 	t.mu.Unlock()
-	<-ready
+	timer := time.NewTimer(t.maxWait)
+	defer timer.Stop()
+	select {
+	case <-ready:
+		return nil
+	case <-timer.C:
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i := slices.Index(*queue, ready); i >= 0 {
+		*queue = slices.Delete(*queue, i, i+1)
+		return ErrNoTurn
+	}
+	return nil // Done handed it the turn as the wait ended
 }
 
 // Done hands the turn to the next waiting request, or frees it.

@@ -1,6 +1,8 @@
 package throttle
 
 import (
+	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -24,12 +26,16 @@ func queued(t *testing.T, tr *Turns, signIns, pages int) {
 // the other, while the turn is taken by holder ("s…": a sign-in, else a page), then ends
 // the holder's turn, and returns the order in which the requests got theirs.
 func order(t *testing.T, holder string, arrivals ...string) []string {
-	tr := NewTurns(1)
+	tr := NewTurns(1, time.Minute)
 	take := func(name string) {
+		var err error
 		if name[0] == 's' {
-			tr.TakeSignIn()
+			err = tr.TakeSignIn()
 		} else {
-			tr.TakePage()
+			err = tr.TakePage()
+		}
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 	take(holder)
@@ -82,7 +88,7 @@ func TestAfterASignInThePageWaitingGoesFirst(t *testing.T) {
 }
 
 func TestTurnsFreeWithoutWaiting(t *testing.T) {
-	tr := NewTurns(2)
+	tr := NewTurns(2, time.Minute)
 	took := make(chan struct{})
 	go func() {
 		tr.TakePage()
@@ -107,8 +113,54 @@ func TestTurnsFreeWithoutWaiting(t *testing.T) {
 func TestNilTurnsLetEverythingRun(t *testing.T) {
 	var tr *Turns
 	for range 3 {
-		tr.TakePage()
-		tr.TakeSignIn()
+		if err := tr.TakePage(); err != nil {
+			t.Error(err)
+		}
+		if err := tr.TakeSignIn(); err != nil {
+			t.Error(err)
+		}
 	}
 	tr.Done()
+}
+
+func TestAWaitTooLongGetsNoTurn(t *testing.T) {
+	tr := NewTurns(1, 50*time.Millisecond)
+	if err := tr.TakePage(); err != nil {
+		t.Fatal(err)
+	}
+	for _, take := range []func() error{tr.TakePage, tr.TakeSignIn} {
+		if err := take(); !errors.Is(err, ErrNoTurn) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("waiting behind a turn held longer than the wait: %v, want ErrNoTurn, a deadline exceeded", err)
+		}
+	}
+	if len(tr.waitingPages) != 0 || len(tr.waitingSignIns) != 0 {
+		t.Errorf("%d pages and %d sign-ins still wait after giving up; want none", len(tr.waitingPages), len(tr.waitingSignIns))
+	}
+	// The turn given back goes to nobody who gave up: it is free for the next one at once.
+	tr.Done()
+	if tr.free != 1 {
+		t.Errorf("%d turns free after the only one was given back, want 1", tr.free)
+	}
+}
+
+func TestATurnHandedOverAsTheWaitEndsIsKept(t *testing.T) {
+	// Done may hand the turn to a request in the instant its wait ends: that request goes on
+	// with it, or the turn would be lost for good. Rounds of a wait as long as the holder's
+	// work make both orders happen.
+	tr := NewTurns(1, time.Millisecond)
+	for range 200 {
+		if err := tr.TakePage(); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan error)
+		go func() { got <- tr.TakePage() }()
+		time.Sleep(time.Millisecond)
+		tr.Done()
+		if err := <-got; err == nil {
+			tr.Done()
+		}
+	}
+	if tr.free != 1 || len(tr.waitingPages) != 0 {
+		t.Errorf("after the rounds %d turns free and %d pages waiting, want 1 and none", tr.free, len(tr.waitingPages))
+	}
 }
