@@ -517,12 +517,15 @@ func contactPage(ctx context.Context, tx txn, sc Scope, id int64, now time.Time,
 	if err != nil {
 		return p, err
 	}
-	if p.History, err = events(ctx, tx, `SELECT `+auditColumns+` FROM audit_events e WHERE e.target_id = ?
+	// What was recorded while the contact belonged to an account outside sc stays hidden, as
+	// in the audit log: a contact moved down into a child organization brings its history
+	// above (who acted, from where) no further. audit_by_target walks the contact's events
+	// from its newest end.
+	if p.History, err = events(ctx, tx, `SELECT `+auditColumns+` FROM audit_events e
+		WHERE e.target_id = ? AND +e.account_id IN `+inScope+`
 		ORDER BY e.id DESC LIMIT ?`, id, PageHistoryLength); err != nil {
 		return p, err
 	}
-	// Sign-ins recorded while the contact belonged to an account outside sc stay hidden;
-	// audit_by_target walks the contact's events from its newest end.
 	if p.Logins, err = events(ctx, tx, `SELECT `+auditColumns+` FROM audit_events e
 		WHERE e.target_id = ? AND e.action IN (?, ?) AND +e.account_id IN `+inScope+`
 		ORDER BY e.id DESC LIMIT ?`, id, ActionLoginSucceeded, ActionLoginFailed, PageLoginsLength); err != nil {

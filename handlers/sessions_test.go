@@ -253,3 +253,47 @@ func TestSessionsListOnlyLiveSessions(t *testing.T) {
 		t.Errorf("stored sessions: %d, want 2 (the sweep has not run)", n)
 	}
 }
+
+func TestAContactMovedDownShowsNothingOfItsPastAbove(t *testing.T) {
+	// What was recorded while a contact belonged to the parent stays the parent's: the admin
+	// of the child organization it moved to sees neither its history there (who did what,
+	// and from where) nor its sign-ins.
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		e := newSessionsEnv(t, engine)
+		retail := e.Account("Northwind Retail", &e.account)
+		ines := e.Contact(retail, "Inês", "Costa", "ines@retail.example", db.RoleContactAdmin)
+		signInFrom(t, e.Browser(), chromeOnWindows, "192.0.2.66", e.member.Email, "not the password")
+		e.Lock(e.admin, e.member)
+		maria := e.Login(e.admin.Email)
+		if resp := maria.PostForm(fmt.Sprintf("/contacts/%d/unlock", e.member.ID), url.Values{"_csrf": {maria.CSRF}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("unlock: status %d", resp.StatusCode)
+		}
+		form := editFormOf(e.Reload(e.member), editVersion(t, maria, e.member.ID))
+		form.Set("account_id", fmt.Sprint(retail.ID))
+		if resp := maria.PostForm(fmt.Sprintf("/contacts/%d", e.member.ID), form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("move to Northwind Retail: status %d: %s", resp.StatusCode, resp.Body)
+		}
+
+		page := e.Login(ines.Email).Get(fmt.Sprintf("/contacts/%d", e.member.ID))
+		if page.StatusCode != http.StatusOK {
+			t.Fatalf("the child's admin opens the moved contact: status %d", page.StatusCode)
+		}
+		doc := parse(t, page.Body)
+		var actions []string
+		doc.Find(`[data-testid="history-row"]`).Each(func(_ int, s *goquery.Selection) { actions = append(actions, s.AttrOr("data-action", "")) })
+		if want := []string{db.ActionContactEdited}; fmt.Sprint(actions) != fmt.Sprint(want) {
+			t.Errorf("history the child's admin sees: %q, want only the move into their organization %q", actions, want)
+		}
+		if rows := doc.Find(`[data-testid="login-row"]`).Length(); rows != 0 {
+			t.Errorf("the child's admin sees %d sign-ins made while the contact was the parent's, want none", rows)
+		}
+		if strings.Contains(doc.Find("main").Text(), "192.0.2.66") {
+			t.Error("the child's admin reads the address of a failed sign-in made while the contact was the parent's")
+		}
+		// The parent's admin still sees all of it.
+		all := parse(t, maria.Get(fmt.Sprintf("/contacts/%d", e.member.ID)).Body).Find(`[data-testid="history-row"]`).Length()
+		if all != 4 {
+			t.Errorf("the parent's admin sees %d history rows, want the failed sign-in, the lock, the unlock and the move", all)
+		}
+	})
+}
