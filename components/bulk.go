@@ -29,6 +29,14 @@ func Count(n int, noun string) string {
 	return export.Thousands(n) + " " + noun + "s"
 }
 
+// notReached says how many contacts an action that stopped part way never came to.
+func notReached(n int) string {
+	if n == 1 {
+		return "1 contact was not reached and is as before."
+	}
+	return export.Thousands(n) + " contacts were not reached and are as before."
+}
+
 // BulkView is a bulk action about to happen: the selection it was started with, how many
 // contacts that is now, and the list to go back to.
 type BulkView struct {

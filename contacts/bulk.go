@@ -45,7 +45,16 @@ type Skip struct {
 type BulkResult struct {
 	Done    int
 	Skipped []Skip
+	// Stopped: the action failed part way (ErrBulkStopped). NotReached is how many contacts
+	// it never came to: they are as they were.
+	Stopped    bool
+	NotReached int
 }
+
+// ErrBulkStopped: a bulk action failed after some of its batches were done. Those stay done;
+// the BulkResult that comes with it says how far the action got. Doing it again finishes
+// it: what is done already is skipped.
+var ErrBulkStopped = errors.New("the action stopped part way")
 
 func (r *BulkResult) add(other BulkResult) {
 	r.Done += other.Done
@@ -166,10 +175,12 @@ func (s *Service) unlockMany(ctx context.Context, actor Actor, ids []int64, skip
 // in a write transaction of its own that keeps the writer free for others in between. step
 // sees the batch's contacts as they are now (a contact changed meanwhile is taken as it is),
 // with r holding the ids not found in the scope already. A batch that fails ends the action;
-// those before it stay done, and the actions are idempotent, so running it again finishes it.
+// those before it stay done (ErrBulkStopped, with how far it got), and the actions are
+// idempotent, so running it again finishes it.
 func (s *Service) inBatches(ctx context.Context, actor Actor, ids []int64, what string,
 	step func(tx *db.Tx, found []db.Contact, r *BulkResult) error) (BulkResult, error) {
 	var result BulkResult
+	reached := 0
 	for batch := range slices.Chunk(ids, BulkBatch) {
 		var r BulkResult
 		err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
@@ -181,9 +192,15 @@ func (s *Service) inBatches(ctx context.Context, actor Actor, ids []int64, what 
 			return step(tx, found, &r)
 		})
 		if err != nil {
-			return result, fmt.Errorf("%s: %w", what, err)
+			err = fmt.Errorf("%s: %w", what, err)
+			if reached > 0 {
+				result.Stopped, result.NotReached = true, len(ids)-reached
+				err = fmt.Errorf("%w: %w", ErrBulkStopped, err)
+			}
+			return result, err
 		}
 		result.add(r)
+		reached += len(batch)
 	}
 	return result, nil
 }

@@ -119,7 +119,7 @@ func (s *Service) LockOrganization(ctx context.Context, actor Actor, id int64) (
 	if err != nil {
 		return r, err
 	}
-	return r, s.store.Audit(ctx, db.Event{Action: db.ActionOrganizationLocked, ActorID: actor.ID(), AccountID: id,
+	return s.auditOrganization(ctx, r, len(ids), db.Event{Action: db.ActionOrganizationLocked, ActorID: actor.ID(), AccountID: id,
 		RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s: %d contacts locked out, %d left as they were", org.Name, r.Done, len(r.Skipped))})
 }
 
@@ -138,8 +138,20 @@ func (s *Service) UnlockOrganization(ctx context.Context, actor Actor, id int64)
 	if err != nil {
 		return r, err
 	}
-	return r, s.store.Audit(ctx, db.Event{Action: db.ActionOrganizationUnlocked, ActorID: actor.ID(), AccountID: id,
+	return s.auditOrganization(ctx, r, len(ids), db.Event{Action: db.ActionOrganizationUnlocked, ActorID: actor.ID(), AccountID: id,
 		RemoteIP: actor.RemoteIP, Detail: fmt.Sprintf("%s: %d contacts unlocked", org.Name, r.Done)})
+}
+
+// auditOrganization records e, what Lock or Unlock organization did to its n contacts
+// (each of which has its own row already). If that fails after the contacts' batches are
+// done, the action stopped part way: doing it again records it.
+func (s *Service) auditOrganization(ctx context.Context, r BulkResult, n int, e db.Event) (BulkResult, error) {
+	err := s.store.Audit(ctx, e)
+	if err != nil && n > 0 {
+		r.Stopped = true
+		err = fmt.Errorf("%w: %w", ErrBulkStopped, err)
+	}
+	return r, err
 }
 
 // RemovalPage reads the page of contact id of the actor's scope to confirm Remove this

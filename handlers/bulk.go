@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,6 +16,7 @@ import (
 // Bulk is the bulk actions of All Contacts (SPEC 3.8): the selected contacts are named by
 // a count on a confirmation page, then acted on through the rules of one contact each.
 type Bulk struct {
+	log      *slog.Logger
 	contacts *contacts.Service
 }
 
@@ -79,7 +81,7 @@ func (h *Bulk) Act(c *fiber.Ctx, actor contacts.Actor) error {
 	case "reset":
 		r, err = h.contacts.SendResetLinks(c.UserContext(), actor, ids)
 	}
-	if err != nil {
+	if err := stoppedPartWay(h.log, err); err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, components.BulkResultPage(shell(c, action.Verb+" selected", "my-contacts"),
@@ -95,6 +97,17 @@ func (h *Bulk) refuse(c *fiber.Ctx, v components.ListView, err error) error {
 	case errors.As(err, &tooMany):
 		return flashRedirect(c, flashError, fmt.Sprintf("A bulk action takes at most %s contacts at once. Search to narrow them down.",
 			export.Thousands(tooMany.Max)), v.URL(v.Section, 0, 0))
+	}
+	return err
+}
+
+// stoppedPartWay lets the result page of an action that stopped part way say how far it got
+// (contacts.ErrBulkStopped): what was done stays done, so an error page saying that nothing
+// was changed would be wrong. The cause goes to the log.
+func stoppedPartWay(log *slog.Logger, err error) error {
+	if errors.Is(err, contacts.ErrBulkStopped) {
+		log.Error("bulk action stopped part way", "err", err)
+		return nil
 	}
 	return err
 }

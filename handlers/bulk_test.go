@@ -15,6 +15,8 @@ import (
 
 	"portal/contacts"
 	"portal/db"
+	"portal/db/dbtest"
+	"portal/export"
 	"portal/portaltest"
 )
 
@@ -377,6 +379,77 @@ func TestExportSelectedAndView(t *testing.T) {
 		frag := admin.HTMXGet("/contacts?q=lund&section=locked")
 		if !strings.Contains(frag.Body, `id="export-view" data-hx-swap-oob="true"`) || !strings.Contains(frag.Body, "Locked out contacts matching “lund”") {
 			t.Error("the list's fragment doesn't bring the current view's export with it")
+		}
+	})
+}
+
+// TestABulkActionThatStopsPartWaySaysHowFarItGot: a batch of Lock selected fails (here a
+// trigger refuses one contact's lock) after a batch before it is done. The result page says
+// what was done and how many contacts it never came to, rather than an error page saying
+// that nothing was changed; doing it again finishes it.
+func TestABulkActionThatStopsPartWaySaysHowFarItGot(t *testing.T) {
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		f := newFamily(t, engine)
+		field := f.Account("Northwind Field Staff", &f.root)
+		const n = 2*contacts.BulkBatch + 200
+		var ids []int64
+		err := f.Store.Write(f.Ctx, func(tx *db.Tx) error {
+			ids = ids[:0]
+			for i := range n {
+				id, err := tx.CreateContact(f.Ctx, db.NewContact{ContactFields: db.ContactFields{AccountID: field.ID,
+					FirstName: "Field", LastName: fmt.Sprintf("Worker%05d", i), Email: fmt.Sprintf("field%05d@northwind.example", i)},
+					PasswordHash: "x"})
+				if err != nil {
+					return err
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := ids[n-1] // the last one created: in the last batch, whatever the order of the batches
+		if engine == portaltest.Postgres {
+			dbtest.Exec(t, f.Config.DBPath, `CREATE FUNCTION refuse_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN RAISE EXCEPTION 'a failure, for the test'; END $$`)
+			dbtest.Exec(t, f.Config.DBPath, fmt.Sprintf(`CREATE TRIGGER refuse_lock BEFORE UPDATE ON contacts FOR EACH ROW
+				WHEN (NEW.id = %d AND NEW.status = 'locked') EXECUTE FUNCTION refuse_lock()`, refused))
+		} else {
+			dbtest.Exec(t, f.Config.DBPath, fmt.Sprintf(`CREATE TRIGGER refuse_lock BEFORE UPDATE ON contacts
+				WHEN NEW.id = %d AND NEW.status = 'locked' BEGIN SELECT RAISE(ABORT, 'a failure, for the test'); END`, refused))
+		}
+
+		admin := f.Login(f.maria.Email)
+		resp := bulkAct(t, admin, "lock", "Lock 1,200 contacts?", url.Values{"all": {"1"}, "q": {"field"}})
+		locked, _ := f.check.CountAudit(f.Ctx, db.ActionContactLocked, 0)
+		locked-- // Amir's, locked by newFamily
+		if locked < contacts.BulkBatch || locked >= n {
+			t.Fatalf("%d contacts locked, want the batches before the failing one", locked)
+		}
+		if got, want := testText(t, resp.Body, "bulk-message"), fmt.Sprintf("%s contacts have been locked out.", export.Thousands(locked)); got != want {
+			t.Errorf("message %q, want %q", got, want)
+		}
+		want := fmt.Sprintf("The portal stopped before it had finished (the database was busy or could not be reached). "+
+			"%s contacts were not reached and are as before. Do it again to finish: what is done already is left as it is.", export.Thousands(n-locked))
+		if got := strings.Join(strings.Fields(testText(t, resp.Body, "bulk-stopped")), " "); got != want {
+			t.Errorf("stopped: %q, want %q", got, want)
+		}
+		if c := f.Reload(db.Contact{ID: refused}); c.Locked() {
+			t.Error("the contact whose lock failed is locked")
+		}
+
+		dbtest.Exec(t, f.Config.DBPath, `DROP TRIGGER refuse_lock`+map[bool]string{true: ` ON contacts`}[engine == portaltest.Postgres])
+		// The selection is the active contacts matching the search: those not reached.
+		resp = bulkAct(t, admin, "lock", fmt.Sprintf("Lock %d contacts?", n-locked), url.Values{"all": {"1"}, "q": {"field"}})
+		if got, want := testText(t, resp.Body, "bulk-message"), fmt.Sprintf("%s contacts have been locked out.", export.Thousands(n-locked)); got != want {
+			t.Errorf("done again: message %q, want %q", got, want)
+		}
+		if htmlDoc(t, resp.Body).Find(`[data-testid="bulk-stopped"]`).Length() != 0 {
+			t.Error("done again: the page still says it stopped")
+		}
+		if all, _ := f.check.CountAudit(f.Ctx, db.ActionContactLocked, 0); all != n+1 {
+			t.Errorf("%d lock rows after doing it again, want one per contact, %d", all, n+1)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,6 +17,7 @@ import (
 // Lifecycle is a contact's whole life (SPEC 3.10): organizations locked and unlocked at
 // once, and contacts removed with their personal data.
 type Lifecycle struct {
+	log      *slog.Logger
 	contacts *contacts.Service
 }
 
@@ -68,7 +70,7 @@ func (h *Lifecycle) Lock(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	r, err := h.contacts.LockOrganization(c.UserContext(), actor, o.ID)
-	if err != nil {
+	if err := stoppedPartWay(h.log, err); err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, components.BulkResultPage(shell(c, "Lock organization", "my-contacts"),
@@ -82,7 +84,7 @@ func (h *Lifecycle) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
 		return err
 	}
 	r, err := h.contacts.UnlockOrganization(c.UserContext(), actor, o.ID)
-	if err != nil {
+	if err := stoppedPartWay(h.log, err); err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, components.BulkResultPage(shell(c, "Unlock organization", "my-contacts"),

@@ -162,11 +162,11 @@ func New(d Deps) *fiber.App {
 	app.Post("/contacts/:id<int>/unlock", admin(people.Unlock))
 	app.Post("/contacts/:id<int>/sign-out-everywhere", admin((&Sessions{contacts: d.Contacts}).SignOutEverywhere))
 
-	bulk := &Bulk{contacts: d.Contacts}
+	bulk := &Bulk{log: d.Log, contacts: d.Contacts}
 	app.Post("/contacts/bulk", admin(bulk.Choose))
 	app.Post("/contacts/bulk/:action", admin(bulk.Act))
 
-	life := &Lifecycle{contacts: d.Contacts}
+	life := &Lifecycle{log: d.Log, contacts: d.Contacts}
 	app.Get("/organizations", admin(life.Organizations))
 	app.Get("/organizations/:id<int>/lock", admin(life.ConfirmLock))
 	app.Post("/organizations/:id<int>/lock", admin(life.Lock))
