@@ -1015,3 +1015,24 @@ func TestNoLockButtonForTheLastActiveAdmin(t *testing.T) {
 		}
 	})
 }
+
+// TestAnActionDoneIsNotReportedAsFailedWhenItsMessageIsLost: the message after an action is
+// kept in the session after the action is committed. If that write fails, the browser still
+// goes on to the page the action leads to, without the message: an error page would say
+// that nothing was changed, and the contact is locked.
+func TestAnActionDoneIsNotReportedAsFailedWhenItsMessageIsLost(t *testing.T) {
+	e := portaltest.New(t, portaltest.Options{})
+	acc := e.Account("Northwind Traders", nil)
+	maria := e.Contact(acc, "Maria", "Anders", "maria@northwind.example", db.RoleContactAdmin)
+	zoe := e.Contact(acc, "Zoë", "Ærø", "zoe@northwind.example")
+	admin := e.Login(maria.Email)
+	dbtest.Exec(t, e.Config.DBPath, `CREATE TRIGGER keep_no_messages BEFORE UPDATE OF data ON sessions
+		BEGIN SELECT RAISE(ABORT, 'a failure, for the test'); END`)
+	resp := admin.PostForm(fmt.Sprintf("/contacts/%d/lock", zoe.ID), url.Values{})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != fmt.Sprintf("/contacts/%d", zoe.ID) {
+		t.Fatalf("lock with the message lost: %d to %q, want 303 to the contact's page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if !e.Reload(zoe).Locked() {
+		t.Error("the contact is not locked")
+	}
+}

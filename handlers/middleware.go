@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -120,13 +121,13 @@ func health(store *db.Store) fiber.Handler {
 
 // loadViewer reads the session and the signed-in contact. The session store only returns
 // sessions of active contacts. The CSRF middleware comes next and sets the viewer's token.
-func loadViewer(sessions *session.Store) fiber.Handler {
+func loadViewer(log *slog.Logger, sessions *session.Store) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		sess, err := sessions.Load(c)
 		if err != nil {
 			return err
 		}
-		v := &viewer{sess: sess}
+		v := &viewer{sess: sess, log: log}
 		if contact, ok := sess.Contact(); ok {
 			v.contact = &contact
 			v.actor = contacts.Actor{Contact: contact, RemoteIP: clientIP(c), AuthenticatedAt: sess.AuthenticatedAt()}

@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"log/slog"
+
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/bytebufferpool"
@@ -20,6 +22,7 @@ type viewer struct {
 	actor contacts.Actor
 	sess  *session.Current
 	csrf  string
+	log   *slog.Logger
 }
 
 func viewerOf(c *fiber.Ctx) *viewer {
@@ -94,13 +97,15 @@ const (
 )
 
 // flashRedirect keeps a message for the next full page of this session and sends the
-// browser there (see redirect).
+// browser there (see redirect). The message comes after what it tells of is done: if it
+// can't be kept, the browser goes there without it, rather than to an error page saying
+// that nothing was changed.
 func flashRedirect(c *fiber.Ctx, kind, text, url string) error {
 	v := viewerOf(c)
 	if v.sess != nil && v.contact != nil {
 		v.sess.AddFlash(text, "_flash_"+kind)
 		if err := v.sess.Save(c); err != nil {
-			return err
+			v.log.Warn("message after an action lost", "path", loggedPath(c), "err", err)
 		}
 	}
 	return redirect(c, url)

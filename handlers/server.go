@@ -64,7 +64,7 @@ func New(d Deps) *fiber.App {
 
 	// The session first: a signed-in contact's CSRF token is bound to its session, and a
 	// refused request is audited under its name.
-	app.Use(loadViewer(d.Sessions))
+	app.Use(loadViewer(d.Log, d.Sessions))
 	app.Use(csrf(d.CSRFKey))
 	signedIn := func(h actorHandler) fiber.Handler { return asSignedIn(d.Turns, h) }
 	admin := func(h actorHandler) fiber.Handler { return asAdmin(d.Contacts, d.Turns, h) }
