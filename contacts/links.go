@@ -50,55 +50,63 @@ func (s *Service) SendResetLink(ctx context.Context, actor Actor, email string) 
 	if !actor.Scope.Contains(contact.AccountID) {
 		return db.Contact{}, ErrNotFound
 	}
-	return contact, s.sendReset(ctx, actor, contact)
+	return s.sendReset(ctx, actor, contact.ID)
 }
 
 // SendResetLinkTo is SendResetLink for contact id of the actor's scope, from its page.
 func (s *Service) SendResetLinkTo(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
-	contact, err := s.store.ContactInScope(ctx, actor.Scope, id)
-	if err != nil {
-		return db.Contact{}, err
-	}
-	return contact, s.sendReset(ctx, actor, contact)
+	return s.sendReset(ctx, actor, id)
 }
 
-func (s *Service) sendReset(ctx context.Context, actor Actor, contact db.Contact) error {
-	switch {
-	case contact.Locked():
-		return ErrContactLocked
-	case !contact.HasPassword:
-		return ErrNoPasswordYet
-	}
-	return s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+// sendReset and ResendInvitation read the contact inside their transaction: a lock, or a
+// new email confirmed meanwhile (which voids the contact's links), counts, so that a link
+// never goes to an address the contact no longer has.
+func (s *Service) sendReset(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
+	var contact db.Contact
+	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+		var err error
+		if contact, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
+			return err
+		}
+		switch {
+		case contact.Locked():
+			return ErrContactLocked
+		case !contact.HasPassword:
+			return ErrNoPasswordYet
+		}
 		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
 			return err
 		}
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+		_, err = tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "by " + actor.Contact.Name() + " (Reset password)"})
 		return err
 	})
+	return contact, err
 }
 
 // ResendInvitation sends a contact of the actor's scope that has no password yet a new
 // set-your-password link; the older one stops working.
 func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (db.Contact, error) {
-	contact, err := s.store.ContactInScope(ctx, actor.Scope, id)
-	switch {
-	case err != nil:
-		return db.Contact{}, err
-	case contact.HasPassword:
-		return contact, ErrHasPassword
-	case contact.Locked():
-		return contact, ErrContactLocked
-	}
-	return contact, s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+	var contact db.Contact
+	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+		var err error
+		contact, err = tx.ContactForChange(ctx, actor.Scope, id)
+		switch {
+		case err != nil:
+			return err
+		case contact.HasPassword:
+			return ErrHasPassword
+		case contact.Locked():
+			return ErrContactLocked
+		}
 		if err := withinLinkLimit(ctx, tx, contact.ID); err != nil {
 			return err
 		}
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
+		_, err = tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeInvite, TTL: s.settings.InviteTTL,
 			RequestedBy: actor.requestedBy(), RemoteIP: actor.RemoteIP, Detail: "sent again by " + actor.Contact.Name()})
 		return err
 	})
+	return contact, err
 }
 
 // ChangeOwnPassword mails the signed-in contact a reset link, under the hourly limit of
@@ -116,7 +124,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
 
 // ForgotPassword queues a reset link for the active or automatically locked contact whose
 // user name is email. Every address gets the same answer after the same kind of work (a
-// lookup and one transaction) and no sooner than ForgotPasswordTime, so neither the answer
+// transaction) and no sooner than ForgotPasswordTime, so neither the answer
 // nor its timing tells whether the address belongs to anyone; refusals are audited.
 func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) error {
 	answerAt := time.Now().Add(ForgotPasswordTime) // wall clock: it is about real time
@@ -127,19 +135,19 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 	if validate.Email(email) != nil {
 		return ErrNotAnEmail
 	}
-	contact, err := s.store.ContactByEmail(ctx, email)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
-		return err
-	}
-	refusal := ""
-	switch {
-	case err != nil:
-		refusal = "unknown user name " + auditEmail(email)
-	case linksBlocked(contact):
-		refusal = "contact is locked out (" + contact.LockReason + ")"
-	}
-	err = s.store.Write(ctx, func(tx *db.Tx) error {
-		why := refusal // this attempt's: a retried transaction counts again
+	// The lookup is inside the transaction, as in sendReset.
+	err := s.store.Write(ctx, func(tx *db.Tx) error {
+		contact, err := tx.ContactByEmail(ctx, email)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return err
+		}
+		why := ""
+		switch {
+		case err != nil:
+			why = "unknown user name " + auditEmail(email)
+		case linksBlocked(contact):
+			why = "contact is locked out (" + contact.LockReason + ")"
+		}
 		if why == "" {
 			var tooMany *TooManyLinksError
 			switch err := withinLinkLimit(ctx, tx, contact.ID); {
@@ -153,7 +161,7 @@ func (s *Service) ForgotPassword(ctx context.Context, email, remoteIP string) er
 			return tx.Audit(ctx, db.Event{Action: db.ActionResetRefused, TargetID: contact.ID, AccountID: contact.AccountID,
 				RemoteIP: remoteIP, Detail: "Forgot password?: " + why})
 		}
-		_, err := tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
+		_, err = tx.IssueLink(ctx, db.LinkRequest{Contact: contact, Purpose: db.PurposeReset, TTL: db.ResetLinkTTL,
 			RemoteIP: remoteIP, Detail: "by the contact itself (Forgot password?)"})
 		return err
 	})
