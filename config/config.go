@@ -15,11 +15,17 @@ import (
 	"time"
 )
 
+// MinDBPool is the fewest connections to PostgreSQL a server may open. Two exports may run at
+// once (handlers.MaxConcurrentExports); each holds a connection for its snapshot and needs a
+// second one for its audit row, so with fewer they could wait on each other for good.
+const MinDBPool = 4
+
 // Config is everything `portal serve` and `portal demo` need.
 type Config struct {
 	Addr   string
 	DBPath string // a SQLite file, or a postgres:// URL (with --db-sslmode applied)
-	// DBPool is how many connections to PostgreSQL this server opens at most.
+	// DBPool is how many connections to PostgreSQL this server opens at most (MinDBPool or
+	// more).
 	DBPool           int
 	BaseURL          string
 	SMTP             SMTP
@@ -118,8 +124,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 			errs = append(errs, errors.New("--db: must not be empty"))
 		}
 		var err error
-		if c.DBPool, err = strconv.Atoi(strings.TrimSpace(*dbPool)); err != nil || c.DBPool < 1 || c.DBPool > 1000 {
-			errs = append(errs, fmt.Errorf("--db-pool %q: want a number from 1 to 1000", *dbPool))
+		if c.DBPool, err = strconv.Atoi(strings.TrimSpace(*dbPool)); err != nil || c.DBPool < MinDBPool || c.DBPool > 1000 {
+			errs = append(errs, fmt.Errorf("--db-pool %q: want a number from %d to 1000", *dbPool, MinDBPool))
 		}
 		if mode := strings.TrimSpace(*dbSSLMode); mode != "" {
 			if c.DBPath, err = withSSLMode(c.DBPath, mode); err != nil {

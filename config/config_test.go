@@ -90,6 +90,7 @@ func TestInvalidValues(t *testing.T) {
 	}{
 		{[]string{"--lockout-threshold", "0"}, "1 to 100"},
 		{[]string{"--lockout-threshold", "101"}, "1 to 100"},
+		{[]string{"--db-pool", "3"}, "--db-pool \"3\": want a number from 4 to 1000"},
 		{[]string{"--smtp-port", "99999"}, "smtp-port"},
 		{[]string{"--smtp-tls", "ssl"}, "none, starttls or tls"},
 		{[]string{"--base-url", "portal.example.com"}, "absolute http or https URL"},

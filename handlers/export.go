@@ -32,8 +32,9 @@ type Export struct {
 	slots chan struct{}
 }
 
-// MaxConcurrentExports is how many exports run at once; the read pool has at least 4
-// connections, so pages keep at least half of it.
+// MaxConcurrentExports is how many exports run at once. Each holds a connection for its
+// snapshot while it streams: the read pool of SQLite and the pool of PostgreSQL have at
+// least 4 (config.MinDBPool), so pages keep at least half.
 const MaxConcurrentExports = 2
 
 // maxExportDuration stops an export whose client stalls without disconnecting.
