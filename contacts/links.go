@@ -109,9 +109,9 @@ func (s *Service) ResendInvitation(ctx context.Context, actor Actor, id int64) (
 	return contact, err
 }
 
-// ChangeOwnPassword mails the signed-in contact a reset link, under the hourly limit of
+// MailOwnResetLink mails the signed-in contact a reset link, under the hourly limit of
 // links (TooManyLinksError beyond it): "Forgot your current password?" on Change password.
-func (s *Service) ChangeOwnPassword(ctx context.Context, actor Actor) error {
+func (s *Service) MailOwnResetLink(ctx context.Context, actor Actor) error {
 	return s.store.Write(ctx, func(tx *db.Tx) error {
 		if err := withinLinkLimit(ctx, tx, actor.ID()); err != nil {
 			return err

@@ -12,8 +12,9 @@ import (
 // Your profile (SPEC 3.11): what every signed-in contact manages for itself.
 
 // ReauthWindow is how long a sign-in or a re-authentication counts as fresh: changes an
-// admin makes to someone else's access (reset of two-step verification, an email or a role)
-// need the admin's password or second factor within it.
+// admin makes to someone else's access (reset of two-step verification, Remove this contact,
+// an email or a role, in the form or through an import) need the admin's password or second
+// factor within it.
 const ReauthWindow = 10 * time.Minute
 
 var (
@@ -176,7 +177,9 @@ func (s *Service) SignOutYourSessions(ctx context.Context, actor Actor) error {
 }
 
 // Reauthenticated reports whether the actor proved who it is within ReauthWindow of now.
-// The command line acts on the operator's authority and always is.
+// The command line acts on the operator's authority and always is. A proof up to a minute
+// in the future counts: with several servers it may have been stamped by one whose clock is
+// a little ahead.
 func (a Actor) Reauthenticated(now time.Time) bool {
 	if a.ID() == 0 {
 		return true

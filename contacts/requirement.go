@@ -171,6 +171,7 @@ func (s *Service) ResetTwoFactorByEmail(ctx context.Context, email string) (db.C
 	}
 	var target db.Contact
 	err = s.store.Write(ctx, func(tx *db.Tx) error {
+		var err error
 		if target, err = tx.ContactForChange(ctx, sc, c.ID); err != nil {
 			return err
 		}

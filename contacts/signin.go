@@ -180,8 +180,7 @@ func (s *Service) checkOnce(ctx context.Context, email, password, remoteIP, next
 			}
 		}
 		switch {
-		case matched && accessEnded(contact, tx.Now()):
-			contact.Status = db.StatusLocked // refused now, even before the access job locks it
+		case matched && accessEnded(contact, tx.Now()): // refused now, even before the access job locks it
 			return tx.Audit(ctx, db.Event{Action: db.ActionLoginFailed, TargetID: contact.ID, AccountID: contact.AccountID,
 				RemoteIP: remoteIP, Detail: "right password, but the contact's access ended on " +
 					contact.AccessEndsAt.Format("2 Jan 2006, 15:04 UTC")})

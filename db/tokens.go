@@ -26,7 +26,7 @@ const TokenBytes = 32
 // Audit actions of the mail pipeline. Their names are stored, so they never change.
 const (
 	ActionResetRequested  = "reset_requested"
-	ActionResetRefused    = "reset_refused" // Forgot password? for an unknown, admin-locked or throttled address
+	ActionResetRefused    = "reset_refused" // Forgot password? for an unknown or locked address, or past the hourly limit of links
 	ActionInvitationSent  = "invitation_sent"
 	ActionLinkUsed        = "reset_link_used"
 	ActionPasswordChanged = "password_changed"
@@ -35,7 +35,8 @@ const (
 )
 
 // ErrLinkInvalid is returned for a link that is unknown, expired, used, voided, or belongs to
-// a contact who may not use it (locked by an admin). People get one page for all of these.
+// a contact who may not use it (locked by an admin, with its organization, or because its
+// access ended). People get one page for all of these.
 var ErrLinkInvalid = errors.New("link is not valid")
 
 // PasswordToken is a reset or set-your-password link, without its secret.

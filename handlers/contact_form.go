@@ -108,7 +108,11 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 	in, version := bindContactForm(c), bodyValue(c, "version")
 	href := contactHref(id)
 	if in.badAccess != nil {
-		v := in.form(contactForm(actor, "Edit contact", href, href, "", in.fields))
+		p, err := h.contacts.Page(c.UserContext(), actor, id)
+		if err != nil {
+			return err
+		}
+		v := in.form(contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, in.fields))
 		v.Version = version
 		v.Reauth = reauthView(h.contacts, actor, "")
 		return renderForm(c, fiber.StatusUnprocessableEntity, v)

@@ -103,6 +103,9 @@ func TestAccessEnds(t *testing.T) {
 			if resp.StatusCode != http.StatusUnprocessableEntity || testText(t, resp.Body, "error-access_ends") == "" {
 				t.Errorf("access end %q: got %d, want 422 with a message under the field", bad, resp.StatusCode)
 			}
+			if got, _ := htmlDoc(t, resp.Body).Find(`[data-testid="field-account_name"]`).Attr("value"); got != f.zoe.AccountName {
+				t.Errorf("access end %q: the form comes back with Account Name %q, want %q", bad, got, f.zoe.AccountName)
+			}
 		}
 		if got := f.Reload(f.zoe).AccessEndsAt; !got.IsZero() {
 			t.Fatalf("a refused access end was stored: %v", got)

@@ -208,17 +208,16 @@ func InvitationSentMessage(email string, ttl time.Duration) string {
 	return "A set-your-password link has been sent to " + email + ". The link is valid for " + components.Duration(ttl) + "."
 }
 
-// ChangePassword mails the signed-in contact a reset link ("Forgot your current password?"
+// MailOwnResetLink mails the signed-in contact a reset link ("Forgot your current password?"
 // on Change password), under the same hourly limit as Forgot password?.
-func (h *Passwords) ChangePassword(c *fiber.Ctx, actor contacts.Actor) error {
-	me := actor
-	err := h.contacts.ChangeOwnPassword(c.UserContext(), me)
+func (h *Passwords) MailOwnResetLink(c *fiber.Ctx, actor contacts.Actor) error {
+	err := h.contacts.MailOwnResetLink(c.UserContext(), actor)
 	var tooMany *contacts.TooManyLinksError
 	switch {
 	case err == nil:
-		return flashRedirect(c, flashSuccess, ResetSentMessage(me.Contact.Email), "/profile/password")
+		return flashRedirect(c, flashSuccess, ResetSentMessage(actor.Contact.Email), "/profile/password")
 	case errors.As(err, &tooMany):
-		return flashRedirect(c, flashError, tooManyLinks(tooMany, me.Contact.Email), "/profile/password")
+		return flashRedirect(c, flashError, tooManyLinks(tooMany, actor.Contact.Email), "/profile/password")
 	}
 	return err
 }

@@ -115,7 +115,7 @@ func New(d Deps) *fiber.App {
 	app.Post("/forgot-password", passwords.SubmitForgot)
 	app.Get("/set-password/:token", passwords.ShowSetPassword)
 	app.Post("/set-password/:token", passwords.SubmitSetPassword)
-	app.Post("/change-password", signedIn(passwords.ChangePassword))
+	app.Post("/change-password", signedIn(passwords.MailOwnResetLink))
 	app.Get("/reset-password", admin(passwords.ShowReset))
 	app.Post("/reset-password", admin(passwords.SubmitReset))
 	app.Post("/contacts/:id<int>/reset-link", admin(passwords.SendResetLink))

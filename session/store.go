@@ -1,4 +1,5 @@
-// Package session keeps signed-in sessions server-side in SQLite behind gorilla/sessions.
+// Package session keeps signed-in sessions server-side in the database (SQLite or
+// PostgreSQL) behind gorilla/sessions.
 // The cookie carries only a 32-byte random id; the database stores its SHA-256, so a copy
 // of the database does not hand out live sessions. Deleting rows revokes sessions at once.
 package session
