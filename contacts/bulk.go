@@ -103,6 +103,9 @@ func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) 
 	})
 }
 
+// lockSkips are the reasons of a skip for the refusals of whyNotLock.
+var lockSkips = map[error]SkipReason{ErrLockSelf: SkipYourself, ErrAlreadyLocked: SkipAlreadyLocked, ErrLastAdmin: SkipLastAdmin}
+
 // lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
 // db.LockedWithOrganization with org), batch by batch, under the rules of Lock: never the
 // actor, never the last active contact admin of an account, one audit row per contact.
@@ -118,19 +121,14 @@ func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason
 		}
 		var lock []int64
 		for _, c := range found {
-			switch {
-			case c.ID == actor.ID():
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
-			case c.Locked():
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipAlreadyLocked})
-			case c.ActiveAdmin() && admins[c.AccountID] <= 1:
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipLastAdmin})
-			default:
-				if c.ActiveAdmin() {
-					admins[c.AccountID]--
-				}
-				lock = append(lock, c.ID)
+			if err := whyNotLock(actor, c, admins[c.AccountID]); err != nil {
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), lockSkips[err]})
+				continue
 			}
+			if c.ActiveAdmin() {
+				admins[c.AccountID]--
+			}
+			lock = append(lock, c.ID)
 		}
 		locked, err := tx.LockContacts(ctx, lock, actor.ID(), reason, org)
 		if err != nil {

@@ -246,22 +246,18 @@ func notInScope(ctx context.Context, tx *db.Tx, actor Actor, id int64, email str
 func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error) {
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		target, err := tx.ContactForChange(ctx, actor.Scope, id)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case id == actor.ID():
-			return ErrLockSelf
-		case target.Locked():
-			return ErrAlreadyLocked
 		}
+		admins := 0
 		if target.ActiveAdmin() {
-			n, err := tx.OtherActiveAdmins(ctx, target.AccountID, id)
-			if err != nil {
+			if admins, err = tx.OtherActiveAdmins(ctx, target.AccountID, id); err != nil {
 				return err
 			}
-			if n == 0 {
-				return ErrLastAdmin
-			}
+			admins++
+		}
+		if err := whyNotLock(actor, target, admins); err != nil {
+			return err
 		}
 		locked, err := tx.LockContact(ctx, id, actor.ID())
 		if err != nil {
@@ -274,6 +270,21 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 			AccountID: target.AccountID, RemoteIP: actor.RemoteIP})
 	})
 	return s.pageAfter(ctx, actor, id, err)
+}
+
+// whyNotLock is the rule of Lock, one contact at a time or many (lockMany): ErrLockSelf,
+// ErrAlreadyLocked or ErrLastAdmin when c may not be locked, with admins the active contact
+// admins of its account, c included; nil when it may.
+func whyNotLock(actor Actor, c db.Contact, admins int) error {
+	switch {
+	case c.ID == actor.ID():
+		return ErrLockSelf
+	case c.Locked():
+		return ErrAlreadyLocked
+	case c.ActiveAdmin() && admins <= 1:
+		return ErrLastAdmin
+	}
+	return nil
 }
 
 // Unlock unlocks contact id of the actor's scope and clears its failed-login count, with

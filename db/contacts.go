@@ -405,14 +405,7 @@ func (t *Tx) LockContact(ctx context.Context, id, by int64) (bool, error) {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM sessions WHERE contact_id = ?`, id); err != nil {
-		return false, fmt.Errorf("store: end sessions of contact %d: %w", id, err)
-	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE password_tokens SET voided_at = ?
-		WHERE contact_id = ? AND used_at IS NULL AND voided_at IS NULL`, now, id); err != nil {
-		return false, fmt.Errorf("store: void links of contact %d: %w", id, err)
-	}
-	return true, nil
+	return true, t.endSessionsAndLinks(ctx, []int64{id})
 }
 
 // UnlockContact unlocks a locked contact and clears its failed-login count and lock fields.
