@@ -33,16 +33,29 @@ func (h *Lifecycle) Organizations(c *fiber.Ctx, actor contacts.Actor) error {
 
 // organization reads the route's organization.
 func (h *Lifecycle) organization(c *fiber.Ctx, actor contacts.Actor) (contacts.Organization, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	id, err := organizationID(c)
 	if err != nil {
-		return contacts.Organization{}, contacts.ErrNotFound
+		return contacts.Organization{}, err
 	}
 	o, err := h.contacts.Organization(c.UserContext(), actor, id)
+	return o, notChild(err)
+}
+
+func organizationID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return 0, contacts.ErrNotFound
+	}
+	return id, nil
+}
+
+// notChild says why Lock and Unlock organization refuse the admin's own account.
+func notChild(err error) error {
 	if errors.Is(err, contacts.ErrNotChildOrganization) {
-		return o, fiber.NewError(fiber.StatusUnprocessableEntity,
+		return fiber.NewError(fiber.StatusUnprocessableEntity,
 			"Lock organization is for the organizations below your own. To lock contacts of your own account, select them in All Contacts.")
 	}
-	return o, err
+	return err
 }
 
 // ConfirmLock names what Lock organization will do, and asks.
@@ -65,30 +78,30 @@ func (h *Lifecycle) ConfirmUnlock(c *fiber.Ctx, actor contacts.Actor) error {
 
 // Lock is Lock organization: one message, and the contacts left as they were, with why.
 func (h *Lifecycle) Lock(c *fiber.Ctx, actor contacts.Actor) error {
-	o, err := h.organization(c, actor)
+	id, err := organizationID(c)
 	if err != nil {
 		return err
 	}
-	r, err := h.contacts.LockOrganization(c.UserContext(), actor, o.ID)
-	if err := stoppedPartWay(h.log, err); err != nil {
+	r, err := h.contacts.LockOrganization(c.UserContext(), actor, id)
+	if err := stoppedPartWay(h.log, notChild(err)); err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, components.BulkResultPage(shell(c, "Lock organization", "my-contacts"),
-		"Lock organization: "+o.Name, BulkMessage(r.Done, "locked out"), r, "/organizations"), nil)
+		"Lock organization: "+actor.Scope.Name(id), BulkMessage(r.Done, "locked out"), r, "/organizations"), nil)
 }
 
 // Unlock is Unlock organization.
 func (h *Lifecycle) Unlock(c *fiber.Ctx, actor contacts.Actor) error {
-	o, err := h.organization(c, actor)
+	id, err := organizationID(c)
 	if err != nil {
 		return err
 	}
-	r, err := h.contacts.UnlockOrganization(c.UserContext(), actor, o.ID)
-	if err := stoppedPartWay(h.log, err); err != nil {
+	r, err := h.contacts.UnlockOrganization(c.UserContext(), actor, id)
+	if err := stoppedPartWay(h.log, notChild(err)); err != nil {
 		return err
 	}
 	return render(c, fiber.StatusOK, components.BulkResultPage(shell(c, "Unlock organization", "my-contacts"),
-		"Unlock organization: "+o.Name, BulkMessage(r.Done, "unlocked"), r, "/organizations"), nil)
+		"Unlock organization: "+actor.Scope.Name(id), BulkMessage(r.Done, "unlocked"), r, "/organizations"), nil)
 }
 
 // BulkMessage is the one message after a bulk action, in SPEC 3.8's words: "37 contacts
