@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -216,11 +217,8 @@ func (c commands) contactAdd(args []string) int {
 	fs.StringVar(&f.Phone, "phone", "", "phone number")
 	fs.StringVar(&f.JobTitle, "job-title", "", "job title")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of sending a set-your-password email")
-	inviteTTLDefault := c.getenv("PORTAL_INVITE_TTL")
-	if inviteTTLDefault == "" {
-		inviteTTLDefault = "168h"
-	}
-	inviteTTL := fs.Duration("invite-ttl", 0, "how long the set-your-password link stays valid (PORTAL_INVITE_TTL; default "+inviteTTLDefault+")")
+	ttlFlag := fs.String("invite-ttl", cmp.Or(c.getenv("PORTAL_INVITE_TTL"), config.DefaultInviteTTL),
+		"how long the set-your-password link stays valid (PORTAL_INVITE_TTL)")
 	var roles roleFlags
 	fs.Var(&roles, "role", "contact-admin or incident-contact (repeat for both)")
 	rest, err := parseInterspersed(fs, args)
@@ -235,13 +233,9 @@ func (c commands) contactAdd(args []string) int {
 	if *account == "" {
 		problems = append(problems, "--account is required")
 	}
-	if *inviteTTL == 0 {
-		if *inviteTTL, err = time.ParseDuration(inviteTTLDefault); err != nil {
-			problems = append(problems, fmt.Sprintf("PORTAL_INVITE_TTL %q: want a duration such as 168h.", inviteTTLDefault))
-		}
-	}
-	if *inviteTTL < time.Hour {
-		problems = append(problems, "--invite-ttl: want a duration of at least 1h, such as 168h.")
+	inviteTTL, err := config.ParseInviteTTL(*ttlFlag)
+	if err != nil {
+		problems = append(problems, err.Error()+".")
 	}
 	if len(problems) > 0 {
 		return c.fail("contact add: %s", strings.Join(problems, " "))
@@ -266,7 +260,7 @@ func (c commands) contactAdd(args []string) int {
 		return c.fail("%v", err)
 	}
 	defer store.Close()
-	rules := c.rules(store, *inviteTTL)
+	rules := c.rules(store, inviteTTL)
 	sc, err := rules.AccountScope(c.ctx, *account)
 	var unknown *contacts.UnknownAccountError
 	if errors.As(err, &unknown) {
@@ -293,7 +287,7 @@ func (c commands) contactAdd(args []string) int {
 	fmt.Fprintf(c.stdout, "Contact %s <%s> created in %q (id %d).\n", created.Name(), created.Email, sc.Root().Name, created.ID)
 	if !created.HasPassword {
 		fmt.Fprintf(c.stdout, "A set-your-password email (link valid %s) is queued: the running portal sends it,\n"+
-			"or writes it to its log when no SMTP host is configured.\n", components.Duration(*inviteTTL))
+			"or writes it to its log when no SMTP host is configured.\n", components.Duration(inviteTTL))
 	}
 	return 0
 }

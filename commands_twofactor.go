@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"portal/app"
+	"portal/config"
 	"portal/contacts"
 	"portal/db"
 	"portal/secrets"
@@ -61,13 +62,11 @@ func (c commands) secretsRotate(args []string) int {
 	if len(rest) > 0 {
 		return c.fail("secrets rotate: unexpected argument %q", rest[0])
 	}
-	if *keyFile == "" {
-		if db.IsPostgres(*dbPath) {
-			return c.fail("secrets rotate: --secrets-key-file is required with a postgres:// --db")
-		}
-		*keyFile = *dbPath + ".secrets-key"
+	file, err := config.SecretsKeyFile(*keyFile, *dbPath)
+	if err != nil {
+		return c.fail("secrets rotate: %v", err)
 	}
-	keys, err := secrets.Load(*keyFile)
+	keys, err := secrets.Load(file)
 	if err != nil {
 		return c.fail("secrets rotate: %v", err)
 	}

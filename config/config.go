@@ -20,6 +20,35 @@ import (
 // second one for its audit row, so with fewer they could wait on each other for good.
 const MinDBPool = 4
 
+// DefaultInviteTTL is how long a set-your-password link stays valid unless --invite-ttl says.
+const DefaultInviteTTL = "168h"
+
+// ParseInviteTTL reads an --invite-ttl (for serve, and for contact add on the command line):
+// at least an hour.
+func ParseInviteTTL(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil || d < time.Hour {
+		return 0, fmt.Errorf("--invite-ttl %q: want a duration of at least 1h, such as 168h", s)
+	}
+	return d, nil
+}
+
+// SecretsKeyFile is the key file that seals two-step verification secrets (for serve, and for
+// secrets rotate on the command line): the one given, or DB.secrets-key beside a SQLite
+// file. PostgreSQL has no file to stand beside, and every server must use the same key, so
+// there it must be given.
+func SecretsKeyFile(given, dbPath string) (string, error) {
+	given = strings.TrimSpace(given)
+	switch {
+	case given != "" || dbPath == "":
+		return given, nil
+	case strings.HasPrefix(dbPath, "postgres://") || strings.HasPrefix(dbPath, "postgresql://"):
+		return "", errors.New("--secrets-key-file: required with a postgres:// --db, the same file on every server " +
+			"(create one with: openssl rand -base64 32 > portal.secrets-key; chmod 600 portal.secrets-key)")
+	}
+	return dbPath + ".secrets-key", nil
+}
+
 // Config is everything `portal serve` and `portal demo` need.
 type Config struct {
 	Addr   string
@@ -94,7 +123,7 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 	smtpTLS := fs.String("smtp-tls", env("PORTAL_SMTP_TLS", "starttls"), "none, starttls or tls (PORTAL_SMTP_TLS)")
 	secret := fs.String("session-secret", env("PORTAL_SESSION_SECRET", ""), "secret for CSRF tokens; default: generated once and stored in the database (PORTAL_SESSION_SECRET)")
 	threshold := fs.String("lockout-threshold", env("PORTAL_LOCKOUT_THRESHOLD", "10"), "failed logins in a row that lock a contact, 1..100 (PORTAL_LOCKOUT_THRESHOLD)")
-	inviteTTL := fs.String("invite-ttl", env("PORTAL_INVITE_TTL", "168h"), "how long a set-your-password link stays valid (PORTAL_INVITE_TTL)")
+	inviteTTL := fs.String("invite-ttl", env("PORTAL_INVITE_TTL", DefaultInviteTTL), "how long a set-your-password link stays valid (PORTAL_INVITE_TTL)")
 	autoUnlock := fs.String("auto-unlock", env("PORTAL_AUTO_UNLOCK", "0"), "lift automatic locks after this long; 0 keeps them (PORTAL_AUTO_UNLOCK)")
 	proxies := fs.String("trusted-proxies", env("PORTAL_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; empty: the peer address is the client (PORTAL_TRUSTED_PROXIES)")
 	loginBurst := fs.String("login-throttle-burst", env("PORTAL_LOGIN_THROTTLE_BURST", "20"), "sign-ins one client address may try at once (PORTAL_LOGIN_THROTTLE_BURST)")
@@ -155,10 +184,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		if err != nil || c.LockoutThreshold < 1 || c.LockoutThreshold > 100 {
 			errs = append(errs, fmt.Errorf("--lockout-threshold %q: want a number from 1 to 100", *threshold))
 		}
-		c.InviteTTL, err = time.ParseDuration(strings.TrimSpace(*inviteTTL))
-		if err != nil || c.InviteTTL < time.Hour {
-			errs = append(errs, fmt.Errorf("--invite-ttl %q: want a duration of at least 1h, such as 168h", *inviteTTL))
-		}
+		c.InviteTTL, err = ParseInviteTTL(*inviteTTL)
+		errs = append(errs, err)
 		c.AutoUnlockAfter, err = time.ParseDuration(strings.TrimSpace(*autoUnlock))
 		if err != nil || c.AutoUnlockAfter < 0 {
 			errs = append(errs, fmt.Errorf("--auto-unlock %q: want a duration such as 30m, or 0 for off", *autoUnlock))
@@ -168,14 +195,8 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 		}
 		c.Throttles, err = parseThrottles(*loginBurst, *loginInterval, *linkBurst, *linkInterval, *backoff, *backoffMax)
 		errs = append(errs, err)
-		c.SecretsKeyFile = strings.TrimSpace(*secretsKey)
-		switch {
-		case c.SecretsKeyFile == "" && (strings.HasPrefix(c.DBPath, "postgres://") || strings.HasPrefix(c.DBPath, "postgresql://")):
-			errs = append(errs, errors.New("--secrets-key-file: required with a postgres:// --db, the same file on every server "+
-				"(create one with: openssl rand -base64 32 > portal.secrets-key; chmod 600 portal.secrets-key)"))
-		case c.SecretsKeyFile == "" && c.DBPath != "":
-			c.SecretsKeyFile = c.DBPath + ".secrets-key"
-		}
+		c.SecretsKeyFile, err = SecretsKeyFile(*secretsKey, c.DBPath)
+		errs = append(errs, err)
 		if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 			errs = append(errs, errors.New("--session-secret: use at least 32 characters"))
 		}
