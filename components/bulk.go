@@ -44,6 +44,9 @@ type BulkView struct {
 	Selection contacts.Selection
 	Count     int
 	Action    BulkAction
+	// Confirmed names the contacts a confirmation counted, for its form to carry (see
+	// handlers' idList): the action takes those, not whoever matches the search later.
+	Confirmed string
 }
 
 // exportURL is the export of the selection in one format: the ticked ids, or the section

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -58,16 +59,23 @@ func (h *Bulk) Choose(c *fiber.Ctx, actor contacts.Actor) error {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "Choose Lock selected, Unlock selected, Send reset links or Export selected.")
 	}
 	return render(c, fiber.StatusOK, components.BulkConfirmPage(shell(c, action.Question(len(ids)), "my-contacts"),
-		components.BulkView{List: v, Selection: sel, Count: len(ids), Action: action}), nil)
+		components.BulkView{List: v, Selection: sel, Count: len(ids), Action: action, Confirmed: idList(ids)}), nil)
 }
 
-// Act carries out a confirmed bulk action and shows one message and who was left alone.
+// Act carries out a confirmed bulk action on the contacts its confirmation counted (a
+// contact that came to match the search since is not taken) and shows one message and who
+// was left alone.
 func (h *Bulk) Act(c *fiber.Ctx, actor contacts.Actor) error {
 	action, ok := bulkActions[c.Params("action")]
 	if !ok {
 		return fiber.ErrNotFound
 	}
 	sel, v := selection(c)
+	confirmed, ok := parseIDList(bodyValue(c, "selected"))
+	if !ok {
+		return fiber.NewError(fiber.StatusUnprocessableEntity, "Choose the contacts in All Contacts, then confirm the action.")
+	}
+	sel = contacts.Selection{IDs: confirmed}
 	ids, err := h.contacts.Selected(c.UserContext(), actor, sel)
 	if err != nil {
 		return h.refuse(c, v, err)
@@ -110,4 +118,37 @@ func stoppedPartWay(log *slog.Logger, err error) error {
 		return nil
 	}
 	return err
+}
+
+// idList writes the ids a confirmation counted for its form: in id order, each as its
+// distance from the one before, in base 36, joined by dots. 10,000 contacts take 20–50 KB,
+// within the form's BodyLimit, where their plain numbers would not fit.
+func idList(ids []int64) string {
+	var b strings.Builder
+	prev := int64(0)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.FormatInt(id-prev, 36))
+		prev = id
+	}
+	return b.String()
+}
+
+// parseIDList reads an idList; ok is false for anything else, or for none.
+func parseIDList(s string) (ids []int64, ok bool) {
+	if s == "" {
+		return nil, false
+	}
+	prev := int64(0)
+	for part := range strings.SplitSeq(s, ".") {
+		d, err := strconv.ParseInt(part, 36, 64)
+		if err != nil || d <= 0 || prev+d < prev || len(ids) >= contacts.MaxBulk {
+			return nil, false
+		}
+		prev += d
+		ids = append(ids, prev)
+	}
+	return ids, true
 }

@@ -185,8 +185,8 @@ func TestBulkActions(t *testing.T) {
 }
 
 // TestSelectAllMatching: "Select all N matching contacts" takes the whole section under the
-// search, beyond the page, as the search: a contact that starts to match after the
-// confirmation is taken too, one that is locked meanwhile is left as it is.
+// search, beyond the page, as the confirmation counted them: a contact that starts to match
+// after the confirmation is not taken, one that is locked meanwhile is left as it is.
 func TestSelectAllMatching(t *testing.T) {
 	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
 		f := newFamily(t, engine)
@@ -206,20 +206,32 @@ func TestSelectAllMatching(t *testing.T) {
 		form := url.Values{"all": {"1"}, "q": {"pagewood"}, "id": {fmt.Sprint(pages[0].ID)}}
 		form.Set("action", "lock")
 		confirm := admin.PostForm("/contacts/bulk", form)
-		if got := strings.TrimSpace(htmlDoc(t, confirm.Body).Find(`[data-testid="bulk-confirm"] h1`).Text()); got != "Lock 30 contacts?" {
+		d = htmlDoc(t, confirm.Body)
+		if got := strings.TrimSpace(d.Find(`[data-testid="bulk-confirm"] h1`).Text()); got != "Lock 30 contacts?" {
 			t.Fatalf("confirmation %q", got)
 		}
-		// Meanwhile another admin locks one of them, and one more contact starts to match.
+		confirmed := url.Values{}
+		d.Find(`[data-testid="bulk-confirm"] form input[type=hidden]`).Each(func(_ int, s *goquery.Selection) {
+			confirmed.Add(s.AttrOr("name", ""), s.AttrOr("value", ""))
+		})
+		// Meanwhile another admin locks one of them, and one more contact starts to match: the
+		// action takes the 30 it named, the one locked meanwhile as it is now.
 		f.Lock(f.maria, pages[3])
 		extra := f.Contact(f.child, "Peter", "Pagewood", "peter@northwind.example")
-		resp := admin.PostForm("/contacts/bulk/lock", url.Values{"all": {"1"}, "q": {"pagewood"}})
-		if got := testText(t, resp.Body, "bulk-message"); got != "30 contacts have been locked out." {
+		resp := admin.PostForm("/contacts/bulk/lock", confirmed)
+		if got := testText(t, resp.Body, "bulk-message"); got != "29 contacts have been locked out." {
 			t.Errorf("message %q", got)
 		}
-		for _, c := range append(pages, extra) {
+		if got := skippedRows(t, resp.Body); len(got) != 1 || got[pages[3].Name()] != string(contacts.SkipAlreadyLocked) {
+			t.Errorf("left alone: %v, want only %s, already locked out", got, pages[3].Name())
+		}
+		for _, c := range pages {
 			if !f.Reload(c).Locked() {
 				t.Errorf("%s not locked", c.Email)
 			}
+		}
+		if f.Reload(extra).Locked() {
+			t.Error("a contact that came to match the search after the confirmation was locked")
 		}
 		if n, _ := f.check.CountAudit(f.Ctx, db.ActionContactLocked, pages[3].ID); n != 1 {
 			t.Errorf("the contact locked meanwhile has %d lock rows, want 1", n)
@@ -229,9 +241,13 @@ func TestSelectAllMatching(t *testing.T) {
 				t.Errorf("%s, who doesn't match, was locked", c.Email)
 			}
 		}
+		// A form that names no confirmed contacts acts on nobody.
+		if r := admin.PostForm("/contacts/bulk/lock", url.Values{"all": {"1"}, "q": {"pagewood"}}); r.StatusCode != http.StatusUnprocessableEntity || f.Reload(extra).Locked() {
+			t.Errorf("lock without a confirmation: %d, Peter locked %v; want 422 and not locked", r.StatusCode, f.Reload(extra).Locked())
+		}
 		// The Locked out section under the same search: unlock them all again.
-		resp = bulkAct(t, admin, "unlock", "Unlock 31 contacts?", url.Values{"all": {"1"}, "q": {"pagewood"}, "section": {"locked"}})
-		if got := testText(t, resp.Body, "bulk-message"); got != "31 contacts have been unlocked." {
+		resp = bulkAct(t, admin, "unlock", "Unlock 30 contacts?", url.Values{"all": {"1"}, "q": {"pagewood"}, "section": {"locked"}})
+		if got := testText(t, resp.Body, "bulk-message"); got != "30 contacts have been unlocked." {
 			t.Errorf("message %q", got)
 		}
 	})
