@@ -139,11 +139,11 @@ func (s *Service) emailTaken(ctx context.Context, actor Actor, email string) err
 func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.ContactFields, version string) (Updated, error) {
 	typed := clean(f)
 	var before db.Contact
-	var pending db.EmailChange
+	var open, pending db.EmailChange
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
 		// The transaction may run again (a PostgreSQL serialization failure): every run
 		// starts from the fields as typed.
-		f, pending = typed, db.EmailChange{}
+		f, open, pending = typed, db.EmailChange{}, db.EmailChange{}
 		var err error
 		if before, err = tx.ContactForChange(ctx, actor.Scope, id); err != nil {
 			return err
@@ -152,7 +152,10 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 			return err
 		}
 		f.Roles = db.SortedRoles(f.Roles)
-		if version != before.EditVersion() {
+		if open, _, err = tx.OpenEmailChange(ctx, id); err != nil {
+			return err
+		}
+		if version != before.EditVersion(open.NewEmail) {
 			return ErrEditConflict
 		}
 		// A new email or role changes who can sign in as whom, or what they may do: it
@@ -208,7 +211,7 @@ func (s *Service) Update(ctx context.Context, actor Actor, id int64, f db.Contac
 				"; it takes effect when the new address confirms it, and " + before.Email + " was told"})
 	})
 	if err != nil {
-		return Updated{Contact: before}, err
+		return Updated{Contact: before, EmailChange: open}, err
 	}
 	after := before
 	after.AccountID, after.FirstName, after.LastName, after.Email = f.AccountID, f.FirstName, f.LastName, f.Email

@@ -375,7 +375,7 @@ func judgeImport(actor Actor, p db.PendingImport, state db.ImportState, now time
 		}
 		if r.Kind == RowNew || r.Kind == RowUpdate {
 			f := r.fields
-			fmt.Fprintf(version, "%d %d %d %q %d %q %q %q %q %q %q %d|", r.Line, r.Kind, r.contactID, r.before.EditVersion(),
+			fmt.Fprintf(version, "%d %d %d %q %d %q %q %q %q %q %q %d|", r.Line, r.Kind, r.contactID, r.before.EditVersion(""),
 				f.AccountID, f.FirstName, f.LastName, f.Email, f.Phone, f.JobTitle, db.SortedRoles(f.Roles), f.AccessEnds.Unix())
 		}
 	}

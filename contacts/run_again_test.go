@@ -48,7 +48,7 @@ func TestARunAgainStartsAfresh(t *testing.T) {
 		actor.AuthenticatedAt = e.Clock.Now()
 		f := zoe.Fields()
 		f.Email, f.JobTitle = "zoe.aero@northwind.example", "Buyer"
-		updated, err := rules.Update(e.Ctx, actor, zoe.ID, f, zoe.EditVersion())
+		updated, err := rules.Update(e.Ctx, actor, zoe.ID, f, zoe.EditVersion(""))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func TestAStaleAdminChangesNothing(t *testing.T) {
 					{"edit", func() error {
 						f := target.Fields()
 						f.Email = "attacker@example.test"
-						_, err := rules.Update(e.Ctx, actor, target.ID, f, target.EditVersion())
+						_, err := rules.Update(e.Ctx, actor, target.ID, f, target.EditVersion(""))
 						return err
 					}},
 					{"create", func() error {

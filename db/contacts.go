@@ -124,11 +124,13 @@ func (c Contact) Fields() ContactFields {
 // saved in between), so that a save from an older form never silently undoes a newer one.
 // A fingerprint of the values rather than a counter: whatever writes these fields changes
 // it without having to remember to, and lock, unlock and logins (which the form does not
-// show) do not make an open form stale.
-func (c Contact) EditVersion() string {
+// show) do not make an open form stale. pendingEmail is the address of the contact's open
+// email change, if any: the form says it waits for confirmation, and another admin asking
+// for a different one meanwhile makes the form stale too.
+func (c Contact) EditVersion(pendingEmail string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d %q %q %q %q %q %q %d", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
-		SortedRoles(c.Roles), nullTime(c.AccessEndsAt).Int64)
+	fmt.Fprintf(h, "%d %q %q %q %q %q %q %d %q", c.AccountID, c.FirstName, c.LastName, c.Email, c.Phone, c.JobTitle,
+		SortedRoles(c.Roles), nullTime(c.AccessEndsAt).Int64, pendingEmail)
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

@@ -92,7 +92,7 @@ func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
 	}
 	href := contactHref(p.Contact.ID)
 	v := contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, p.Contact.Fields())
-	v.Version = p.Contact.EditVersion()
+	v.Version = p.Contact.EditVersion(p.EmailChange.NewEmail)
 	v.Reauth = reauthView(h.contacts, actor, "")
 	return renderForm(c, fiber.StatusOK, v)
 }
@@ -134,7 +134,7 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 		v.Version = version
 		v.Reauth = reauthView(h.contacts, actor, problem)
 		if errors.Is(err, contacts.ErrEditConflict) {
-			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(), ""
+			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(updated.EmailChange.NewEmail), ""
 		}
 		var tooMany *contacts.TooManyLinksError
 		if errors.As(err, &tooMany) { // the new email's confirmation would be one link too many

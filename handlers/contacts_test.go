@@ -116,7 +116,7 @@ func TestContactActionsAreScoped(t *testing.T) {
 					return b.PostForm(fmt.Sprintf("/contacts/%d", w.target.ID), url.Values{
 						"first_name": {"Zoë"}, "last_name": {"Ærø"}, "email": {"zoe@northwind.example"},
 						"job_title": {"Changed"}, "account_id": {fmt.Sprint(w.target.AccountID)},
-						"role": {"incident_contact"}, "version": {w.Reload(w.target).EditVersion()}})
+						"role": {"incident_contact"}, "version": {w.Reload(w.target).EditVersion("")}})
 				},
 				changed: func(w tenants) bool { return w.Reload(w.target).JobTitle == "Changed" }},
 			{name: "lock", auditFor: db.ActionContactLocked, okStatus: http.StatusSeeOther,

@@ -44,7 +44,7 @@ func useLink(e *portaltest.Env, path string) portaltest.Response {
 func changeEmail(t *testing.T, e *portaltest.Env, admin *portaltest.Browser, c db.Contact, email string) portaltest.Response {
 	t.Helper()
 	c = e.Reload(c)
-	v := editFormOf(c, c.EditVersion())
+	v := editFormOf(c, editVersion(t, admin, c.ID)) // as the form shows it
 	v.Set("email", email)
 	return admin.PostForm("/contacts/"+itoa(c.ID), v)
 }
@@ -332,6 +332,38 @@ func TestCreateWithAnEmailOutsideTheScope(t *testing.T) {
 		}
 		if throttled == 0 {
 			t.Error("40 creates in a row were never throttled")
+		}
+	})
+}
+
+// TestAStaleFormDoesNotReplaceAnotherAdminsEmailChange: two admins open Edit contact; the
+// first asks for a new email, which waits for its confirmation. The second form, filled
+// before that, asks for another one: it is refused as stale, with the form as it is now, and
+// the first change still waits, its link still good.
+func TestAStaleFormDoesNotReplaceAnotherAdminsEmailChange(t *testing.T) {
+	portaltest.OnEachEngine(t, func(t *testing.T, engine portaltest.Engine) {
+		t.Parallel()
+		e := newLoginEnv(t, engine)
+		bruno := e.Contact(e.account, "Bruno", "Second", "bruno@northwind.example", db.RoleContactAdmin)
+		maria, second := e.Login(e.admin.Email), e.Login(bruno.Email)
+		stale := editFormOf(e.member, editVersion(t, maria, e.member.ID))
+
+		if resp := changeEmail(t, e.Env, second, e.member, "lukasz.new@northwind.example"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the first change: %d", resp.StatusCode)
+		}
+		stale.Set("email", "lukasz.other@northwind.example")
+		resp := maria.PostForm("/contacts/"+itoa(e.member.ID), stale)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.Body, "Someone else changed this contact") {
+			t.Fatalf("the stale form: %d; %.300s", resp.StatusCode, resp.Body)
+		}
+		if resp := useLink(e.Env, mailedPath(t, e.Env, "lukasz.new@northwind.example", confirmEmailPrefix)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the first change's confirmation: %d", resp.StatusCode)
+		}
+		if got := e.Reload(e.member).Email; got != "lukasz.new@northwind.example" {
+			t.Errorf("email %q, want the first change's", got)
+		}
+		if n := len(e.SMTP.MessagesTo("lukasz.other@northwind.example")); n != 0 {
+			t.Errorf("%d mails to the stale form's address, want none", n)
 		}
 	})
 }

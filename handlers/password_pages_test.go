@@ -233,7 +233,7 @@ func TestLockAndEmailChangeVoidOpenLinks(t *testing.T) {
 		path = mailedLink(t, e.Env, e.member.Email)
 		resp := admin.PostForm(member, url.Values{"first_name": {e.member.FirstName}, "last_name": {e.member.LastName},
 			"email": {"lukasz.k@northwind.example"}, "account_id": {itoa(e.account.ID)},
-			"version": {e.Reload(e.member).EditVersion()}})
+			"version": {e.Reload(e.member).EditVersion("")}})
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("edit: got %d, want 303: %s", resp.StatusCode, resp.Body)
 		}
