@@ -367,15 +367,30 @@ func TestAFormLeftOpenPastItsSessionLeadsToTheLoginPage(t *testing.T) {
 		e.Clock.Advance(31 * time.Minute)
 		lock := fmt.Sprintf("/contacts/%d/lock", e.member.ID)
 
-		if resp := b.PostForm(lock, url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
-			t.Errorf("lock form after the session ended: status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+		if resp := b.PostForm(lock, url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?ended=1" {
+			t.Errorf("lock form after the session ended: status %d to %q, want 303 to /login?ended=1", resp.StatusCode, resp.Header.Get("Location"))
 		}
-		resp := postWith(b, lock, nil, "HX-Request", "true", "X-CSRF-Token", token)
-		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != "/login" {
-			t.Errorf("HTMX lock after the session ended: status %d, HX-Redirect %q; want 401 and /login", resp.StatusCode, resp.Header.Get("HX-Redirect"))
+		// From the contact's page (htmx names it): back there after logging in again.
+		page := fmt.Sprintf("/contacts/%d", e.member.ID)
+		resp := postWith(b, lock, nil, "HX-Request", "true", "X-CSRF-Token", token, "HX-Current-URL", "http://portal.example.test"+page)
+		want := "/login?ended=1&next=" + url.QueryEscape(page)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("HX-Redirect") != want {
+			t.Errorf("HTMX lock after the session ended: status %d, HX-Redirect %q; want 401 and %s", resp.StatusCode, resp.Header.Get("HX-Redirect"), want)
 		}
-		if resp := b.PostForm("/logout", url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
-			t.Errorf("Log out after the session ended: status %d to %q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
+		login := b.Get(want)
+		if got := testText(t, login.Body, "login-notice"); got != "Your session has ended. Log in again to go on where you were." {
+			t.Errorf("the login page says %q", got)
+		}
+		if got := htmlDoc(t, login.Body).Find(`input[name="next"]`).AttrOr("value", ""); got != page {
+			t.Errorf("the login form goes on to %q, want %q", got, page)
+		}
+		// Another site's page is never where the login goes on to.
+		resp = postWith(b, lock, nil, "HX-Request", "true", "X-CSRF-Token", token, "HX-Current-URL", "https://evil.example"+page)
+		if got := resp.Header.Get("HX-Redirect"); got != "/login?ended=1" {
+			t.Errorf("HTMX lock from another site's page: HX-Redirect %q, want /login?ended=1", got)
+		}
+		if resp := b.PostForm("/logout", url.Values{"_csrf": {token}}); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?ended=1" {
+			t.Errorf("Log out after the session ended: status %d to %q, want 303 to /login?ended=1", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		if e.Reload(e.member).Locked() {
 			t.Error("a form of an ended session locked the contact")

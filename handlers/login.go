@@ -25,8 +25,13 @@ func (h *Login) Show(c *fiber.Ctx) error {
 		return c.Redirect(orHome(next), fiber.StatusSeeOther)
 	}
 	form := components.LoginForm{Next: next}
-	if c.Query("signed-out") == "everywhere" {
+	switch {
+	case c.Query("signed-out") == "everywhere":
 		form.Notice = "You have been signed out everywhere: every session of your account has ended."
+	case c.Query("ended") != "" && next != "":
+		form.Notice = "Your session has ended. Log in again to go on where you were."
+	case c.Query("ended") != "":
+		form.Notice = "Your session has ended. Log in again."
 	}
 	return render(c, fiber.StatusOK, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"log/slog"
 	"net/netip"
@@ -214,24 +215,45 @@ func parseHop(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-// requireSignedIn sends signed-out visitors to the login page, and back here afterwards.
+// requireSignedIn sends signed-out visitors to the login page, and back afterwards: to the
+// page asked for, or, for a form or a fragment, to the page it was sent from. A visitor whose
+// session ended meanwhile (it timed out, or was signed out everywhere) is told so.
 func requireSignedIn(c *fiber.Ctx) error {
-	if viewerOf(c).contact != nil {
+	v := viewerOf(c)
+	if v.contact != nil {
 		return c.Next()
 	}
 	next := c.OriginalURL()
 	if c.Method() != fiber.MethodGet || isFragment(c) {
-		next = ""
+		next = sentFrom(c)
+	}
+	q := url.Values{}
+	if next != "" && next != "/" {
+		q.Set("next", next)
+	}
+	if v.sess != nil && v.sess.Ended() {
+		q.Set("ended", "1")
 	}
 	target := "/login"
-	if next != "" && next != "/" {
-		target += "?next=" + url.QueryEscape(next)
+	if len(q) > 0 {
+		target += "?" + q.Encode()
 	}
 	if htmx(c) {
 		c.Set("HX-Redirect", target)
 		return c.SendStatus(fiber.StatusUnauthorized)
 	}
 	return c.Redirect(target, fiber.StatusSeeOther)
+}
+
+// sentFrom is the page of this site a form or a fragment was sent from ("" when unknown):
+// what htmx says it is on, else the Referer.
+func sentFrom(c *fiber.Ctx) string {
+	from := cmp.Or(c.Get("HX-Current-URL"), c.Get(fiber.HeaderReferer))
+	u, err := url.Parse(from)
+	if err != nil || u.Host != c.Hostname() {
+		return ""
+	}
+	return localPath(u.RequestURI())
 }
 
 // actorHandler is a handler that acts for the signed-in contact.
