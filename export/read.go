@@ -36,6 +36,7 @@ const (
 // workbook of 10,000 contacts unpacks to a few megabytes in 10 to 30 parts.
 const (
 	maxWorkbookParts    = 200
+	maxMergedRanges     = 1000 // each is looked at for every row read (problemTooManyMerges)
 	maxWorkbookUnpacked = 64 << 20
 )
 
@@ -99,6 +100,8 @@ const (
 		"Split it into files of at most 10,000 contacts and upload them one by one.")
 	problemWorkbookUnsafe = FileProblem("This .xlsx unpacks to far more than a list of contacts would " +
 		"(more than 64 MB, or more than 200 parts), so it was not opened. Save the contacts as “CSV UTF-8” and upload that.")
+	problemTooManyMerges = FileProblem("This .xlsx has more than 1,000 merged cells, far more than a list of contacts would. " +
+		"Unmerge them, or save the contacts as “CSV UTF-8”, and upload that.")
 	problemWorkbookDamaged = FileProblem("This .xlsx can't be opened: it is damaged, protected by a password, " +
 		"or not an Excel workbook. Open it in your spreadsheet, save it again as .xlsx or “CSV UTF-8”, and upload that.")
 	problemEmpty = FileProblem("The file is empty. Its first row must name the columns, as in the template: " +
@@ -233,6 +236,13 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	if err != nil {
 		return nil, problemWorkbookDamaged
 	}
+	merged, err := mergedRanges(f, sheets[0])
+	if err != nil {
+		return nil, problemWorkbookDamaged
+	}
+	if len(merged.ranges) > maxMergedRanges {
+		return nil, problemTooManyMerges
+	}
 	rows, err := f.Rows(sheets[0])
 	if err != nil {
 		return nil, problemWorkbookDamaged
@@ -254,6 +264,7 @@ func readWorkbook(data []byte) (*Sheet, error) {
 			}
 			cells[column-1] = formula
 		}
+		cells = merged.fill(line, cells)
 		if err := b.add(line, cells); err != nil {
 			return nil, err
 		}
@@ -263,6 +274,56 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	}
 	b.workbook = true
 	return b.finish()
+}
+
+// merges are the merged cells of a sheet. A spreadsheet shows a merged cell's value across
+// all of its rows and columns but stores it in the first cell alone; an import takes it for
+// every one of them, as the admin sees it (a job title merged over two rows is both rows').
+type merges struct {
+	ranges []cellRange
+	values map[[2]int]string // the first cell's value of each range, once its row is read
+}
+
+type cellRange struct{ fromColumn, fromRow, toColumn, toRow int }
+
+func mergedRanges(f *excelize.File, sheet string) (merges, error) {
+	m := merges{values: map[[2]int]string{}}
+	cells, err := f.GetMergeCells(sheet, true)
+	if err != nil {
+		return m, err
+	}
+	for _, c := range cells {
+		x1, y1, err1 := excelize.CellNameToCoordinates(c.GetStartAxis())
+		x2, y2, err2 := excelize.CellNameToCoordinates(c.GetEndAxis())
+		if err := cmp.Or(err1, err2); err != nil {
+			return m, err
+		}
+		m.ranges = append(m.ranges, cellRange{x1, y1, x2, y2})
+	}
+	return m, nil
+}
+
+// fill gives the cells of row that lie in a merged range the value of its first cell.
+func (m merges) fill(row int, cells []string) []string {
+	for _, r := range m.ranges {
+		if row < r.fromRow || row > r.toRow {
+			continue
+		}
+		first := [2]int{r.fromColumn, r.fromRow}
+		if row == r.fromRow {
+			if r.fromColumn <= len(cells) {
+				m.values[first] = cells[r.fromColumn-1]
+			}
+		}
+		value := m.values[first]
+		for len(cells) < r.toColumn && value != "" {
+			cells = append(cells, "")
+		}
+		for column := r.fromColumn; column <= r.toColumn && column <= len(cells); column++ {
+			cells[column-1] = value
+		}
+	}
+	return cells
 }
 
 // firstSheetFormulas reads the formulas of the workbook's first sheet, as typed ("=1+1"),

@@ -563,3 +563,51 @@ func TestReadWorkbookFormulas(t *testing.T) {
 		t.Errorf("rows:\n got %q\nwant %q", got, want)
 	}
 }
+
+func TestReadWorkbookMergedCells(t *testing.T) {
+	// A job title and an account merged over two rows: a spreadsheet shows the value in
+	// every cell of the merge, and an import takes it so.
+	f := excelize.NewFile()
+	defer f.Close()
+	sheet := f.GetSheetName(0)
+	for cell, value := range map[string]any{"A1": "First name", "B1": "Last name", "C1": "Email", "D1": "Job title", "E1": "Account",
+		"A2": "Merged", "B2": "A", "C2": "a@example.com", "D2": "Merged title", "E2": "Northwind Logistics",
+		"A3": "Merged", "B3": "B", "C3": "b@example.com",
+		"A4": "Cy", "B4": "C", "C4": "c@example.com", "D4": "Buyer"} {
+		if err := f.SetCellValue(sheet, cell, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range [][2]string{{"D2", "D3"}, {"E2", "E3"}} {
+		if err := f.MergeCell(sheet, r[0], r[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got := sheetCells(readCells(t, buf.Bytes()))
+	want := []cells{
+		{"Merged", "A", "a@example.com", "", "Merged title", "Northwind Logistics", "", ""},
+		{"Merged", "B", "b@example.com", "", "Merged title", "Northwind Logistics", "", ""},
+		{"Cy", "C", "c@example.com", "", "Buyer", "", "", ""},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("rows:\n got %q\nwant %q", got, want)
+	}
+
+	for i := range 1001 {
+		cell := fmt.Sprintf("G%d", 10+2*i)
+		if err := f.MergeCell(sheet, cell, fmt.Sprintf("H%d", 10+2*i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf.Reset()
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := export.Read(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "more than 1,000 merged cells") {
+		t.Errorf("a workbook of 1,001 merged cells: %v, want it refused", err)
+	}
+}
