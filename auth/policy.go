@@ -122,7 +122,12 @@ func (p *Policy) guessable(folded string) bool {
 	if trimmed := strings.TrimFunc(core, unicode.IsDigit); len(trimmed) >= 4 {
 		core = trimmed
 	}
-	if utf8.RuneCountInString(core) < 8 || p.blocked[core] || isRepetitive(core) {
+	// A short core with most of the password padding around it ("xkcd!!!!!!!!!!!") is a
+	// word list's first try; a random one with a symbol or two in it ("Vq7!mZ2p") is not.
+	if n := utf8.RuneCountInString(core); n < 8 && 4*n < 3*utf8.RuneCountInString(folded) {
+		return true
+	}
+	if p.blocked[core] || isRepetitive(core) {
 		return true
 	}
 	for _, unit := range []int{2, 3} { // the same word two or three times

@@ -80,6 +80,8 @@ func TestPolicyWithASecondFactor(t *testing.T) {
 		reason   string // "" when accepted
 	}{
 		{"ferry7qz", ""},
+		{"Vq7!mZ2p", ""}, // random, with a symbol: 7 letters and digits are enough
+		{"xkcd!!!!", "common"},
 		{"ferry7q", "8 characters"},
 		{"password", "common"},
 		{"kowalski-fern", "name"},
