@@ -31,6 +31,10 @@ const PendingSignInTTL = 5 * time.Minute
 // ErrSignInExpired: the pending sign-in is unknown, ended, or older than PendingSignInTTL.
 var ErrSignInExpired = errors.New("the sign-in took too long or was ended")
 
+// ErrLockedOut: the wrong code was one too many, and locked the contact out; its sign-in
+// is over (an ErrSignInExpired too).
+var ErrLockedOut = fmt.Errorf("%w: the contact is locked out after too many wrong codes", ErrSignInExpired)
+
 // SignInResult is a right password's outcome: the contact signed in (Pending empty), or a
 // pending sign-in waiting for the next step of Stage, whose id Pending the browser keeps.
 type SignInResult struct {
@@ -304,7 +308,7 @@ func (s *Service) secondStep(ctx context.Context, actor Actor, check func(*db.Tx
 		return SignedIn{}, err
 	case failed && locked:
 		s.countAttempt(ctx, name, true)
-		return SignedIn{}, ErrSignInExpired // that failure locked the contact: its sign-in is over
+		return SignedIn{}, ErrLockedOut
 	case failed:
 		s.countAttempt(ctx, name, true)
 		return SignedIn{}, ErrWrongCode

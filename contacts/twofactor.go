@@ -51,6 +51,9 @@ var (
 	ErrWrongCode = errors.New("wrong or used code")
 	// ErrNoAppSetup: no authenticator app is waiting for its first code.
 	ErrNoAppSetup = errors.New("no authenticator app waiting for its first code")
+	// ErrAppAlreadySet: the app's first code was taken already (a form sent again, such as
+	// the page of recovery codes reloaded).
+	ErrAppAlreadySet = errors.New("the authenticator app is set up already")
 	// ErrPasskeysUnavailable: passkeys need the portal served over https, or on localhost.
 	ErrPasskeysUnavailable = errors.New("passkeys are not available at this address")
 	// ErrPasskeyFailed: the browser's answer to a passkey dialog could not be verified (or no
@@ -273,6 +276,11 @@ func (s *Service) ConfirmApp(ctx context.Context, actor Actor, typed string) (Ad
 	err := s.store.Write(ctx, func(tx *db.Tx) error {
 		added = Added{}
 		waiting, err := tx.TOTP(ctx, actor.ID(), false)
+		if errors.Is(err, db.ErrNotFound) {
+			if _, err := tx.TOTP(ctx, actor.ID(), true); err == nil {
+				return ErrAppAlreadySet
+			}
+		}
 		if errors.Is(err, db.ErrNotFound) || (err == nil && tx.Now().Sub(waiting.CreatedAt) >= appSetupTTL) {
 			return ErrNoAppSetup
 		}

@@ -217,11 +217,17 @@ func parseHop(s string) (netip.Addr, bool) {
 
 // requireSignedIn sends signed-out visitors to the login page, and back afterwards: to the
 // page asked for, or, for a form or a fragment, to the page it was sent from. A visitor whose
-// session ended meanwhile (it timed out, or was signed out everywhere) is told so.
+// session ended meanwhile (it timed out, or was signed out everywhere) is told so; one half
+// signed in goes back to its next step.
 func requireSignedIn(c *fiber.Ctx) error {
 	v := viewerOf(c)
 	if v.contact != nil {
 		return c.Next()
+	}
+	if v.sess != nil && v.sess.PendingID(c) != "" && !htmx(c) {
+		// Half signed in (a second step, or its required setup, to go): that page first,
+		// which sends it to the login page if the sign-in has ended.
+		return redirect(c, stagePaths[db.StageVerify])
 	}
 	next := c.OriginalURL()
 	if c.Method() != fiber.MethodGet || isFragment(c) {

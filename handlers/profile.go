@@ -145,7 +145,11 @@ func (h *Profile) ConfirmApp(c *fiber.Ctx, actor contacts.Actor) error {
 	if problem, status := codeProblem(err); problem != "" {
 		return appSetupPage(c, h.contacts, actor, "/profile/app/confirm", false, status, problem)
 	}
-	if errors.Is(err, contacts.ErrNoAppSetup) {
+	switch {
+	case errors.Is(err, contacts.ErrAppAlreadySet):
+		return flashRedirect(c, flashInfo, "Your authenticator app is set up. Its recovery codes were shown once: "+
+			"if you didn't keep them, generate new ones below.", "/profile")
+	case errors.Is(err, contacts.ErrNoAppSetup):
 		return flashRedirect(c, flashError, "The setup took too long and its key expired. Set up the authenticator app again.", "/profile")
 	}
 	if err != nil {

@@ -223,8 +223,8 @@ func TestWrongCodesLockTheContact(t *testing.T) {
 		}
 		b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
 		resp := b.PostForm("/login/two-step", url.Values{"code": {"111111"}})
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(loginError(t, resp.Body), "Log in again") {
-			t.Errorf("third wrong code: status %d, login error %q; want 401 and the login page", resp.StatusCode, loginError(t, resp.Body))
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(loginError(t, resp.Body), "one wrong code too many, so your account is locked out") {
+			t.Errorf("third wrong code: status %d, login error %q; want 401 and the login page saying it is locked out", resp.StatusCode, loginError(t, resp.Body))
 		}
 		if c := e.Reload(e.member); !c.Locked() || c.LockReason != db.LockedByFailedLogins {
 			t.Fatalf("after three wrong codes: status %q reason %q, want locked by failed logins", c.Status, c.LockReason)
@@ -302,6 +302,11 @@ func TestPendingSignInLastsFiveMinutesAndGrantsNothingElse(t *testing.T) {
 		b := passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
 		if resp := b.PostForm("/profile/app", nil); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
 			t.Errorf("a profile action half signed in: status %d to %q, want the login page", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		for _, page := range []string{"/", "/profile", "/contacts"} {
+			if resp := b.Get(page); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login/two-step" {
+				t.Errorf("%s half signed in: status %d to %q, want back to the second step", page, resp.StatusCode, resp.Header.Get("Location"))
+			}
 		}
 		e.Clock.Advance(4*time.Minute + 59*time.Second)
 		if page := b.Get("/login/two-step"); page.StatusCode != http.StatusOK || !strings.Contains(page.Body, "authenticator app") {
@@ -753,5 +758,24 @@ func TestAllContactsShowsTwoStepVerification(t *testing.T) {
 		if !strings.HasSuffix(line, want) {
 			t.Errorf("CSV line %q, want it to end in %s", line, want)
 		}
+	}
+}
+
+// TestTheRecoveryCodesPageReloaded: the page of recovery codes answers the form that took
+// the app's first code. Reloaded, the form comes again: it says the app is set up and where
+// new codes are, not that the setup took too long.
+func TestTheRecoveryCodesPageReloaded(t *testing.T) {
+	e := newLoginEnv(t, portaltest.SQLite)
+	b := e.Login(e.member.Email)
+	secret, codes := setUpApp(t, e.Env, b)
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes, want 10", len(codes))
+	}
+	resp := b.PostForm("/profile/app/confirm", url.Values{"code": {totpCode(t, secret, e.Clock.Now())}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/profile" {
+		t.Fatalf("the form sent again: status %d to %q, want 303 to /profile", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := testText(t, b.Get("/profile").Body, "alert-info"); !strings.Contains(got, "Your authenticator app is set up.") {
+		t.Errorf("Your profile then says %q", got)
 	}
 }

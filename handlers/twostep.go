@@ -42,7 +42,7 @@ func (h *TwoStep) at(stage string, next pendingHandler) fiber.Handler {
 		}
 		actor, p, err := h.contacts.PendingActor(c.UserContext(), v.sess.PendingID(c), clientIP(c))
 		if errors.Is(err, contacts.ErrSignInExpired) {
-			return h.expired(c)
+			return h.expired(c, err)
 		}
 		if err != nil {
 			return err
@@ -55,9 +55,15 @@ func (h *TwoStep) at(stage string, next pendingHandler) fiber.Handler {
 }
 
 // expired answers for a pending sign-in that can't go on: the login page, saying why.
-func (h *TwoStep) expired(c *fiber.Ctx) error {
+func (h *TwoStep) expired(c *fiber.Ctx, err error) error {
 	viewerOf(c).sess.ClearPending(c)
 	form := components.LoginForm{Error: "Your sign-in took longer than " + components.Duration(contacts.PendingSignInTTL) + ", or was ended. Log in again."}
+	if errors.Is(err, contacts.ErrLockedOut) {
+		// Whoever is here typed the right password: telling them of the lock tells them nothing
+		// they could not find out, and tells its owner what to do.
+		form.Error = "That was one wrong code too many, so your account is locked out. " +
+			"To unlock it, set a new password with Forgot password?, or ask your contact admin."
+	}
 	if c.Method() != fiber.MethodGet || htmx(c) {
 		return render(c, fiber.StatusUnauthorized, components.LoginPage(shell(c, "Log in", "login"), form), nil)
 	}
@@ -98,7 +104,7 @@ func (h *TwoStep) VerifyCode(c *fiber.Ctx, actor contacts.Actor, p contacts.Pend
 // ends its sign-in, ErrSignInExpired).
 func (h *TwoStep) stepAnswer(c *fiber.Ctx, done contacts.SignedIn, err error, again func(status int, problem string) error) error {
 	if errors.Is(err, contacts.ErrSignInExpired) {
-		return h.expired(c)
+		return h.expired(c, err)
 	}
 	if problem, status := codeProblem(err); problem != "" {
 		return again(status, problem)
@@ -208,9 +214,11 @@ func (h *TwoStep) ConfirmApp(c *fiber.Ctx, actor contacts.Actor, _ contacts.Pend
 func (h *TwoStep) setUp(c *fiber.Ctx, added contacts.Added, err error) error {
 	switch {
 	case errors.Is(err, contacts.ErrSignInExpired):
-		return h.expired(c)
+		return h.expired(c, err)
 	case errors.Is(err, contacts.ErrNoAppSetup):
 		return redirect(c, "/login/setup")
+	case errors.Is(err, contacts.ErrAppAlreadySet): // the page of recovery codes reloaded
+		return redirect(c, "/profile")
 	case err != nil:
 		return err
 	}
@@ -261,7 +269,7 @@ func (h *TwoStep) NewPassword(c *fiber.Ctx, actor contacts.Actor, p contacts.Pen
 		}
 		return redirect(c, orHome(done.Next))
 	case errors.Is(err, contacts.ErrSignInExpired):
-		return h.expired(c)
+		return h.expired(c, err)
 	case errors.Is(err, contacts.ErrThrottled):
 		problem, status = "Too many attempts from your network. Wait a minute and try again.", fiber.StatusTooManyRequests
 	case errors.Is(err, contacts.ErrPasswordMissing):
