@@ -248,7 +248,7 @@ func readWorkbook(data []byte) (*Sheet, error) {
 		return nil, problemWorkbookDamaged
 	}
 	defer rows.Close()
-	var b sheetBuilder
+	b := sheetBuilder{workbook: true}
 	line := 0
 	for rows.Next() {
 		line++
@@ -272,7 +272,6 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	if rows.Error() != nil {
 		return nil, problemWorkbookDamaged
 	}
-	b.workbook = true
 	return b.finish()
 }
 
@@ -419,7 +418,7 @@ type sheetBuilder struct {
 	sheet    Sheet
 	columns  []Field // the field of each column of the file; -1: not read
 	header   bool
-	workbook bool // cells of Access ends may be serial dates
+	workbook bool // an .xlsx: cells of Access ends may be serial dates, and only its first sheet is read
 	rows     int
 }
 
@@ -470,9 +469,17 @@ func (b *sheetBuilder) readHeader(cells []string) error {
 		}
 	}
 	if len(missing) > 0 {
-		return FileProblem(fmt.Sprintf("The file's first row has no %s column. The first row must name the columns, "+
+		row := "The file's first row"
+		if b.workbook {
+			row = "The first row of the workbook's first sheet (the only one read)"
+		}
+		columns := missing[len(missing)-1] + " column"
+		if len(missing) > 1 {
+			columns = strings.Join(missing[:len(missing)-1], ", ") + " and " + missing[len(missing)-1] + " columns"
+		}
+		return FileProblem(fmt.Sprintf("%s has no %s. The first row must name the columns, "+
 			"as in the template: First name, Last name, Email, and any of Phone, Job title, Account, Roles, Access ends (UTC).",
-			strings.Join(missing, ", ")))
+			row, columns))
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ func TestReadRefuses(t *testing.T) {
 		{"a quote left open", []byte(header + "Ann,Lee,ann@example.com\n\"Bo,Ek,bo@example.com\n"), "Line 3 of the file can't be read as CSV"},
 		{"a quote inside a cell", []byte(header + "A\"nn,Lee,ann@example.com\n"), "Line 2 of the file can't be read as CSV"},
 		{"no Email column", []byte("First name,Last name,Mail\nAnn,Lee,ann@example.com\n"), "first row has no Email column"},
-		{"no name columns", []byte("Email\nann@example.com\n"), "first row has no First name, Last name column"},
+		{"no name columns", []byte("Email\nann@example.com\n"), "first row has no First name and Last name columns"},
 		{"two Email columns", []byte("First name,Last name,Email,E-mail,email\n"), "The file has two Email columns"},
 		{"more than 10,000 rows", []byte(manyRows), "more than 10,000 rows"},
 		{"more than 5 MB", []byte(bigCell), "larger than 5 MB"},
@@ -609,5 +609,30 @@ func TestReadWorkbookMergedCells(t *testing.T) {
 	}
 	if _, err := export.Read(buf.Bytes()); err == nil || !strings.Contains(err.Error(), "more than 1,000 merged cells") {
 		t.Errorf("a workbook of 1,001 merged cells: %v, want it refused", err)
+	}
+}
+
+func TestReadWorkbookReadsItsFirstSheetOnly(t *testing.T) {
+	// Instructions on the first sheet, the contacts on the second: the answer says which
+	// sheet was read.
+	f := excelize.NewFile()
+	defer f.Close()
+	first := f.GetSheetName(0)
+	if err := f.SetCellValue(first, "A1", "Fill in the contacts on the next sheet."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.NewSheet("Contacts"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetSheetRow("Contacts", "A1", &[]any{"First name", "Last name", "Email"}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, err := export.Read(buf.Bytes())
+	if want := "The first row of the workbook's first sheet (the only one read) has no First name, Last name and Email columns."; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
 	}
 }
