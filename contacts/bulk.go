@@ -104,7 +104,7 @@ func (s *Service) SendResetLinks(ctx context.Context, actor Actor, ids []int64) 
 }
 
 // lockSkips are the reasons of a skip for the refusals of whyNotLock.
-var lockSkips = map[error]SkipReason{ErrLockSelf: SkipYourself, ErrAlreadyLocked: SkipAlreadyLocked, ErrLastAdmin: SkipLastAdmin}
+var lockSkips = map[error]SkipReason{ErrAlreadyLocked: SkipAlreadyLocked, ErrLastAdmin: SkipLastAdmin}
 
 // lockMany locks the contacts ids of the actor's scope with reason (db.LockedByAdmin, or
 // db.LockedWithOrganization with org), batch by batch, under the rules of Lock: never the
@@ -121,7 +121,11 @@ func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason
 		}
 		var lock []int64
 		for _, c := range found {
-			if err := whyNotLock(actor, c, admins[c.AccountID]); err != nil {
+			if c.ID == actor.ID() {
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), SkipYourself})
+				continue
+			}
+			if err := whyNotLock(c, admins[c.AccountID]); err != nil {
 				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), lockSkips[err]})
 				continue
 			}

@@ -248,6 +248,9 @@ func notInScope(ctx context.Context, tx *db.Tx, actor Actor, id int64, email str
 // ErrAlreadyLocked. The page comes back as the attempt left it, also when it was refused.
 func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error) {
 	err := s.writeAsAdmin(ctx, actor, func(tx *db.Tx) error {
+		if id == actor.ID() {
+			return ErrLockSelf
+		}
 		target, err := tx.ContactForChange(ctx, actor.Scope, id)
 		if err != nil {
 			return err
@@ -259,7 +262,7 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 			}
 			admins++
 		}
-		if err := whyNotLock(actor, target, admins); err != nil {
+		if err := whyNotLock(target, admins); err != nil {
 			return err
 		}
 		locked, err := tx.LockContact(ctx, id, actor.ID())
@@ -275,13 +278,11 @@ func (s *Service) Lock(ctx context.Context, actor Actor, id int64) (Page, error)
 	return s.pageAfter(ctx, actor, id, err)
 }
 
-// whyNotLock is the rule of Lock, one contact at a time or many (lockMany): ErrLockSelf,
-// ErrAlreadyLocked or ErrLastAdmin when c may not be locked, with admins the active contact
-// admins of its account, c included; nil when it may.
-func whyNotLock(actor Actor, c db.Contact, admins int) error {
+// whyNotLock is the rule of Lock for a contact other than the admin's own, one at a time or
+// many (lockMany): ErrAlreadyLocked or ErrLastAdmin when c may not be locked, with admins
+// the active contact admins of its account, c included; nil when it may.
+func whyNotLock(c db.Contact, admins int) error {
 	switch {
-	case c.ID == actor.ID():
-		return ErrLockSelf
 	case c.Locked():
 		return ErrAlreadyLocked
 	case c.ActiveAdmin() && admins <= 1:
