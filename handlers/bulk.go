@@ -70,13 +70,12 @@ func (h *Bulk) Act(c *fiber.Ctx, actor contacts.Actor) error {
 	if !ok {
 		return fiber.ErrNotFound
 	}
-	sel, v := selection(c)
+	_, v := selection(c) // the list to go back to
 	confirmed, ok := parseIDList(bodyValue(c, "selected"))
 	if !ok {
 		return fiber.NewError(fiber.StatusUnprocessableEntity, "Choose the contacts in All Contacts, then confirm the action.")
 	}
-	sel = contacts.Selection{IDs: confirmed}
-	ids, err := h.contacts.Selected(c.UserContext(), actor, sel)
+	ids, err := h.contacts.Selected(c.UserContext(), actor, contacts.Selection{IDs: confirmed})
 	if err != nil {
 		return h.refuse(c, v, err)
 	}
