@@ -24,11 +24,13 @@ import (
 // takes a turn: a sign-in's back-off sleeps before it takes one (docs/PERFORMANCE.md,
 // "Issue 13").
 //
-// A request that has waited maxWait for its turn gets ErrNoTurn instead: a queue that long
-// means more work arrives than the machine does, and its user is better told "busy, try again"
-// than kept waiting until a proxy gives up.
+// A request that has waited its kind's longest wait for its turn gets ErrNoTurn instead: a
+// queue that long means more work arrives than the machine does, and its user is better
+// told "busy, try again" than kept waiting until a proxy gives up. Sign-ins may wait longer
+// than pages: the turns go to them first, so they wait only behind each other, and a burst
+// of logins (everyone at 9 o'clock, or after a restart) should get through whole.
 type Turns struct {
-	maxWait        time.Duration
+	waits          Waits
 	mu             sync.Mutex
 	free           int
 	waitingSignIns []chan struct{} // oldest first
@@ -47,10 +49,13 @@ const pagesPerSignIn = 4
 // the web layer answers as busy.
 var ErrNoTurn = fmt.Errorf("throttle: no turn came in time: %w", context.DeadlineExceeded)
 
-// NewTurns returns Turns of which n run at once, and which a request waits for at most
-// maxWait.
-func NewTurns(n int, maxWait time.Duration) *Turns {
-	return &Turns{maxWait: maxWait, free: n, pagesInARow: pagesPerSignIn}
+// Waits are the longest a page and a sign-in wait for a turn.
+type Waits struct{ Page, SignIn time.Duration }
+
+// NewTurns returns Turns of which n run at once, and which a request waits for at most the
+// wait of its kind.
+func NewTurns(n int, waits Waits) *Turns {
+	return &Turns{waits: waits, free: n, pagesInARow: pagesPerSignIn}
 }
 
 // TakePage waits for a turn for a page. Done gives it back; after ErrNoTurn there is none
@@ -72,13 +77,13 @@ func (t *Turns) take(signIn bool) error {
 		return nil
 	}
 	ready := make(chan struct{})
-	queue := &t.waitingPages
+	queue, wait := &t.waitingPages, t.waits.Page
 	if signIn {
-		queue = &t.waitingSignIns
+		queue, wait = &t.waitingSignIns, t.waits.SignIn
 	}
 	*queue = append(*queue, ready)
 	t.mu.Unlock()
-	timer := time.NewTimer(t.maxWait)
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case <-ready:

@@ -26,7 +26,7 @@ func queued(t *testing.T, tr *Turns, signIns, pages int) {
 // the other, while the turn is taken by holder ("s…": a sign-in, else a page), then ends
 // the holder's turn, and returns the order in which the requests got theirs.
 func order(t *testing.T, holder string, arrivals ...string) []string {
-	tr := NewTurns(1, time.Minute)
+	tr := NewTurns(1, Waits{Page: time.Minute, SignIn: time.Minute})
 	take := func(name string) {
 		var err error
 		if name[0] == 's' {
@@ -88,7 +88,7 @@ func TestAfterASignInThePageWaitingGoesFirst(t *testing.T) {
 }
 
 func TestTurnsFreeWithoutWaiting(t *testing.T) {
-	tr := NewTurns(2, time.Minute)
+	tr := NewTurns(2, Waits{Page: time.Minute, SignIn: time.Minute})
 	took := make(chan struct{})
 	go func() {
 		tr.TakePage()
@@ -124,13 +124,22 @@ func TestNilTurnsLetEverythingRun(t *testing.T) {
 }
 
 func TestAWaitTooLongGetsNoTurn(t *testing.T) {
-	tr := NewTurns(1, 50*time.Millisecond)
+	tr := NewTurns(1, Waits{Page: 50 * time.Millisecond, SignIn: 200 * time.Millisecond})
 	if err := tr.TakePage(); err != nil {
 		t.Fatal(err)
 	}
-	for _, take := range []func() error{tr.TakePage, tr.TakeSignIn} {
-		if err := take(); !errors.Is(err, ErrNoTurn) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("waiting behind a turn held longer than the wait: %v, want ErrNoTurn, a deadline exceeded", err)
+	for _, take := range []struct {
+		kind string
+		take func() error
+		wait time.Duration
+	}{{"page", tr.TakePage, 50 * time.Millisecond}, {"sign-in", tr.TakeSignIn, 200 * time.Millisecond}} {
+		started := time.Now()
+		err := take.take()
+		if !errors.Is(err, ErrNoTurn) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a %s waiting behind a turn held longer than its wait: %v, want ErrNoTurn, a deadline exceeded", take.kind, err)
+		}
+		if waited := time.Since(started); waited < take.wait {
+			t.Errorf("a %s gave up after %v, before its wait of %v", take.kind, waited, take.wait)
 		}
 	}
 	if len(tr.waitingPages) != 0 || len(tr.waitingSignIns) != 0 {
@@ -147,7 +156,7 @@ func TestATurnHandedOverAsTheWaitEndsIsKept(t *testing.T) {
 	// Done may hand the turn to a request in the instant its wait ends: that request goes on
 	// with it, or the turn would be lost for good. Rounds of a wait as long as the holder's
 	// work make both orders happen.
-	tr := NewTurns(1, time.Millisecond)
+	tr := NewTurns(1, Waits{Page: time.Millisecond, SignIn: time.Millisecond})
 	for range 200 {
 		if err := tr.TakePage(); err != nil {
 			t.Fatal(err)
