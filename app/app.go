@@ -100,7 +100,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	sess := session.NewStore(store, session.DefaultLimits, cfg.Secure())
 	t := cfg.Throttles
-	turns := throttle.NewTurns(turnsFor(cfg), throttle.Waits{Page: pageTurnWait, SignIn: signInTurnWait})
+	turns := throttle.NewTurns(turnsFor(cfg), pageTurnWait)
 	rules := contacts.New(store, o.hasher, log, contacts.Settings{LockoutThreshold: cfg.LockoutThreshold,
 		InviteTTL: cfg.InviteTTL, AutoUnlockAfter: cfg.AutoUnlockAfter,
 		LoginThrottle: throttle.Rate{Burst: t.LoginBurst, Every: t.LoginInterval},
@@ -159,14 +159,10 @@ func turnsFor(cfg config.Config) int {
 	return max(2, n)
 }
 
-// How long a request waits for its turn before it is answered "busy, try again" (503). A
-// page: 10 s, far beyond its waits in the load test's mix. A sign-in: 30 s, the time of some
-// 2,700 password hashes on two cores (a burst of 200 waits about 2 s), and within the 60 s
-// after which proxies commonly give up.
-const (
-	pageTurnWait   = 10 * time.Second
-	signInTurnWait = 30 * time.Second
-)
+// pageTurnWait is how long a page waits for its turn before it is answered "busy, try
+// again" (503): far beyond its waits in the load test's mix, bursts of logins included
+// (docs/PERFORMANCE.md), and short of the 30–60 s after which proxies give up.
+const pageTurnWait = 10 * time.Second
 
 // hashingMemory is the memory the hashes running at once may hold together: about what the
 // rest of the portal holds at its busiest (a PDF export takes 100–150 MB), so that a burst

@@ -122,9 +122,11 @@ func (p *Policy) guessable(folded string) bool {
 	if trimmed := strings.TrimFunc(core, unicode.IsDigit); len(trimmed) >= 4 {
 		core = trimmed
 	}
-	// A short core with most of the password padding around it ("xkcd!!!!!!!!!!!") is a
-	// word list's first try; a random one with a symbol or two in it ("Vq7!mZ2p") is not.
-	if n := utf8.RuneCountInString(core); n < 8 && 4*n < 3*utf8.RuneCountInString(folded) {
+	// Under 8 letters and digits, once padding digits are cut, is a word list's try
+	// ("quokka!!", "plinth12"), unless symbols between the letters make the part inside the
+	// padding 8 long: "Vq7!mZ2p" is random, not padded.
+	inside := strings.TrimFunc(folded, func(r rune) bool { return !unicode.IsLetter(r) })
+	if utf8.RuneCountInString(core) < 8 && utf8.RuneCountInString(inside) < 8 {
 		return true
 	}
 	if p.blocked[core] || isRepetitive(core) {

@@ -82,6 +82,10 @@ func TestPolicyWithASecondFactor(t *testing.T) {
 		{"ferry7qz", ""},
 		{"Vq7!mZ2p", ""}, // random, with a symbol: 7 letters and digits are enough
 		{"xkcd!!!!", "common"},
+		{"quokka!!", "common"}, // a word and its padding
+		{"plinth12", "common"},
+		{"whisker1", "common"},
+		{"a!b!c!d!", "common"},
 		{"ferry7q", "8 characters"},
 		{"password", "common"},
 		{"kowalski-fern", "name"},

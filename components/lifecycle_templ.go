@@ -522,7 +522,7 @@ func BulkResultPage(s Shell, title, message string, r contacts.BulkResult, back 
 				return templ_7745c5c3_Err
 			}
 			if r.Stopped {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<div class=\"alert alert-error\" role=\"alert\" data-testid=\"bulk-stopped\"><p>The portal stopped before it had finished (the database was busy or could not be reached). ")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 40, "<div class=\"alert alert-error\" role=\"alert\" data-testid=\"bulk-stopped\"><p>The portal stopped before it had finished. ")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

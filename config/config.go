@@ -42,7 +42,7 @@ func SecretsKeyFile(given, dbPath string) (string, error) {
 	switch {
 	case given != "" || dbPath == "":
 		return given, nil
-	case strings.HasPrefix(dbPath, "postgres://") || strings.HasPrefix(dbPath, "postgresql://"):
+	case isPostgres(dbPath):
 		return "", errors.New("--secrets-key-file: required with a postgres:// --db, the same file on every server " +
 			"(create one with: openssl rand -base64 32 > portal.secrets-key; chmod 600 portal.secrets-key)")
 	}
@@ -153,8 +153,12 @@ func Flags(fs *flag.FlagSet, getenv func(string) string) func() (Config, error) 
 			errs = append(errs, errors.New("--db: must not be empty"))
 		}
 		var err error
-		if c.DBPool, err = strconv.Atoi(strings.TrimSpace(*dbPool)); err != nil || c.DBPool < MinDBPool || c.DBPool > 1000 {
-			errs = append(errs, fmt.Errorf("--db-pool %q: want a number from %d to 1000", *dbPool, MinDBPool))
+		fewest := 1 // SQLite sizes its own pools, and does not use it
+		if isPostgres(c.DBPath) {
+			fewest = MinDBPool
+		}
+		if c.DBPool, err = strconv.Atoi(strings.TrimSpace(*dbPool)); err != nil || c.DBPool < fewest || c.DBPool > 1000 {
+			errs = append(errs, fmt.Errorf("--db-pool %q: want a number from %d to 1000", *dbPool, fewest))
 		}
 		if mode := strings.TrimSpace(*dbSSLMode); mode != "" {
 			if c.DBPath, err = withSSLMode(c.DBPath, mode); err != nil {
@@ -295,4 +299,10 @@ func withSSLMode(dsn, mode string) (string, error) {
 func validPort(port string) bool {
 	_, err := strconv.ParseUint(port, 10, 16)
 	return err == nil
+}
+
+// isPostgres reports whether the --db value is a PostgreSQL URL: db.IsPostgres's test, kept
+// here so that reading flags needs none of the database packages (nor cgo).
+func isPostgres(dbPath string) bool {
+	return strings.HasPrefix(dbPath, "postgres://") || strings.HasPrefix(dbPath, "postgresql://")
 }

@@ -90,7 +90,8 @@ func TestInvalidValues(t *testing.T) {
 	}{
 		{[]string{"--lockout-threshold", "0"}, "1 to 100"},
 		{[]string{"--lockout-threshold", "101"}, "1 to 100"},
-		{[]string{"--db-pool", "3"}, "--db-pool \"3\": want a number from 4 to 1000"},
+		{[]string{"--db", "postgres://db.internal/portal", "--secrets-key-file", "/k", "--db-pool", "3"}, "--db-pool \"3\": want a number from 4 to 1000"},
+		{[]string{"--db-pool", "0"}, "--db-pool \"0\": want a number from 1 to 1000"},
 		{[]string{"--smtp-port", "99999"}, "smtp-port"},
 		{[]string{"--smtp-tls", "ssl"}, "none, starttls or tls"},
 		{[]string{"--base-url", "portal.example.com"}, "absolute http or https URL"},

@@ -126,7 +126,11 @@ func (s *Service) lockMany(ctx context.Context, actor Actor, ids []int64, reason
 				continue
 			}
 			if err := whyNotLock(c, admins[c.AccountID]); err != nil {
-				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), lockSkips[err]})
+				reason, ok := lockSkips[err]
+				if !ok {
+					return err
+				}
+				r.Skipped = append(r.Skipped, Skip{c.ID, c.Name(), reason})
 				continue
 			}
 			if c.ActiveAdmin() {
@@ -242,9 +246,9 @@ func auditEach(ctx context.Context, tx *db.Tx, actor Actor, found []db.Contact, 
 // MaxBulk is how many contacts one bulk action takes at most (SPEC 3.8).
 const MaxBulk = 10_000
 
-// Selection is what a bulk action acts on: the contacts ticked on one page of All Contacts,
-// or, with All ("Select all N matching contacts"), every contact of a section under a
-// search, found again when the action runs.
+// Selection is what a bulk action is asked for: the contacts ticked on one page of All
+// Contacts, or, with All ("Select all N matching contacts"), every contact of a section
+// under a search. Its confirmation counts them; the action takes those it counted.
 type Selection struct {
 	IDs     []int64
 	All     bool

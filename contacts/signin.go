@@ -41,9 +41,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, remoteIP, next st
 		return SignInResult{}, err
 	}
 	// The work takes a turn; the waits above must not hold one.
-	if err := s.settings.Turns.TakeSignIn(); err != nil {
-		return SignInResult{}, err
-	}
+	s.settings.Turns.TakeSignIn()
 	defer s.settings.Turns.Done()
 	result, err := s.checkCredentials(ctx, email, password, remoteIP, next)
 	switch {

@@ -277,8 +277,11 @@ func (s *Service) ConfirmApp(ctx context.Context, actor Actor, typed string) (Ad
 		added = Added{}
 		waiting, err := tx.TOTP(ctx, actor.ID(), false)
 		if errors.Is(err, db.ErrNotFound) {
-			if _, err := tx.TOTP(ctx, actor.ID(), true); err == nil {
+			switch _, err := tx.TOTP(ctx, actor.ID(), true); {
+			case err == nil:
 				return ErrAppAlreadySet
+			case !errors.Is(err, db.ErrNotFound):
+				return err
 			}
 		}
 		if errors.Is(err, db.ErrNotFound) || (err == nil && tx.Now().Sub(waiting.CreatedAt) >= appSetupTTL) {

@@ -232,16 +232,12 @@ func readWorkbook(data []byte) (*Sheet, error) {
 	if len(sheets) == 0 {
 		return nil, problemWorkbookDamaged
 	}
-	typed, err := firstSheetFormulas(archive)
-	if err != nil {
-		return nil, problemWorkbookDamaged
-	}
-	merged, err := mergedRanges(f, sheets[0])
-	if err != nil {
-		return nil, problemWorkbookDamaged
-	}
-	if len(merged.ranges) > maxMergedRanges {
+	typed, merged, err := firstSheetCells(archive)
+	if errors.Is(err, problemTooManyMerges) {
 		return nil, problemTooManyMerges
+	}
+	if err != nil {
+		return nil, problemWorkbookDamaged
 	}
 	rows, err := f.Rows(sheets[0])
 	if err != nil {
@@ -285,21 +281,21 @@ type merges struct {
 
 type cellRange struct{ fromColumn, fromRow, toColumn, toRow int }
 
-func mergedRanges(f *excelize.File, sheet string) (merges, error) {
-	m := merges{values: map[[2]int]string{}}
-	cells, err := f.GetMergeCells(sheet, true)
-	if err != nil {
-		return m, err
+// add reads a merged range as the sheet names it ("D2:D3"). Counted as they are read, the
+// ranges stop at maxMergedRanges: excelize's own reading of them compares every one with
+// every other, which would take hours for a file of a million.
+func (m *merges) add(ref string) error {
+	if len(m.ranges) == maxMergedRanges {
+		return problemTooManyMerges
 	}
-	for _, c := range cells {
-		x1, y1, err1 := excelize.CellNameToCoordinates(c.GetStartAxis())
-		x2, y2, err2 := excelize.CellNameToCoordinates(c.GetEndAxis())
-		if err := cmp.Or(err1, err2); err != nil {
-			return m, err
-		}
-		m.ranges = append(m.ranges, cellRange{x1, y1, x2, y2})
+	from, to, _ := strings.Cut(ref, ":")
+	x1, y1, err1 := excelize.CellNameToCoordinates(from)
+	x2, y2, err2 := excelize.CellNameToCoordinates(cmp.Or(to, from))
+	if err := cmp.Or(err1, err2); err != nil {
+		return fmt.Errorf("merged cells %q: %w", ref, err)
 	}
-	return m, nil
+	m.ranges = append(m.ranges, cellRange{min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)})
+	return nil
 }
 
 // fill gives the cells of row that lie in a merged range the value of its first cell.
@@ -325,14 +321,15 @@ func (m merges) fill(row int, cells []string) []string {
 	return cells
 }
 
-// firstSheetFormulas reads the formulas of the workbook's first sheet, as typed ("=1+1"),
+// firstSheetCells reads the formulas of the workbook's first sheet, as typed ("=1+1"),
 // by row and column (from 1) of the cell that holds them: an import keeps a formula as text, as it does a CSV's, and
 // never takes the value a spreadsheet computed from it (a name or an email made by a
 // formula is refused or stored as the formula's text, so the admin sees it in the preview).
 // The later cells of a formula filled down (a shared formula) keep no text of their own:
-// they are read as the value the spreadsheet stored. The sheet is streamed, never held
-// whole; its size was checked from the zip directory.
-func firstSheetFormulas(archive *zip.Reader) (map[int]map[int]string, error) {
+// they are read as the value the spreadsheet stored. It reads the sheet's merged cells too.
+// The sheet is streamed, never held whole; its size was checked from the zip directory.
+func firstSheetCells(archive *zip.Reader) (map[int]map[int]string, merges, error) {
+	merged := merges{values: map[[2]int]string{}}
 	var workbook struct {
 		Sheets []struct {
 			RID string `xml:"http://schemas.openxmlformats.org/officeDocument/2006/relationships id,attr"`
@@ -345,10 +342,10 @@ func firstSheetFormulas(archive *zip.Reader) (map[int]map[int]string, error) {
 		} `xml:"Relationship"`
 	}
 	if err := decodePart(archive, "xl/workbook.xml", &workbook); err != nil || len(workbook.Sheets) == 0 {
-		return nil, fmt.Errorf("workbook: %w", cmp.Or(err, errors.New("no sheet")))
+		return nil, merged, fmt.Errorf("workbook: %w", cmp.Or(err, errors.New("no sheet")))
 	}
 	if err := decodePart(archive, "xl/_rels/workbook.xml.rels", &rels); err != nil {
-		return nil, fmt.Errorf("workbook relationships: %w", err)
+		return nil, merged, fmt.Errorf("workbook relationships: %w", err)
 	}
 	part := ""
 	for _, r := range rels.Relationships {
@@ -361,7 +358,7 @@ func firstSheetFormulas(archive *zip.Reader) (map[int]map[int]string, error) {
 	}
 	sheet, err := archive.Open(part)
 	if err != nil {
-		return nil, fmt.Errorf("first sheet %q: %w", part, err)
+		return nil, merged, fmt.Errorf("first sheet %q: %w", part, err)
 	}
 	defer sheet.Close()
 	var cell struct {
@@ -375,25 +372,35 @@ func firstSheetFormulas(archive *zip.Reader) (map[int]map[int]string, error) {
 	for {
 		token, err := dec.Token()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, merged, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("first sheet: %w", err)
+			return nil, merged, fmt.Errorf("first sheet: %w", err)
 		}
 		start, ok := token.(xml.StartElement)
+		if ok && start.Name.Local == "mergeCell" {
+			for _, a := range start.Attr {
+				if a.Name.Local == "ref" {
+					if err := merged.add(a.Value); err != nil {
+						return nil, merged, err
+					}
+				}
+			}
+			continue
+		}
 		if !ok || start.Name.Local != "c" {
 			continue
 		}
 		cell.Ref, cell.Formula = "", nil
 		if err := dec.DecodeElement(&cell, &start); err != nil {
-			return nil, fmt.Errorf("first sheet: %w", err)
+			return nil, merged, fmt.Errorf("first sheet: %w", err)
 		}
 		if cell.Formula == nil || strings.TrimSpace(cell.Formula.Text) == "" {
 			continue
 		}
 		column, row, err := excelize.CellNameToCoordinates(cell.Ref)
 		if err != nil {
-			return nil, fmt.Errorf("first sheet: cell %q: %w", cell.Ref, err)
+			return nil, merged, fmt.Errorf("first sheet: cell %q: %w", cell.Ref, err)
 		}
 		if out[row] == nil {
 			out[row] = map[int]string{}

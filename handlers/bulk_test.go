@@ -446,7 +446,7 @@ func TestABulkActionThatStopsPartWaySaysHowFarItGot(t *testing.T) {
 		if got, want := testText(t, resp.Body, "bulk-message"), fmt.Sprintf("%s contacts have been locked out.", export.Thousands(locked)); got != want {
 			t.Errorf("message %q, want %q", got, want)
 		}
-		want := fmt.Sprintf("The portal stopped before it had finished (the database was busy or could not be reached). "+
+		want := fmt.Sprintf("The portal stopped before it had finished. "+
 			"%s contacts were not reached and are as before. Do it again to finish: what is done already is left as it is.", export.Thousands(n-locked))
 		if got := strings.Join(strings.Fields(testText(t, resp.Body, "bulk-stopped")), " "); got != want {
 			t.Errorf("stopped: %q, want %q", got, want)

@@ -33,8 +33,8 @@ type Export struct {
 }
 
 // MaxConcurrentExports is how many exports run at once. Each holds a connection for its
-// snapshot while it streams: the read pool of SQLite and the pool of PostgreSQL have at
-// least 4 (config.MinDBPool), so pages keep at least half.
+// snapshot while it streams: SQLite's read pool has at least 4 (db/sqlite.go), and
+// PostgreSQL's pool too (config.MinDBPool), so pages keep at least half.
 const MaxConcurrentExports = 2
 
 // maxExportDuration stops an export whose client stalls without disconnecting.

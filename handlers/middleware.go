@@ -218,7 +218,7 @@ func parseHop(s string) (netip.Addr, bool) {
 // requireSignedIn sends signed-out visitors to the login page, and back afterwards: to the
 // page asked for, or, for a form or a fragment, to the page it was sent from. A visitor whose
 // session ended meanwhile (it timed out, or was signed out everywhere) is told so; one half
-// signed in goes back to its next step.
+// signed in goes to the second step's page, which sends it on to the step it is at.
 func requireSignedIn(c *fiber.Ctx) error {
 	v := viewerOf(c)
 	if v.contact != nil {

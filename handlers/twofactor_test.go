@@ -223,8 +223,8 @@ func TestWrongCodesLockTheContact(t *testing.T) {
 		}
 		b = passwordStep(t, e.Env, e.member.Email, portaltest.Password, "/login/two-step")
 		resp := b.PostForm("/login/two-step", url.Values{"code": {"111111"}})
-		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(loginError(t, resp.Body), "one wrong code too many, so your account is locked out") {
-			t.Errorf("third wrong code: status %d, login error %q; want 401 and the login page saying it is locked out", resp.StatusCode, loginError(t, resp.Body))
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(loginError(t, resp.Body), "one failed attempt too many, so this sign-in has ended") {
+			t.Errorf("third wrong code: status %d, login error %q; want 401 and the login page saying why it ended", resp.StatusCode, loginError(t, resp.Body))
 		}
 		if c := e.Reload(e.member); !c.Locked() || c.LockReason != db.LockedByFailedLogins {
 			t.Fatalf("after three wrong codes: status %q reason %q, want locked by failed logins", c.Status, c.LockReason)

@@ -59,10 +59,10 @@ func (h *TwoStep) expired(c *fiber.Ctx, err error) error {
 	viewerOf(c).sess.ClearPending(c)
 	form := components.LoginForm{Error: "Your sign-in took longer than " + components.Duration(contacts.PendingSignInTTL) + ", or was ended. Log in again."}
 	if errors.Is(err, contacts.ErrLockedOut) {
-		// Whoever is here typed the right password: telling them of the lock tells them nothing
-		// they could not find out, and tells its owner what to do.
-		form.Error = "That was one wrong code too many, so your account is locked out. " +
-			"To unlock it, set a new password with Forgot password?, or ask your contact admin."
+		// Not "locked": the login page says the same for every refusal (SPEC 3.5), but what to
+		// do next.
+		form.Error = "That was one failed attempt too many, so this sign-in has ended. " +
+			"If you can't log in now, set a new password with Forgot password?, or ask your contact admin."
 	}
 	if c.Method() != fiber.MethodGet || htmx(c) {
 		return render(c, fiber.StatusUnauthorized, components.LoginPage(shell(c, "Log in", "login"), form), nil)

@@ -24,13 +24,13 @@ import (
 // takes a turn: a sign-in's back-off sleeps before it takes one (docs/PERFORMANCE.md,
 // "Issue 13").
 //
-// A request that has waited its kind's longest wait for its turn gets ErrNoTurn instead: a
-// queue that long means more work arrives than the machine does, and its user is better
-// told "busy, try again" than kept waiting until a proxy gives up. Sign-ins may wait longer
-// than pages: the turns go to them first, so they wait only behind each other, and a burst
-// of logins (everyone at 9 o'clock, or after a restart) should get through whole.
+// A page that has waited pageWait for its turn gets ErrNoTurn instead: a queue that long
+// means more work arrives than the machine does (or long requests hold the turns), and its
+// user is better told "busy, try again" than kept waiting until a proxy gives up. Sign-ins
+// wait as long as it takes: a burst of logins (everyone at 9 o'clock, or after a restart) is
+// a queue of hashes that ends, and is better served whole than in part, however slowly.
 type Turns struct {
-	waits          Waits
+	pageWait       time.Duration
 	mu             sync.Mutex
 	free           int
 	waitingSignIns []chan struct{} // oldest first
@@ -49,22 +49,18 @@ const pagesPerSignIn = 4
 // the web layer answers as busy.
 var ErrNoTurn = fmt.Errorf("throttle: no turn came in time: %w", context.DeadlineExceeded)
 
-// Waits are the longest a page and a sign-in wait for a turn.
-type Waits struct{ Page, SignIn time.Duration }
-
-// NewTurns returns Turns of which n run at once, and which a request waits for at most the
-// wait of its kind.
-func NewTurns(n int, waits Waits) *Turns {
-	return &Turns{waits: waits, free: n, pagesInARow: pagesPerSignIn}
+// NewTurns returns Turns of which n run at once, and which a page waits for at most
+// pageWait.
+func NewTurns(n int, pageWait time.Duration) *Turns {
+	return &Turns{pageWait: pageWait, free: n, pagesInARow: pagesPerSignIn}
 }
 
-// TakePage waits for a turn for a page. Done gives it back; after ErrNoTurn there is none
-// to give back.
+// TakePage waits for a turn for a page, at most pageWait (ErrNoTurn). Done gives it back;
+// after ErrNoTurn there is none to give back.
 func (t *Turns) TakePage() error { return t.take(false) }
 
-// TakeSignIn waits for a turn for a sign-in's check of its password. Done gives it back;
-// after ErrNoTurn there is none to give back.
-func (t *Turns) TakeSignIn() error { return t.take(true) }
+// TakeSignIn waits for a turn for a sign-in's check of its password. Done gives it back.
+func (t *Turns) TakeSignIn() { t.take(true) }
 
 func (t *Turns) take(signIn bool) error {
 	if t == nil {
@@ -77,13 +73,16 @@ func (t *Turns) take(signIn bool) error {
 		return nil
 	}
 	ready := make(chan struct{})
-	queue, wait := &t.waitingPages, t.waits.Page
 	if signIn {
-		queue, wait = &t.waitingSignIns, t.waits.SignIn
+		t.waitingSignIns = append(t.waitingSignIns, ready)
+		t.mu.Unlock()
+		<-ready
+		return nil
 	}
+	queue := &t.waitingPages
 	*queue = append(*queue, ready)
 	t.mu.Unlock()
-	timer := time.NewTimer(wait)
+	timer := time.NewTimer(t.pageWait)
 	defer timer.Stop()
 	select {
 	case <-ready:

@@ -26,15 +26,11 @@ func queued(t *testing.T, tr *Turns, signIns, pages int) {
 // the other, while the turn is taken by holder ("s…": a sign-in, else a page), then ends
 // the holder's turn, and returns the order in which the requests got theirs.
 func order(t *testing.T, holder string, arrivals ...string) []string {
-	tr := NewTurns(1, Waits{Page: time.Minute, SignIn: time.Minute})
+	tr := NewTurns(1, time.Minute)
 	take := func(name string) {
-		var err error
 		if name[0] == 's' {
-			err = tr.TakeSignIn()
-		} else {
-			err = tr.TakePage()
-		}
-		if err != nil {
+			tr.TakeSignIn()
+		} else if err := tr.TakePage(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -88,7 +84,7 @@ func TestAfterASignInThePageWaitingGoesFirst(t *testing.T) {
 }
 
 func TestTurnsFreeWithoutWaiting(t *testing.T) {
-	tr := NewTurns(2, Waits{Page: time.Minute, SignIn: time.Minute})
+	tr := NewTurns(2, time.Minute)
 	took := make(chan struct{})
 	go func() {
 		tr.TakePage()
@@ -116,32 +112,37 @@ func TestNilTurnsLetEverythingRun(t *testing.T) {
 		if err := tr.TakePage(); err != nil {
 			t.Error(err)
 		}
-		if err := tr.TakeSignIn(); err != nil {
-			t.Error(err)
-		}
+		tr.TakeSignIn()
 	}
 	tr.Done()
 }
 
 func TestAWaitTooLongGetsNoTurn(t *testing.T) {
-	tr := NewTurns(1, Waits{Page: 50 * time.Millisecond, SignIn: 200 * time.Millisecond})
+	tr := NewTurns(1, 50*time.Millisecond)
 	if err := tr.TakePage(); err != nil {
 		t.Fatal(err)
 	}
-	for _, take := range []struct {
-		kind string
-		take func() error
-		wait time.Duration
-	}{{"page", tr.TakePage, 50 * time.Millisecond}, {"sign-in", tr.TakeSignIn, 200 * time.Millisecond}} {
-		started := time.Now()
-		err := take.take()
-		if !errors.Is(err, ErrNoTurn) || !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("a %s waiting behind a turn held longer than its wait: %v, want ErrNoTurn, a deadline exceeded", take.kind, err)
-		}
-		if waited := time.Since(started); waited < take.wait {
-			t.Errorf("a %s gave up after %v, before its wait of %v", take.kind, waited, take.wait)
-		}
+	started := time.Now()
+	if err := tr.TakePage(); !errors.Is(err, ErrNoTurn) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a page waiting behind a turn held longer than its wait: %v, want ErrNoTurn, a deadline exceeded", err)
 	}
+	if waited := time.Since(started); waited < 50*time.Millisecond {
+		t.Errorf("a page gave up after %v, before its wait of 50ms", waited)
+	}
+	// A sign-in waits as long as it takes.
+	signedIn := make(chan struct{})
+	go func() {
+		tr.TakeSignIn()
+		close(signedIn)
+	}()
+	queued(t, tr, 1, 0)
+	select {
+	case <-signedIn:
+		t.Fatal("a sign-in got a turn that was held")
+	case <-time.After(200 * time.Millisecond):
+	}
+	tr.Done()
+	<-signedIn
 	if len(tr.waitingPages) != 0 || len(tr.waitingSignIns) != 0 {
 		t.Errorf("%d pages and %d sign-ins still wait after giving up; want none", len(tr.waitingPages), len(tr.waitingSignIns))
 	}
@@ -156,7 +157,7 @@ func TestATurnHandedOverAsTheWaitEndsIsKept(t *testing.T) {
 	// Done may hand the turn to a request in the instant its wait ends: that request goes on
 	// with it, or the turn would be lost for good. Rounds of a wait as long as the holder's
 	// work make both orders happen.
-	tr := NewTurns(1, Waits{Page: time.Millisecond, SignIn: time.Millisecond})
+	tr := NewTurns(1, time.Millisecond)
 	for range 200 {
 		if err := tr.TakePage(); err != nil {
 			t.Fatal(err)
