@@ -550,11 +550,7 @@ func TestReadWorkbookFormulas(t *testing.T) {
 	if err := f.SetCellFormula(sheet, "B2", "1+1"); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	got := sheetCells(readCells(t, buf.Bytes()))
+	got := sheetCells(readCells(t, xlsxOf(t, f)))
 	want := []cells{
 		{"Ann", "=1+1", "ann@example.com", "", `=HYPERLINK("http://evil.example","x")`},
 		{"Bo", "Ek", "bo@example.com", "", `=A3&"@x"`},
@@ -583,11 +579,7 @@ func TestReadWorkbookMergedCells(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	got := sheetCells(readCells(t, buf.Bytes()))
+	got := sheetCells(readCells(t, xlsxOf(t, f)))
 	want := []cells{
 		{"Merged", "A", "a@example.com", "", "Merged title", "Northwind Logistics", "", ""},
 		{"Merged", "B", "b@example.com", "", "Merged title", "Northwind Logistics", "", ""},
@@ -599,7 +591,7 @@ func TestReadWorkbookMergedCells(t *testing.T) {
 
 	// 200,000 merges: refused at the 1,001st, before anything compares them with each other
 	// (excelize's GetMergeCells does, and would take hours; the test's timeout stands guard).
-	parts := partsOf(t, buf.Bytes())
+	parts := partsOf(t, xlsxOf(t, f))
 	var many strings.Builder
 	fmt.Fprintf(&many, `<mergeCells count="200000">`)
 	for i := range 200_000 {
@@ -612,6 +604,16 @@ func TestReadWorkbookMergedCells(t *testing.T) {
 	if _, err := export.Read(zipOf(t, parts)); err == nil || !strings.Contains(err.Error(), "more than 1,000 merged cells") {
 		t.Errorf("a workbook of 200,000 merged cells: %v, want it refused", err)
 	}
+}
+
+// xlsxOf is the workbook f as a file.
+func xlsxOf(t testing.TB, f *excelize.File) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // partsOf unpacks a zip archive into its parts.
@@ -650,11 +652,7 @@ func TestReadWorkbookReadsItsFirstSheetOnly(t *testing.T) {
 	if err := f.SetSheetRow("Contacts", "A1", &[]any{"First name", "Last name", "Email"}); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
-		t.Fatal(err)
-	}
-	_, err := export.Read(buf.Bytes())
+	_, err := export.Read(xlsxOf(t, f))
 	if want := "The first row of the workbook's first sheet (the only one read) has no First name, Last name and Email columns."; err == nil || !strings.HasPrefix(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
 	}
