@@ -25,7 +25,9 @@ type ContactFormView struct {
 	Duplicate   *db.Contact       // the contact in scope that already has the email
 	AccountName string            // Account Name: the admin's account on Create, the contact's on Edit
 	AccessEnds  string            // Access ends as typed, when the form comes back
-	Accounts    []db.Account      // the Account dropdown: the scope, children indented
+	// PendingEmail is the address an open email change waits for (Edit contact).
+	PendingEmail string
+	Accounts     []db.Account // the Account dropdown: the scope, children indented
 	// Reauth asks for the admin's password when a change of the email or the roles would
 	// need it (Edit contact).
 	Reauth ReauthView

@@ -92,7 +92,7 @@ func (h *Contacts) Edit(c *fiber.Ctx, actor contacts.Actor) error {
 	}
 	href := contactHref(p.Contact.ID)
 	v := contactForm(actor, "Edit contact", href, href, p.Contact.AccountName, p.Contact.Fields())
-	v.Version = p.Contact.EditVersion(p.EmailChange.NewEmail)
+	v.Version, v.PendingEmail = p.Contact.EditVersion(p.EmailChange.NewEmail), p.EmailChange.NewEmail
 	v.Reauth = reauthView(h.contacts, actor, "")
 	return renderForm(c, fiber.StatusOK, v)
 }
@@ -135,6 +135,7 @@ func (h *Contacts) Update(c *fiber.Ctx, actor contacts.Actor) error {
 		v.Reauth = reauthView(h.contacts, actor, problem)
 		if errors.Is(err, contacts.ErrEditConflict) {
 			v.Values, v.Version, v.AccessEnds = updated.Contact.Fields(), updated.Contact.EditVersion(updated.EmailChange.NewEmail), ""
+			v.PendingEmail = updated.EmailChange.NewEmail
 		}
 		var tooMany *contacts.TooManyLinksError
 		if errors.As(err, &tooMany) { // the new email's confirmation would be one link too many

@@ -356,6 +356,12 @@ func TestAStaleFormDoesNotReplaceAnotherAdminsEmailChange(t *testing.T) {
 		if resp.StatusCode != http.StatusConflict || !strings.Contains(resp.Body, "Someone else changed this contact") {
 			t.Fatalf("the stale form: %d; %.300s", resp.StatusCode, resp.Body)
 		}
+		if got := testText(t, resp.Body, "email-pending"); !strings.Contains(got, "A change to lukasz.new@northwind.example is waiting") {
+			t.Errorf("the refreshed form says %q about the waiting change", got)
+		}
+		if got := testText(t, maria.Get("/contacts/"+itoa(e.member.ID)+"/edit").Body, "email-pending"); !strings.Contains(got, "lukasz.new@northwind.example") {
+			t.Errorf("Edit contact says %q about the waiting change", got)
+		}
 		if resp := useLink(e.Env, mailedPath(t, e.Env, "lukasz.new@northwind.example", confirmEmailPrefix)); resp.StatusCode != http.StatusOK {
 			t.Fatalf("the first change's confirmation: %d", resp.StatusCode)
 		}
